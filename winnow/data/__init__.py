@@ -1,0 +1,91 @@
+"""Winnow's data: every source becomes one in-memory `Dataset` with "train" and "test" splits.
+
+Specs for `load`:
+
+- `digits`: scikit-learn's 8x8 digits, embedded (1797 grey images, fixed 75 / 25 % split)
+- `cifar10:PATH`, `cifar100:PATH`: the python pickle batches (`cifar-10-batches-py/`,
+  `cifar-100-python/`, or the folder holding them)
+- `folder:PATH`: an image folder, one sub-folder per class, as a directory or a .zip
+  (layout rules in `winnow.data.folder`)
+
+`from_arrays` wraps arrays already in memory; `download` fetches CIFAR-10/100 and Imagenette.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from winnow.data.arrays import from_arrays
+from winnow.data.cifar import CIFAR100_LABEL_KINDS, load_cifar10, load_cifar100
+from winnow.data.dataset import DataError, Dataset
+from winnow.data.digits import load_digits
+from winnow.data.download import DOWNLOADS, IMAGENETTE_CLASSES, download
+from winnow.data.folder import load_folder
+
+__all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "SCHEMES", "DataError", "Dataset", "download", "from_arrays", "load"]
+
+SCHEMES = ("digits", "cifar10", "cifar100", "folder")
+_SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH"
+
+
+def load(
+    spec: str,
+    *,
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    skip_bad_images: bool = False,
+    cifar100_labels: str = "fine",
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+) -> Dataset:
+    """The dataset a spec names, train and test images together, with splits["train"] and splits["test"].
+
+    image_size : folder only; resize the short side to this and centre-crop a square
+    test_fraction, seed : folder only, when it has no train/ and test/ folders: the stratified draw of the test split
+    skip_bad_images : folder only; leave unreadable images out (counted in Dataset.skipped) instead of failing
+    cifar100_labels : "fine" (100 classes) or "coarse" (20 classes)
+    cache_dir : where decoded folders are cached; default $WINNOW_CACHE, else ~/.cache/winnow
+    workers : decoding threads for a folder; default min(8, CPU count)
+    """
+    scheme, has_path, path_text = spec.partition(":")
+    if scheme not in SCHEMES or bool(has_path) != (scheme != "digits") or (has_path and not path_text):
+        raise DataError(f"unknown data spec {spec!r}: use one of {_SPEC_FORMS}")
+    _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_labels, workers)
+    if scheme == "digits":
+        return load_digits()
+    path = Path(path_text).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{spec}: {path} does not exist")
+    if scheme == "cifar10":
+        dataset = load_cifar10(path)
+    elif scheme == "cifar100":
+        dataset = load_cifar100(path, cifar100_labels)
+    else:
+        dataset = load_folder(
+            path,
+            image_size=image_size,
+            test_fraction=test_fraction,
+            seed=seed,
+            skip_bad_images=skip_bad_images,
+            cache_dir=cache_dir,
+            workers=workers,
+        )
+    dataset.source = spec
+    return dataset
+
+
+def _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_labels, workers) -> None:
+    """Each option's value, and options that would change the data of a scheme they do not apply to."""
+    if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
+        raise DataError(f"image_size must be a positive integer, got {image_size!r}")
+    if not 0 <= test_fraction < 1:
+        raise DataError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise DataError(f"workers must be a positive integer, got {workers!r}")
+    if cifar100_labels not in CIFAR100_LABEL_KINDS:
+        raise DataError(f"cifar100_labels must be one of {CIFAR100_LABEL_KINDS}, got {cifar100_labels!r}")
+    if scheme != "folder" and (image_size is not None or skip_bad_images):
+        raise DataError(f"image_size and skip_bad_images apply only to folder: specs, not to {scheme}")
+    if scheme != "cifar100" and cifar100_labels != "fine":
+        raise DataError(f"cifar100_labels applies only to cifar100: specs, not to {scheme}")

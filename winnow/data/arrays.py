@@ -1,0 +1,85 @@
+"""Datasets from arrays a user already has in Python (NumPy or PyTorch)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from winnow.data.dataset import DataError, Dataset
+
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None) -> Dataset:
+    """A Dataset from in-memory arrays.
+
+    images : (N, H, W) grey, (N, C, H, W) or (N, H, W, C) with C in 1, 3, 4 (channels last is
+             recognised when the last dim is 1, 3 or 4 and the second is not); uint8 in 0..255 or
+             float in [0, 1] (scaled to uint8); a NumPy array or a torch tensor
+    labels : (N,) integers in [0, K), or -1 for an image without a label
+    class_names : K names
+    test_indices : (T,) indices of the test images; the others are "train". Without it, every image is "train".
+    """
+    images = _as_uint8_nchw(_to_numpy(images))
+    labels = _to_numpy(labels)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(
+            f"images holds {len(images)} images but labels has shape {labels.shape}, expected ({len(images)},)"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"labels must be integers, got {labels.dtype}")
+    class_names = [str(name) for name in class_names]
+    if not class_names or len(set(class_names)) != len(class_names):
+        raise DataError(f"class_names must be distinct and non-empty, got {class_names}")
+    return Dataset(
+        images=torch.from_numpy(images),
+        labels=torch.from_numpy(labels.astype(np.int64)),  # a label out of range is reported with its index
+        class_names=class_names,
+        splits=_splits(len(images), test_indices),
+        source="arrays",
+    )
+
+
+def _to_numpy(values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _as_uint8_nchw(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) uint8 from any of the layouts and dtypes from_arrays accepts."""
+    if images.ndim == 3:
+        images = images[:, None]
+    elif images.ndim == 4 and images.shape[-1] in _CHANNEL_COUNTS and images.shape[1] not in _CHANNEL_COUNTS:
+        images = images.transpose(0, 3, 1, 2)
+    elif images.ndim != 4:
+        raise DataError(f"images has shape {images.shape}: expected (N, H, W), (N, C, H, W) or (N, H, W, C)")
+    if images.dtype == np.uint8:
+        return np.ascontiguousarray(images)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise DataError(f"images has dtype {images.dtype}: expected uint8 (0..255) or float (0..1)")
+    outside = ~((images >= 0) & (images <= 1))  # NaN counts as outside
+    if outside.any():
+        index = int(np.argwhere(outside)[0, 0])
+        raise DataError(f"float images must lie in [0, 1]; image {index} holds values from "
+                        f"{np.nanmin(images[index])} to {np.nanmax(images[index])}")
+    return np.rint(images * 255).astype(np.uint8)
+
+
+def _splits(image_count: int, test_indices) -> dict[str, np.ndarray]:
+    if test_indices is None:
+        return {"train": np.arange(image_count)}
+    test_indices = _to_numpy(test_indices)
+    if test_indices.ndim != 1 or not (len(test_indices) == 0 or np.issubdtype(test_indices.dtype, np.integer)):
+        raise DataError(f"test_indices must be a 1-D array of integers, got {test_indices.dtype} {test_indices.shape}")
+    outside = np.flatnonzero((test_indices < 0) | (test_indices >= image_count))
+    if len(outside):
+        raise DataError(f"test_indices[{outside[0]}] = {test_indices[outside[0]]} is outside [0, {image_count})")
+    unique_indices, counts = np.unique(test_indices, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"test_indices holds {unique_indices[counts > 1][0]} more than once")
+    is_test = np.zeros(image_count, dtype=bool)
+    is_test[test_indices.astype(np.int64)] = True
+    return {"train": np.flatnonzero(~is_test), "test": np.flatnonzero(is_test)}

@@ -1,0 +1,455 @@
+"""Image folders, read from a directory or straight from a .zip.
+
+Layout:
+
+- One sub-folder per class, searched recursively; class names are the sorted folder names.
+- `train/` and `test/` (or `val/`) folders at the top hold the splits, each with the same class
+  folders (a class folder only in the test split is an error). Without them, the images are split
+  by a seeded, stratified draw of `test_fraction`.
+- A single folder wrapping everything (`cifar10/` in `cifar10/train/cat/0001.jpg`) is descended
+  through.
+- Images end in .jpg .jpeg .png .bmp .gif .webp .tif .tiff (any case); hidden files and folders
+  and `__MACOSX` are ignored.
+- Every image is converted to RGB, so C = 3 (a grey image gets three equal channels).
+- With `image_size`, the short side is resized to it and the centre cropped to a square; without,
+  every image must have the same size.
+- Class folders named by Imagenette's WordNet ids (n01440764, ...) get readable names (tench, ...).
+- `Dataset.paths` holds each image's path inside the folder or zip, e.g. `cifar10/train/cat/0001.jpg`.
+
+Decoded folders are cached on disk (see `winnow.data.cache`), so only the first load decodes.
+Decoding runs on a thread pool: Pillow releases the GIL while it decodes and resizes, which pays
+for large images; for tiny ones (CIFAR's 32x32) Python's per-image work dominates and the cache is
+what makes loading fast.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from winnow.data.cache import entry_name, load_entry, resolve_cache_dir, save_entry
+from winnow.data.dataset import DataError, Dataset
+from winnow.data.download import IMAGENETTE_CLASSES
+from winnow.data.split import stratified_split
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+TRAIN_FOLDER = "train"
+TEST_FOLDERS = ("test", "val")
+DECODE_CHUNK_SIZE = 512
+
+# What reading or decoding a broken image raises.
+_UNREADABLE = (OSError, SyntaxError, ValueError, zipfile.BadZipFile, zlib.error, Image.DecompressionBombError)
+
+
+@dataclass
+class FolderImages:
+    """An image folder, decoded; what the cache stores.
+
+    images : (N, 3, H, W) uint8
+    labels : (N,) int64
+    class_names : K names
+    paths : N image paths inside the folder or zip
+    is_test : (N,) bool, True for images from test/ or val/; None when the folder has no split folders
+    skipped : how many unreadable images were left out
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    paths: list[str]
+    is_test: np.ndarray | None
+    skipped: int = 0
+
+    def to_cache(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {"images": self.images, "labels": self.labels}
+        if self.is_test is not None:
+            arrays["is_test"] = self.is_test
+        return arrays, {"class_names": self.class_names, "paths": self.paths, "skipped": self.skipped}
+
+    @classmethod
+    def from_cache(cls, arrays: dict[str, np.ndarray], meta: dict) -> FolderImages:
+        return cls(
+            images=arrays["images"],
+            labels=arrays["labels"],
+            class_names=meta["class_names"],
+            paths=meta["paths"],
+            is_test=arrays.get("is_test"),
+            skipped=meta["skipped"],
+        )
+
+
+def load_folder(
+    path: Path,
+    *,
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    skip_bad_images: bool = False,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+) -> Dataset:
+    """An image folder (a directory or a .zip) as a Dataset; see the module docstring for the layout.
+
+    Arguments are checked by `winnow.data.load`; seed and test_fraction draw the split only when the
+    folder has no train/ and test/ folders.
+    """
+    with closing(_open_source(path)) as files:
+        folder = _cached_or_decoded(files, image_size, skip_bad_images, cache_dir, workers or _default_workers())
+    if folder.is_test is None:
+        splits = stratified_split(folder.labels, test_fraction, seed)
+    else:
+        splits = {"train": np.flatnonzero(~folder.is_test), "test": np.flatnonzero(folder.is_test)}
+    return Dataset(
+        images=torch.from_numpy(folder.images),
+        labels=torch.from_numpy(folder.labels),
+        class_names=folder.class_names,
+        splits=splits,
+        paths=folder.paths,
+        skipped=folder.skipped,
+    )
+
+
+def decode_image(data: bytes, image_size: int | None) -> np.ndarray:
+    """One encoded image as (3, H, W) uint8 RGB; resized and centre-cropped to (3, S, S) when image_size=S."""
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGB")
+    if image_size is not None:
+        image = _resize_and_crop(image, image_size)
+    return np.asarray(image).transpose(2, 0, 1)
+
+
+class _DirectoryFiles:
+    """The image files under a directory."""
+
+    def __init__(self, root: Path):
+        self.location = root
+        self._listing: tuple[list[str], set[str]] | None = None
+
+    def listing(self) -> tuple[list[str], set[str]]:
+        """Sorted image paths and the set of folder paths, relative to the root with '/' separators."""
+        if self._listing is None:
+            image_paths, folder_paths = [], set()
+            for directory, subdirectories, filenames in os.walk(self.location):
+                subdirectories[:] = [name for name in subdirectories if not _is_hidden(name)]
+                relative = Path(directory).relative_to(self.location).as_posix()
+                prefix = "" if relative == "." else f"{relative}/"
+                folder_paths.update(prefix + name for name in subdirectories)
+                image_paths.extend(prefix + name for name in filenames if _is_image(name))
+            self._listing = (sorted(image_paths), folder_paths)
+        return self._listing
+
+    def fingerprint(self) -> str:
+        """Changes when any image or folder is added, removed, resized or touched."""
+        image_paths, folder_paths = self.listing()
+        image_stats = []
+        for image_path in image_paths:
+            stat = os.stat(self.location / image_path)
+            image_stats.append(f"{image_path}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        return "\n".join(image_stats + sorted(folder_paths))
+
+    def read(self, image_path: str) -> bytes:
+        return (self.location / image_path).read_bytes()
+
+    def close(self) -> None:
+        pass
+
+
+class _ZipFiles:
+    """The image files in a .zip, read without unpacking it; opened on first use."""
+
+    def __init__(self, archive_path: Path):
+        self.location = archive_path
+        self._archive: zipfile.ZipFile | None = None
+
+    def listing(self) -> tuple[list[str], set[str]]:
+        """Sorted image paths and the set of folder paths inside the zip."""
+        image_paths, folder_paths = [], set()
+        for name in self._open().namelist():
+            parts = name.rstrip("/").split("/")
+            if any(_is_hidden(part) for part in parts):
+                continue
+            is_folder = name.endswith("/")
+            folder_paths.update("/".join(parts[:end]) for end in range(1, len(parts) + is_folder))
+            if not is_folder and _is_image(parts[-1]):
+                image_paths.append(name)
+        return sorted(image_paths), folder_paths
+
+    def fingerprint(self) -> str:
+        stat = self.location.stat()
+        return f"{stat.st_size}\t{stat.st_mtime_ns}"
+
+    def read(self, image_path: str) -> bytes:
+        return self._open().read(image_path)
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+    def _open(self) -> zipfile.ZipFile:
+        if self._archive is None:
+            try:
+                self._archive = zipfile.ZipFile(self.location)
+            except (zipfile.BadZipFile, OSError) as error:
+                raise DataError(f"cannot open the zip {self.location}: {error}") from error
+        return self._archive
+
+
+_ImageFiles = _DirectoryFiles | _ZipFiles
+
+
+@dataclass
+class _Layout:
+    """Which images a folder holds, in load order: the train split first."""
+
+    paths: list[str]
+    labels: np.ndarray  # (N,) int64
+    class_names: list[str]
+    is_test: np.ndarray | None  # (N,) bool, None without split folders
+
+
+def find_layout(image_paths: list[str], folder_paths: set[str], location: Path) -> _Layout:
+    """Assign each image a class and a split from the folders it sits in.
+
+    image_paths : sorted image paths relative to location, '/'-separated
+    folder_paths : every folder path relative to location, without a trailing '/'
+    """
+    root = _unwrapped_root(image_paths, folder_paths)
+    group_prefixes = _split_prefixes(root, folder_paths, location) or {"all": root}
+    class_names = _class_names(group_prefixes, folder_paths, location)
+    paths_by_group, labels_by_group = _assign_images(image_paths, group_prefixes, class_names, location)
+    for group, prefix in group_prefixes.items():
+        _check_no_empty_class_folder(prefix, folder_paths, labels_by_group[group], class_names, location)
+    is_test = None
+    if "test" in group_prefixes:
+        is_test = np.repeat([False, True], [len(labels_by_group["train"]), len(labels_by_group["test"])])
+    return _Layout(
+        paths=[path for group in group_prefixes for path in paths_by_group[group]],
+        labels=np.array([label for group in group_prefixes for label in labels_by_group[group]], dtype=np.int64),
+        class_names=_readable_class_names(class_names),
+        is_test=is_test,
+    )
+
+
+def _cached_or_decoded(
+    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, cache_dir: str | Path | None, workers: int
+) -> FolderImages:
+    cache_folder = resolve_cache_dir(cache_dir)
+    settings = {"image_size": image_size, "skip_bad_images": skip_bad_images}
+    name = entry_name(files.location, settings, files.fingerprint())
+    entry = load_entry(cache_folder, name)
+    if entry is not None:
+        return FolderImages.from_cache(*entry)
+    folder = _decode_folder(files, image_size, skip_bad_images, workers)
+    save_entry(cache_folder, name, *folder.to_cache())
+    return folder
+
+
+def _decode_folder(
+    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, workers: int
+) -> FolderImages:
+    layout = find_layout(*files.listing(), files.location)
+    logger.info("decoding %d images from %s", len(layout.paths), files.location)
+    decoded = _decode_all(files, layout.paths, image_size, skip_bad_images, workers)
+    readable = np.array([image is not None for image in decoded], dtype=bool)
+    if not readable.any():
+        raise DataError(f"none of the {len(decoded)} images in {files.location} could be read")
+    skipped = int((~readable).sum())
+    if skipped:
+        unreadable_paths = [path for path, is_readable in zip(layout.paths, readable) if not is_readable]
+        logger.warning(
+            "skipped %d unreadable images in %s: %s", skipped, files.location, ", ".join(unreadable_paths[:5])
+        )
+    readable_paths = [path for path, is_readable in zip(layout.paths, readable) if is_readable]
+    return FolderImages(
+        images=_stack_same_size([image for image in decoded if image is not None], readable_paths, files.location),
+        labels=layout.labels[readable],
+        class_names=layout.class_names,
+        paths=readable_paths,
+        is_test=None if layout.is_test is None else layout.is_test[readable],
+        skipped=skipped,
+    )
+
+
+def _decode_all(
+    files: _ImageFiles, paths: list[str], image_size: int | None, skip_bad_images: bool, workers: int
+) -> list[np.ndarray | None]:
+    """Each path's (3, H, W) uint8 image, or None where it is unreadable and skip_bad_images is set."""
+    chunks = [paths[start:start + DECODE_CHUNK_SIZE] for start in range(0, len(paths), DECODE_CHUNK_SIZE)]
+    decode_chunk = partial(_decode_chunk, files, image_size=image_size, skip_bad_images=skip_bad_images)
+    pool = ThreadPoolExecutor(workers)
+    try:
+        return [image for chunk in pool.map(decode_chunk, chunks) for image in chunk]
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _decode_chunk(
+    files: _ImageFiles, paths: list[str], image_size: int | None, skip_bad_images: bool
+) -> list[np.ndarray | None]:
+    images = []
+    for path in paths:
+        try:
+            images.append(decode_image(files.read(path), image_size))
+        except _UNREADABLE as error:
+            if not skip_bad_images:
+                raise DataError(f"cannot read the image {files.location}/{path}: {error} "
+                                "(skip_bad_images=True leaves unreadable images out)") from error
+            images.append(None)
+    return images
+
+
+def _stack_same_size(images: list[np.ndarray], paths: list[str], location: Path) -> np.ndarray:
+    """(N, 3, H, W) from N images of shape (3, H, W); an image of another size is an error naming it."""
+    reference_shape = images[0].shape
+    for image, path in zip(images, paths):
+        if image.shape != reference_shape:
+            raise DataError(
+                f"{location}/{path} is {image.shape[2]}x{image.shape[1]} pixels but {location}/{paths[0]} is "
+                f"{reference_shape[2]}x{reference_shape[1]}: pass image_size (--image-size) to resize every image"
+            )
+    return np.stack(images)
+
+
+def _resize_and_crop(image: Image.Image, size: int) -> Image.Image:
+    """Resize the short side to size, then crop the centre size x size."""
+    width, height = image.size
+    scale = size / min(width, height)
+    new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
+    image = image.resize((new_width, new_height), Image.Resampling.BILINEAR)
+    left, top = (new_width - size) // 2, (new_height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def _default_workers() -> int:
+    return min(8, os.cpu_count() or 1)
+
+
+def _open_source(path: Path) -> _ImageFiles:
+    if path.is_dir():
+        return _DirectoryFiles(path)
+    if zipfile.is_zipfile(path):
+        return _ZipFiles(path)
+    raise DataError(f"{path} is neither a folder nor a .zip archive")
+
+
+def _unwrapped_root(image_paths: list[str], folder_paths: set[str]) -> str:
+    """The prefix of the folder that holds the data: "" or, e.g., "cifar10/" when one folder wraps it all."""
+    root = ""
+    while True:
+        subfolders = _subfolders(root, folder_paths)
+        if len(subfolders) != 1 or _holds_images(root, image_paths):
+            return root
+        (only_folder,) = subfolders
+        if only_folder in (TRAIN_FOLDER, *TEST_FOLDERS) or _holds_images(f"{root}{only_folder}/", image_paths):
+            return root
+        root = f"{root}{only_folder}/"
+
+
+def _split_prefixes(root: str, folder_paths: set[str], location: Path) -> dict[str, str]:
+    """{"train": prefix} or {"train": prefix, "test": prefix} from split folders in root; {} when it has none."""
+    subfolders = _subfolders(root, folder_paths)
+    split_folders = subfolders & {TRAIN_FOLDER, *TEST_FOLDERS}
+    if not split_folders:
+        return {}
+    test_folders = sorted(split_folders & set(TEST_FOLDERS))
+    if TRAIN_FOLDER not in split_folders:
+        raise DataError(f"{location}/{root} has a {test_folders[0]}/ folder but no {TRAIN_FOLDER}/ folder")
+    if len(test_folders) > 1:
+        raise DataError(f"{location}/{root} has both test/ and val/ folders: keep one as the test split")
+    other_folders = sorted(subfolders - split_folders)
+    if other_folders:
+        raise DataError(f"{location}/{root}{other_folders[0]}/ sits beside the split folders {sorted(split_folders)}: "
+                        "class folders belong inside them")
+    prefixes = {"train": f"{root}{TRAIN_FOLDER}/"}
+    if test_folders:
+        prefixes["test"] = f"{root}{test_folders[0]}/"
+    return prefixes
+
+
+def _class_names(group_prefixes: dict[str, str], folder_paths: set[str], location: Path) -> list[str]:
+    """Sorted class folder names of the first group (train/, or the root); other groups may not add classes."""
+    (first_group_prefix, *other_prefixes) = group_prefixes.values()
+    class_names = sorted(_subfolders(first_group_prefix, folder_paths))
+    if not class_names:
+        raise DataError(
+            f"no class folders in {location}/{first_group_prefix}: expected one sub-folder of images per class"
+        )
+    for prefix in other_prefixes:
+        test_only_classes = sorted(_subfolders(prefix, folder_paths) - set(class_names))
+        if test_only_classes:
+            raise DataError(f"the class folder {location}/{prefix}{test_only_classes[0]}/ has no counterpart in "
+                            f"{location}/{first_group_prefix}: every test class needs training images")
+    return class_names
+
+
+def _assign_images(
+    image_paths: list[str], group_prefixes: dict[str, str], class_names: list[str], location: Path
+) -> tuple[dict[str, list[str]], dict[str, list[int]]]:
+    """Image paths and labels per group, from the class folder each image sits in."""
+    class_index = {name: index for index, name in enumerate(class_names)}
+    paths_by_group = {group: [] for group in group_prefixes}
+    labels_by_group = {group: [] for group in group_prefixes}
+    stray_paths = []
+    for image_path in image_paths:
+        group, prefix = next(((g, p) for g, p in group_prefixes.items() if image_path.startswith(p)), (None, ""))
+        class_name, _, path_in_class = image_path[len(prefix):].partition("/")
+        if group is None or not path_in_class:
+            stray_paths.append(image_path)
+            continue
+        paths_by_group[group].append(image_path)
+        labels_by_group[group].append(class_index[class_name])
+    if stray_paths:
+        logger.warning(
+            "ignoring %d images outside the class folders of %s, e.g. %s", len(stray_paths), location, stray_paths[0]
+        )
+    return paths_by_group, labels_by_group
+
+
+def _check_no_empty_class_folder(
+    prefix: str, folder_paths: set[str], labels: list[int], class_names: list[str], location: Path
+) -> None:
+    image_counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
+    for class_name in sorted(_subfolders(prefix, folder_paths)):
+        if image_counts[class_names.index(class_name)] == 0:
+            raise DataError(f"the class folder {location}/{prefix}{class_name}/ holds no images "
+                            f"(looked for {' '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
+def _readable_class_names(class_names: list[str]) -> list[str]:
+    """Imagenette's WordNet-id folder names replaced by readable names; other names kept."""
+    if all(name in IMAGENETTE_CLASSES for name in class_names):
+        return [IMAGENETTE_CLASSES[name] for name in class_names]
+    return class_names
+
+
+def _subfolders(prefix: str, folder_paths: set[str]) -> set[str]:
+    """Names of the folders directly inside the folder prefix ("" for the root, else ending in '/')."""
+    names = {path[len(prefix):] for path in folder_paths if path.startswith(prefix)}
+    return {name for name in names if name and "/" not in name}
+
+
+def _holds_images(prefix: str, image_paths: list[str]) -> bool:
+    """Whether any image sits directly in the folder prefix."""
+    return any(path.startswith(prefix) and "/" not in path[len(prefix):] for path in image_paths)
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image(filename: str) -> bool:
+    return not _is_hidden(filename) and os.path.splitext(filename)[1].lower() in IMAGE_EXTENSIONS

@@ -1,0 +1,263 @@
+"""A registry of image classifiers by name.
+
+Every model is a `Classifier`: `forward_features(x)` maps images (B, C, H, W) to penultimate
+features (B, D) and `head` maps those to logits (B, K). Selection strategies need the features,
+so every architecture exposes them the same way.
+
+    model = create_model("fastnet", num_classes=10, in_channels=3)
+    list_models("fastnet*")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_MODELS: dict[str, Callable[..., "Classifier"]] = {}
+
+
+def register_model(name: str):
+    """Decorator: register a factory `fn(num_classes, in_channels, **kwargs) -> Classifier`."""
+
+    def decorator(factory):
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        _MODELS[name] = factory
+        return factory
+
+    return decorator
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style pattern, sorted."""
+    return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
+
+
+def create_model(name: str, num_classes: int, in_channels: int = 3, **kwargs) -> "Classifier":
+    """Build the registered model `name` for `num_classes` outputs and `in_channels` inputs."""
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+    if num_classes < 1 or in_channels < 1:
+        raise ValueError(f"num_classes and in_channels must be positive, got {num_classes}, {in_channels}")
+    return _MODELS[name](num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+class Classifier(nn.Module):
+    """Base class: input normalisation, then `features`, then a linear `head`.
+
+    Inputs are float images in [0, 1], (B, C, H, W). The per-channel mean and std used to
+    normalise them are buffers, set by the trainer from the training images, so saved weights
+    carry everything needed to predict.
+    """
+
+    head: nn.Module
+    head_scale: float = 1.0
+
+    def __init__(self, in_channels: int):
+        super().__init__()
+        self.register_buffer("input_mean", torch.full((1, in_channels, 1, 1), 0.5))
+        self.register_buffer("input_std", torch.full((1, in_channels, 1, 1), 0.25))
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-channel mean and std (C,) of the training images, in [0, 1] units."""
+        self.input_mean.copy_(mean.view_as(self.input_mean))
+        self.input_std.copy_(std.clamp_min(1e-3).view_as(self.input_std))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.input_mean) / self.input_std
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # normalised (B, C, H, W) -> (B, D)
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, D)
+        return self.features(self.normalize(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, K)
+        return self.head(self.forward_features(x)) * self.head_scale
+
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """Data-dependent initialisation from a batch of normalised training images (optional)."""
+
+
+# --------------------------------------------------------------------------------------------
+# fastnet: a small fast CNN in the style of the fastest known CIFAR-10 trainers (airbench):
+# a frozen patch-whitening stem, three conv groups with max pooling, BatchNorm without a
+# learned scale, GELU, and a scaled linear head.
+
+
+class _BatchNorm(nn.BatchNorm2d):
+    """BatchNorm with a fixed scale of 1 and a learned shift, as in the fast CIFAR trainers."""
+
+    def __init__(self, channels: int, momentum: float = 0.6, eps: float = 1e-12):
+        super().__init__(channels, eps=eps, momentum=1 - momentum)
+        self.weight.requires_grad = False
+
+
+def _pool2(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, 2) if min(x.shape[-2:]) >= 2 else x
+
+
+class _ConvGroup(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
+        self.norm1 = _BatchNorm(channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False)
+        self.norm2 = _BatchNorm(channels_out)
+        for conv in (self.conv1, self.conv2):  # identity-like init: Dirac plus small noise
+            weight = conv.weight.data
+            nn.init.dirac_(weight[: weight.size(1)])
+
+    def forward(self, x):
+        x = F.gelu(self.norm1(_pool2(self.conv1(x))))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+class FastNet(Classifier):
+    """Whitening stem (2x2 patches) -> 3 conv groups -> global max pool -> linear head."""
+
+    def __init__(self, num_classes: int, in_channels: int, widths=(64, 256, 256), head_scale=1 / 9):
+        super().__init__(in_channels)
+        stem_channels = 2 * in_channels * 4  # +/- eigenvectors of the 2x2 patch covariance
+        self.whiten = nn.Conv2d(in_channels, stem_channels, 2, padding=0, bias=True)
+        self.whiten.weight.requires_grad = False
+        self.groups = nn.Sequential(
+            _ConvGroup(stem_channels, widths[0]),
+            _ConvGroup(widths[0], widths[1]),
+            _ConvGroup(widths[1], widths[2]),
+        )
+        self.head = nn.Linear(widths[2], num_classes, bias=False)
+        self.head_scale = head_scale
+        self.num_features = widths[2]
+
+    @torch.no_grad()
+    def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the stem to whiten 2x2 patches of `images` (B, C, H, W), already normalised."""
+        c = images.size(1)
+        patches = images.float().unfold(2, 2, 1).unfold(3, 2, 1)  # (B, C, H-1, W-1, 2, 2)
+        patches = patches.transpose(1, 3).reshape(-1, c, 2, 2).flatten(1)  # (P, C*4)
+        cov = torch.cov(patches.T)
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+        eigenvectors = eigenvectors.T.flip(0)  # (C*4, C*4), largest first
+        eigenvalues = eigenvalues.flip(0)
+        filters = eigenvectors.reshape(c * 4, c, 2, 2) / torch.sqrt(eigenvalues.clamp_min(0) + eps).view(-1, 1, 1, 1)
+        self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight.dtype))
+        self.whiten.bias.zero_()
+
+    def features(self, x):
+        x = F.gelu(self.whiten(x))
+        x = self.groups(x)
+        return torch.amax(x, dim=(2, 3))  # (B, widths[2])
+
+
+FASTNET_WIDTHS = {
+    "fastnet": (64, 256, 256),
+    "fastnet_m": (48, 192, 192),
+    "fastnet_s": (32, 128, 128),
+    "fastnet_xs": (24, 96, 96),
+}
+
+
+def _register_fastnet(name, widths):
+    @register_model(name)
+    def factory(num_classes, in_channels, **kwargs):
+        return FastNet(num_classes, in_channels, widths=kwargs.pop("widths", widths), **kwargs)
+
+
+for _name, _widths in FASTNET_WIDTHS.items():
+    _register_fastnet(_name, _widths)
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR-style ResNet-18: a 3x3 stem without max pooling, four stages of two basic blocks.
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or channels_in != channels_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(channels_in, channels_out, 1, stride, bias=False), nn.BatchNorm2d(channels_out)
+            )
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet18(Classifier):
+    def __init__(self, num_classes: int, in_channels: int, width: int = 64):
+        super().__init__(in_channels)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
+        stages, channels = [], width
+        for i, stride in enumerate((1, 2, 2, 2)):
+            out = width * 2**i
+            stages += [_BasicBlock(channels, out, stride), _BasicBlock(out, out, 1)]
+            channels = out
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Linear(channels, num_classes)
+        self.num_features = channels
+
+    def features(self, x):
+        x = self.stages(self.stem(x))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # (B, 8 * width)
+
+
+@register_model("resnet18")
+def resnet18(num_classes, in_channels, **kwargs):
+    return ResNet18(num_classes, in_channels, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# LeNet-5 (padded so that it accepts images from 8x8 up) and a small MLP for any input size.
+
+
+class LeNet5(Classifier):
+    def __init__(self, num_classes: int, in_channels: int):
+        super().__init__(in_channels)
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        )
+        self.fc = nn.Sequential(nn.Flatten(), nn.LazyLinear(120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+        self.head = nn.Linear(84, num_classes)
+        self.num_features = 84
+
+    def features(self, x):
+        return self.fc(self.conv(x))
+
+
+@register_model("lenet5")
+def lenet5(num_classes, in_channels, **kwargs):
+    return LeNet5(num_classes, in_channels, **kwargs)
+
+
+class MLP(Classifier):
+    def __init__(self, num_classes: int, in_channels: int, hidden=(256, 128), dropout: float = 0.1):
+        super().__init__(in_channels)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i, width in enumerate(hidden):
+            layers += [nn.LazyLinear(width) if i == 0 else nn.Linear(hidden[i - 1], width), nn.ReLU(), nn.Dropout(dropout)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(hidden[-1], num_classes)
+        self.num_features = hidden[-1]
+
+    def features(self, x):
+        return self.body(x)
+
+
+@register_model("mlp")
+def mlp(num_classes, in_channels, **kwargs):
+    return MLP(num_classes, in_channels, **kwargs)

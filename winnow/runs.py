@@ -1,0 +1,123 @@
+"""Run folders: the single record of a run, and the one place that knows their layout.
+
+    RUN_DIR/
+      config.json     the resolved configuration (data, model, recipe, seed, version)
+      metrics.jsonl   one JSON record per epoch, appended as training goes
+      final.json      final metrics (test accuracy, per-class accuracy, confusion matrix, timings)
+      model.pt        the weights: a state dict, loadable with torch.load(weights_only=True)
+
+Every file is written atomically (a temporary file renamed into place), so a run stopped at
+any moment leaves either the old or the new version of a file, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+CONFIG, METRICS, FINAL, WEIGHTS = "config.json", "metrics.jsonl", "final.json", "model.pt"
+RUN_FILES = (CONFIG, METRICS, FINAL, WEIGHTS)
+
+
+class RunExistsError(FileExistsError):
+    pass
+
+
+def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
+    """Create `path` for a new run. An existing run folder is refused unless `force`.
+
+    With `force`, only the files a run writes are removed; a folder that holds anything else
+    (something that is not a run of ours) is refused even then, so nothing of the user's is
+    ever deleted.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunExistsError(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()):
+        others = sorted(p.name for p in path.iterdir() if p.name not in RUN_FILES)
+        if not force:
+            raise RunExistsError(f"run folder {path} already exists; pass --force to replace its run files")
+        if others:
+            raise RunExistsError(f"{path} holds files that are not a run's ({', '.join(others[:5])}); "
+                                 "choose another --out folder")
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    _atomic_write(Path(path), lambda f: f.write((json.dumps(data, indent=2, allow_nan=True) + "\n").encode()))
+
+
+def read_json(path: str | os.PathLike):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append one record as a line; the line is written whole with one write and synced."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Records of a JSON-lines file; a last line cut short by an interruption is ignored."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise ValueError(f"{path}: line {i + 1} is not valid JSON")
+    return records
+
+
+def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def load_weights(path: str | os.PathLike) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def read_run(path: str | os.PathLike) -> dict:
+    """Everything a report needs from a run folder: config, per-epoch metrics and final metrics."""
+    path = Path(path)
+    if not (path / CONFIG).exists():
+        raise FileNotFoundError(f"{path} is not a run folder (no {CONFIG})")
+    final = path / FINAL
+    return {
+        "path": str(path),
+        "config": read_json(path / CONFIG),
+        "metrics": read_jsonl(path / METRICS),
+        "final": read_json(final) if final.exists() else None,
+    }

@@ -1,0 +1,448 @@
+"""The one trainer: `fit` trains a model on an index set of a dataset, `predict` returns
+per-sample logits, probabilities and penultimate features.
+
+Active learning, pruning, cleaning and distillation all call these two functions; nothing else
+in Winnow has a training loop.
+
+    recipe = get_preset("cpu", epochs=12)
+    result = fit(model, dataset, dataset.train_indices, recipe)
+    outputs = predict(result.model, dataset, dataset.test_indices)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import cutout, random_flip, random_translate
+from .data.dataset import Dataset
+from .data.split import stratified_split
+
+log = logging.getLogger("winnow.train")
+
+
+@dataclass
+class Recipe:
+    """How to train. Every field has a default; unknown keys are an error (`Recipe.from_dict`).
+
+    With SGD, `lr` is the learning rate for a batch of 512 and scales linearly with
+    `batch_size` (the linear scaling rule); the decoupled weight decay is multiplied by the
+    scaled rate, so neither the step size per sample nor the decay per epoch depends on the
+    batch size. With AdamW, `lr` is used as given.
+    """
+
+    epochs: float = 10.0
+    batch_size: int = 512
+    optimizer: str = "sgd"  # "sgd" (Nesterov) or "adamw"
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # decoupled: w <- w * (1 - lr_t * weight_decay) each step
+    bias_lr_scale: float = 1.0  # learning-rate multiplier for biases and normalisation shifts
+    warmup_epochs: float = 1.0
+    schedule: str = "linear"  # decay after warm-up: "linear" or "cosine", to final_lr_fraction
+    final_lr_fraction: float = 0.0
+    label_smoothing: float = 0.0
+    flip: bool = True
+    translate: int = 2  # pixels, reflect padding
+    cutout: int = 0  # square side in pixels, 0 = off
+    tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
+    mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
+    channels_last: bool = True
+    val_fraction: float = 0.0  # stratified hold-out from the training indices for validation
+    early_stopping_patience: int = 0  # epochs without a better validation accuracy; 0 = off
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
+    eval_batch_size: int = 1024
+
+    def __post_init__(self):
+        checks = {
+            "epochs": self.epochs > 0,
+            "batch_size": self.batch_size >= 1,
+            "optimizer": self.optimizer in ("sgd", "adamw"),
+            "lr": self.lr > 0,
+            "schedule": self.schedule in ("linear", "cosine"),
+            "warmup_epochs": 0 <= self.warmup_epochs <= self.epochs,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
+            "val_fraction": 0 <= self.val_fraction < 1,
+            "translate": self.translate >= 0,
+            "cutout": self.cutout >= 0,
+            "early_stopping_patience": self.early_stopping_patience >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"recipe option {name}={getattr(self, name)!r} is not valid")
+        if self.early_stopping_patience and not self.val_fraction:
+            raise ValueError("recipe option early_stopping_patience needs val_fraction > 0")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Recipe":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown recipe option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "Recipe":
+        return Recipe.from_dict({**self.to_dict(), **changes})
+
+
+# Named recipes, each with the model it was tuned for. `get_preset(name, **overrides)`.
+PRESETS: dict[str, dict] = {
+    # 2 CPU cores, CIFAR-10: see BENCHMARKS.md.
+    "cpu": dict(model="fastnet_s", recipe=dict(epochs=10, batch_size=512, lr=0.2, momentum=0.9,
+                                               weight_decay=5e-4, label_smoothing=0.2, warmup_epochs=1)),
+    # A CUDA GPU, CIFAR-10: airbench-style width and schedule.
+    "gpu": dict(model="fastnet", recipe=dict(epochs=10, batch_size=1024, lr=0.2, momentum=0.9,
+                                             weight_decay=5e-4, label_smoothing=0.2, warmup_epochs=1)),
+    # Small images such as the embedded digits.
+    "small": dict(model="mlp", recipe=dict(epochs=40, batch_size=64, optimizer="adamw", lr=2e-3,
+                                           weight_decay=1e-2, warmup_epochs=2, flip=False, translate=1)),
+    # The common tutorial recipe: SGD lr 0.01 at batch 128, crop and flip, cosine.
+    # (lr is given for batch 512; weight decay 5e-3 decoupled matches L2 5e-4 under momentum 0.9.)
+    "tutorial": dict(model="resnet18", recipe=dict(epochs=200, batch_size=128, lr=0.01 * 512 / 128,
+                                                   momentum=0.9, weight_decay=5e-3, schedule="cosine",
+                                                   warmup_epochs=0, translate=4, tta=False)),
+}
+
+
+def get_preset(name: str, **overrides) -> Recipe:
+    """The recipe of preset `name`, with `overrides` applied (unknown keys are an error)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return Recipe.from_dict({**PRESETS[name]["recipe"], **overrides})
+
+
+def preset_model(name: str) -> str:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]["model"]
+
+
+@dataclass
+class TrainResult:
+    """What `fit` returns: the trained model (in eval mode) and its per-epoch record."""
+
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)  # one dict per epoch
+    train_seconds: float = 0.0
+    device: str = "cpu"
+    recipe: Recipe | None = None
+    val_indices: np.ndarray | None = None
+    best_epoch: int | None = None
+
+
+@dataclass
+class Outputs:
+    """Per-sample outputs of `predict` for an index set, in the order of `indices`.
+
+    logits, probs : (N, K) float32;  features : (N, D) float32;  labels : (N,) int64
+    """
+
+    indices: np.ndarray
+    logits: np.ndarray
+    probs: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.predictions == self.labels).mean()) if len(self.labels) else float("nan")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _to_float(images_uint8: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    x = images_uint8.float().div_(255)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def _autocast(device: torch.device, recipe: Recipe):
+    enabled = recipe.mixed_precision and device.type == "cuda"
+    dtype = torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def _param_groups(model: nn.Module, recipe: Recipe, lr: float) -> list[dict]:
+    """Weights (dim > 1) get decoupled decay; biases and norm shifts get bias_lr_scale."""
+    weights, biases = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (weights if p.dim() > 1 else biases).append(p)
+    return [
+        dict(params=weights, base_lr=lr, decay=recipe.weight_decay),
+        dict(params=biases, base_lr=lr * recipe.bias_lr_scale, decay=recipe.weight_decay / recipe.bias_lr_scale),
+    ]
+
+
+def _make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    lr = recipe.lr * recipe.batch_size / 512 if recipe.optimizer == "sgd" else recipe.lr
+    groups = _param_groups(model, recipe, lr)
+    for g in groups:
+        g["lr"] = g["base_lr"]
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
+    return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
+
+
+def _lr_factor(step: int, total_steps: int, warmup_steps: int, recipe: Recipe) -> float:
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    low = recipe.final_lr_fraction
+    if recipe.schedule == "cosine":
+        return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+    return low + (1 - low) * (1 - progress)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, total: int, description: str, enabled: bool | None):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                                TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(description, total=total, info="")
+
+    def update(self, info: str = "", advance: int = 1):
+        if self.bar is not None:
+            self.bar.update(self.task, advance=advance, info=info)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _check_indices(dataset: Dataset, indices, name: str) -> np.ndarray:
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.ndim != 1 or len(indices) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D index array")
+    bad = np.flatnonzero((indices < 0) | (indices >= len(dataset)))
+    if len(bad):
+        raise ValueError(f"{name}[{bad[0]}] = {indices[bad[0]]} is outside the dataset of {len(dataset)} images")
+    return indices
+
+
+def fit(
+    model: nn.Module,
+    dataset: Dataset,
+    train_indices: Sequence[int] | np.ndarray,
+    recipe: Recipe | None = None,
+    *,
+    val_indices: Sequence[int] | np.ndarray | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
+
+    With `recipe.val_fraction`, a stratified part of `train_indices` is held out for validation
+    (or pass `val_indices` explicitly); with `early_stopping_patience` the best epoch's weights
+    are restored. `on_epoch_end(record)` is called after every epoch with the record that is
+    also appended to `history`. Same seed and device give the same result.
+    """
+    recipe = recipe or Recipe()
+    train_indices = _check_indices(dataset, train_indices, "train_indices")
+    labels_all = dataset.labels.numpy()
+    if (labels_all[train_indices] < 0).any():
+        i = int(train_indices[np.flatnonzero(labels_all[train_indices] < 0)[0]])
+        raise ValueError(f"image {i} in train_indices has no label")
+    if val_indices is None and recipe.val_fraction > 0:
+        parts = stratified_split(labels_all[train_indices], recipe.val_fraction, recipe.seed)
+        train_indices, val_indices = train_indices[parts["train"]], train_indices[parts["test"]]
+    val_indices = None if val_indices is None else _check_indices(dataset, val_indices, "val_indices")
+
+    device = resolve_device(recipe.device)
+    seed_everything(recipe.seed)
+    generator = torch.Generator(device=device).manual_seed(recipe.seed)
+    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+
+    images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8
+    labels = dataset.labels[torch.from_numpy(train_indices)].to(device)
+    _prepare_model(model, images, device, memory_format)
+    optimizer = _make_optimizer(model, recipe)
+
+    n = len(train_indices)
+    batch_size = min(recipe.batch_size, n)
+    steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch
+    total_steps = max(1, round(recipe.epochs * steps_per_epoch))
+    warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
+    num_epochs = math.ceil(total_steps / steps_per_epoch)
+
+    history: list[dict] = []
+    best = (-1.0, None, None)  # (val accuracy, epoch, state)
+    bar = _Progress(total_steps, "training", progress)
+    step, start = 0, time.perf_counter()
+    try:
+        for epoch in range(1, num_epochs + 1):
+            model.train()
+            order = torch.randperm(n, device=device, generator=generator)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device)
+            seen = 0
+            for b in range(steps_per_epoch):
+                if step >= total_steps:
+                    break
+                batch = order[b * batch_size : (b + 1) * batch_size]
+                x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
+                y = labels[batch]
+                factor = _lr_factor(step, total_steps, warmup_steps, recipe)
+                for g in optimizer.param_groups:
+                    g["lr"] = g["base_lr"] * factor
+                with _autocast(device, recipe):
+                    logits = model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                _decoupled_decay(optimizer)
+                loss_sum += loss.detach() * len(batch)
+                correct += (logits.detach().argmax(1) == y).sum()
+                seen += len(batch)
+                step += 1
+                bar.update(f"epoch {epoch}/{num_epochs}")
+            record = {
+                "epoch": epoch,
+                "train_loss": float(loss_sum) / max(seen, 1),
+                "train_accuracy": float(correct) / max(seen, 1),
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - start,
+            }
+            if val_indices is not None:
+                record["val_accuracy"] = predict(model, dataset, val_indices, recipe, progress=False).accuracy
+                if record["val_accuracy"] > best[0]:
+                    best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            history.append(record)
+            log.info("epoch %d/%d %s", epoch, num_epochs,
+                     " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+            patience = recipe.early_stopping_patience
+            if patience and best[1] is not None and epoch - best[1] >= patience:
+                log.info("early stopping at epoch %d (best %d)", epoch, best[1])
+                break
+    finally:
+        bar.close()
+    if recipe.early_stopping_patience and best[2] is not None:
+        model.load_state_dict(best[2])
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    return TrainResult(model=model, history=history, train_seconds=train_seconds, device=str(device),
+                       recipe=recipe, val_indices=val_indices, best_epoch=best[1])
+
+
+def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format) -> None:
+    """Move to the device, set input statistics, materialise lazy layers, data-dependent init."""
+    model.to(device)
+    sample = images[: min(len(images), 5000)].float().div(255)  # (S, C, H, W)
+    if hasattr(model, "set_input_stats"):
+        model.set_input_stats(sample.mean(dim=(0, 2, 3)), sample.std(dim=(0, 2, 3)))
+    with torch.no_grad():
+        model.eval()
+        model(sample[:2])  # materialises lazy layers
+    model.to(memory_format=memory_format)
+    if hasattr(model, "init_from_data"):
+        model.init_from_data(model.normalize(sample) if hasattr(model, "normalize") else sample)
+
+
+def _augment(x: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
+    if recipe.flip:
+        x = random_flip(x, generator)
+    if recipe.translate:
+        x = random_translate(x, recipe.translate, generator)
+    if recipe.cutout:
+        x = cutout(x, recipe.cutout, generator)
+    return x
+
+
+@torch.no_grad()
+def _decoupled_decay(optimizer: torch.optim.Optimizer) -> None:
+    for g in optimizer.param_groups:
+        if g["decay"]:
+            torch._foreach_mul_(g["params"], 1 - g["lr"] * g["decay"])
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    dataset: Dataset,
+    indices: Sequence[int] | np.ndarray,
+    recipe: Recipe | None = None,
+    *,
+    progress: bool | None = None,
+) -> Outputs:
+    """Per-sample logits, probabilities and penultimate features for `dataset[indices]`.
+
+    Runs in batches of `recipe.eval_batch_size` on `recipe.device`; with `recipe.tta` and
+    `recipe.flip` the logits (and features) of each image and its mirror image are averaged.
+    """
+    recipe = recipe or Recipe()
+    tta = recipe.tta and recipe.flip
+    indices = _check_indices(dataset, indices, "indices")
+    device = next(model.parameters()).device if recipe.device == "auto" else resolve_device(recipe.device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    logits_out, features_out = [], []
+    bar = _Progress(math.ceil(len(indices) / recipe.eval_batch_size), "predicting", progress)
+    try:
+        for start in range(0, len(indices), recipe.eval_batch_size):
+            chunk = torch.from_numpy(indices[start : start + recipe.eval_batch_size])
+            x = _to_float(dataset.images[chunk].to(device), recipe.channels_last)
+            with _autocast(device, recipe):
+                views = torch.cat([x, x.flip(-1)]) if tta else x
+                features = model.forward_features(views).float()
+                logits = (model.head(features) * getattr(model, "head_scale", 1.0)).float()
+            if tta:
+                features = features.view(2, len(x), -1).mean(0)
+                logits = logits.view(2, len(x), -1).mean(0)
+            logits_out.append(logits.cpu())
+            features_out.append(features.cpu())
+            bar.update()
+    finally:
+        bar.close()
+    model.train(was_training)
+    logits = torch.cat(logits_out)
+    return Outputs(
+        indices=indices,
+        logits=logits.numpy(),
+        probs=torch.softmax(logits, 1).numpy(),
+        features=torch.cat(features_out).numpy(),
+        labels=dataset.labels[torch.from_numpy(indices)].numpy(),
+    )
