@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
                        help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
     group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
-    group.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    group.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu, cuda, cuda:N or mps")
+    group.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--set", dest="recipe_values", type=_recipe_value, action="append", default=[],
                        metavar="KEY=VALUE", help="any other recipe option, e.g. --set lr=0.1 --set cutout=8")
     run = train.add_argument_group("run folder")
@@ -103,9 +103,12 @@ def _train(args) -> int:
     from .experiments.train import train_run
 
     overrides = dict(args.recipe_values)
-    overrides.update(seed=args.seed, device=args.device)
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
+    for key in ("seed", "device", "epochs"):
+        value = getattr(args, key)
+        if value is not None:
+            if key in overrides and overrides[key] != value:
+                raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
+            overrides[key] = value
     final = train_run(args.data, args.out, model=args.model, preset=args.preset, recipe_overrides=overrides,
                       data_options=_data_options(args), force=args.force)
     _print_final(final, args.out)

@@ -63,7 +63,9 @@ def summary(labels, pred_probs, class_names: list[str] | None = None) -> dict:
     """Accuracy, top-5 accuracy (when K > 5), per-class accuracy and confusion matrix as JSON-ready data."""
     labels, pred_probs = _check(labels, pred_probs)
     k = pred_probs.shape[1]
-    names = class_names or [str(c) for c in range(k)]
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    if len(names) != k:
+        raise ValueError(f"class_names has {len(names)} names, expected {k} to match pred_probs")
     result = {"accuracy": accuracy(labels, pred_probs)}
     if k > 5:
         result["top5_accuracy"] = top_k_accuracy(labels, pred_probs, 5)

@@ -38,22 +38,30 @@ def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
     if path.exists() and not path.is_dir():
         raise RunExistsError(f"{path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()):
-        others = sorted(p.name for p in path.iterdir() if p.name not in RUN_FILES)
+        others = sorted(p.name for p in path.iterdir() if not _is_run_file(p.name))
         if not force:
             raise RunExistsError(f"run folder {path} already exists; pass --force to replace its run files")
         if others:
             raise RunExistsError(f"{path} holds files that are not a run's ({', '.join(others[:5])}); "
                                  "choose another --out folder")
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
+        for leftover in path.iterdir():
+            leftover.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _is_run_file(name: str) -> bool:
+    """A file a run writes, or the temporary file of an atomic write that was interrupted."""
+    return name in RUN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in RUN_FILES)
 
 
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

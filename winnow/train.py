@@ -55,6 +55,8 @@ class Recipe:
     flip: bool = True
     translate: int = 2  # pixels, reflect padding
     cutout: int = 0  # square side in pixels, 0 = off
+    low_res: int = 0  # progressive resizing: train the first low_res_epochs at this size (0 = off)
+    low_res_epochs: float = 0.0
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
     mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
     channels_last: bool = True
@@ -65,22 +67,35 @@ class Recipe:
     eval_batch_size: int = 1024
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # types first: "false" is not a bool, 2.5 not an int
+            value, kind = getattr(self, f.name), type(f.default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, f.name, float(value))
+            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"recipe option {f.name}={value!r} must be a {kind.__name__}")
         checks = {
-            "epochs": self.epochs > 0,
-            "batch_size": self.batch_size >= 1,
-            "optimizer": self.optimizer in ("sgd", "adamw"),
-            "lr": self.lr > 0,
-            "schedule": self.schedule in ("linear", "cosine"),
-            "warmup_epochs": 0 <= self.warmup_epochs <= self.epochs,
-            "label_smoothing": 0 <= self.label_smoothing < 1,
-            "val_fraction": 0 <= self.val_fraction < 1,
-            "translate": self.translate >= 0,
-            "cutout": self.cutout >= 0,
-            "early_stopping_patience": self.early_stopping_patience >= 0,
+            "epochs": (self.epochs > 0, "must be > 0"),
+            "batch_size": (self.batch_size >= 1, "must be >= 1"),
+            "eval_batch_size": (self.eval_batch_size >= 1, "must be >= 1"),
+            "optimizer": (self.optimizer in ("sgd", "adamw"), "must be sgd or adamw"),
+            "lr": (self.lr > 0, "must be > 0"),
+            "momentum": (0 <= self.momentum < 1, "must be in [0, 1)"),
+            "weight_decay": (self.weight_decay >= 0, "must be >= 0"),
+            "bias_lr_scale": (self.bias_lr_scale > 0, "must be > 0"),
+            "schedule": (self.schedule in ("linear", "cosine"), "must be linear or cosine"),
+            "warmup_epochs": (0 <= self.warmup_epochs <= self.epochs, f"must be in [0, epochs={self.epochs}]"),
+            "final_lr_fraction": (0 <= self.final_lr_fraction <= 1, "must be in [0, 1]"),
+            "label_smoothing": (0 <= self.label_smoothing < 1, "must be in [0, 1)"),
+            "val_fraction": (0 <= self.val_fraction < 1, "must be in [0, 1)"),
+            "translate": (self.translate >= 0, "must be >= 0"),
+            "cutout": (self.cutout >= 0, "must be >= 0"),
+            "low_res": (self.low_res >= 0, "must be >= 0"),
+            "low_res_epochs": (0 <= self.low_res_epochs <= self.epochs, f"must be in [0, epochs={self.epochs}]"),
+            "early_stopping_patience": (self.early_stopping_patience >= 0, "must be >= 0"),
         }
-        for name, ok in checks.items():
+        for name, (ok, rule) in checks.items():
             if not ok:
-                raise ValueError(f"recipe option {name}={getattr(self, name)!r} is not valid")
+                raise ValueError(f"recipe option {name}={getattr(self, name)!r} is not valid: it {rule}")
         if self.early_stopping_patience and not self.val_fraction:
             raise ValueError("recipe option early_stopping_patience needs val_fraction > 0")
 
@@ -119,10 +134,20 @@ PRESETS: dict[str, dict] = {
 
 
 def get_preset(name: str, **overrides) -> Recipe:
-    """The recipe of preset `name`, with `overrides` applied (unknown keys are an error)."""
+    """The recipe of preset `name`, with `overrides` applied (unknown keys are an error).
+
+    When `epochs` is overridden, the preset's warm-up and low-resolution phases keep their
+    share of the schedule unless they are overridden too.
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return Recipe.from_dict({**PRESETS[name]["recipe"], **overrides})
+    values = dict(PRESETS[name]["recipe"])
+    if "epochs" in overrides:
+        share = overrides["epochs"] / values.get("epochs", Recipe.epochs)
+        for phase in ("warmup_epochs", "low_res_epochs"):
+            if phase in values and phase not in overrides:
+                values[phase] = values[phase] * share
+    return Recipe.from_dict({**values, **overrides})
 
 
 def preset_model(name: str) -> str:
@@ -319,6 +344,8 @@ def fit(
                     break
                 batch = order[b * batch_size : (b + 1) * batch_size]
                 x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
+                if recipe.low_res and step < recipe.low_res_epochs * steps_per_epoch:
+                    x = F.interpolate(x, size=recipe.low_res, mode="bilinear", antialias=True, align_corners=False)
                 y = labels[batch]
                 factor = _lr_factor(step, total_steps, warmup_steps, recipe)
                 for g in optimizer.param_groups:

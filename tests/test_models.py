@@ -1,0 +1,138 @@
+"""Tests of winnow.models: a contract test generated from the registry, look-ups, and the whitening stem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from winnow.models import FastNet, create_model, list_models, register_model
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine they lose a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+NUM_CLASSES = 5
+INPUT_SHAPES = [(2, 16, 16), (1, 8, 8), (3, 32, 32)]  # (C, H, W)
+
+
+@pytest.mark.parametrize("channels, height, width", INPUT_SHAPES, ids=lambda v: str(v))
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_maps_images_to_features_and_logits(name, channels, height, width):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=NUM_CLASSES, in_channels=channels).eval()
+    images = torch.rand(3, channels, height, width)  # (B, C, H, W) in [0, 1]
+    with torch.no_grad():
+        logits = model(images)
+        features = model.forward_features(images)
+        assert logits.shape == (3, NUM_CLASSES)
+        assert torch.isfinite(logits).all()
+        assert features.shape == (3, model.num_features)
+        assert torch.isfinite(features).all()
+        # predict() splits the forward pass this way, so it must give the same logits
+        torch.testing.assert_close(model.head(features) * model.head_scale, logits, rtol=1e-5, atol=1e-6)
+        # in eval mode a sample's logits do not depend on the rest of its batch
+        torch.testing.assert_close(model(images[1:2]), logits[1:2], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_trains_the_head_by_backpropagation(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3, in_channels=1).train()
+    logits = model(torch.rand(4, 1, 8, 8))
+    F.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
+    grad = model.head.weight.grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_unknown_model_is_a_value_error_listing_every_name():
+    with pytest.raises(ValueError, match="unknown model 'resnet1000'") as error:
+        create_model("resnet1000", num_classes=10)
+    for name in list_models():
+        assert name in str(error.value)
+
+
+@pytest.mark.parametrize("num_classes, in_channels", [(0, 3), (10, 0)])
+def test_non_positive_sizes_are_refused(num_classes, in_channels):
+    with pytest.raises(ValueError, match="must be positive"):
+        create_model("mlp", num_classes=num_classes, in_channels=in_channels)
+
+
+def test_list_models_filters_by_shell_pattern_and_sorts():
+    assert list_models("fastnet*") == ["fastnet", "fastnet_m", "fastnet_s", "fastnet_xs"]
+    assert list_models("fastnet_?s") == ["fastnet_xs"]
+    assert list_models("no_such_model*") == []
+    everything = list_models()
+    assert everything == sorted(everything)
+    assert {"fastnet", "fastnet_xs", "resnet18", "lenet5", "mlp"} <= set(everything)
+
+
+def test_a_name_cannot_be_registered_twice():
+    with pytest.raises(ValueError, match="'mlp' is already registered"):
+        register_model("mlp")(lambda num_classes, in_channels: None)
+    assert list_models("mlp") == ["mlp"]
+
+
+def test_create_model_passes_options_to_the_factory():
+    model = create_model("fastnet_xs", num_classes=4, in_channels=1, widths=(8, 16, 12))
+    assert model.num_features == 12
+    assert model.head.out_features == 4
+    assert model.forward_features(torch.rand(2, 1, 16, 16)).shape == (2, 12)
+
+
+def test_input_stats_normalise_inputs():
+    model = create_model("mlp", num_classes=2, in_channels=2)
+    model.set_input_stats(torch.tensor([0.2, 0.6]), torch.tensor([0.5, 0.0]))  # std 0 is clamped
+    x = torch.tensor([0.7, 0.6]).view(1, 2, 1, 1)
+    assert model.normalize(x).flatten().tolist() == pytest.approx([1.0, 0.0])
+    assert model.input_std.flatten().tolist() == pytest.approx([0.5, 1e-3])
+    assert {"input_mean", "input_std"} <= set(model.state_dict()), "saved weights carry the input statistics"
+
+
+# ---------------------------------------------------------------- FastNet's whitening stem
+
+
+def correlated_images(count: int, channels: int, size: int) -> torch.Tensor:
+    """Normalised images (count, channels, size, size) whose neighbouring pixels and channels correlate."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(count, channels, size + 1, size + 1, generator=generator)
+    smooth = noise[..., :-1, :-1] + noise[..., 1:, 1:] + 0.5 * noise[..., :-1, 1:]
+    mixing = torch.eye(channels) + 0.5 * torch.rand(channels, channels, generator=generator)
+    images = torch.einsum("dc,nchw->ndhw", mixing, smooth)
+    mean, std = images.mean(dim=(0, 2, 3), keepdim=True), images.std(dim=(0, 2, 3), keepdim=True)
+    return (images - mean) / std
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_init_from_data_makes_the_stem_whiten_2x2_patches(channels):
+    eps = 5e-4
+    model = FastNet(num_classes=2, in_channels=channels, widths=(8, 8, 8))
+    images = correlated_images(64, channels, 10)
+    model.init_from_data(images, eps=eps)
+    with torch.no_grad():
+        out = model.whiten(images)  # (B, 2 * C * 4, 9, 9)
+    d = channels * 4
+    assert out.shape == (64, 2 * d, 9, 9)
+    torch.testing.assert_close(out[:, d:], -out[:, :d], rtol=0, atol=0)  # the second half are the negations
+
+    # The same covariance, computed independently: F.unfold lists each 2x2 patch as (C, dy, dx).
+    patches = F.unfold(images.double(), kernel_size=2).transpose(1, 2).reshape(-1, d)  # (P, C * 4)
+    eigenvalues = torch.linalg.eigvalsh(torch.cov(patches.T)).flip(0)  # largest first
+    assert eigenvalues[-1] > 20 * eps, "test data should have no near-null direction"
+
+    outputs = out[:, :d].permute(0, 2, 3, 1).reshape(-1, d).double()  # (P, C * 4)
+    covariance = torch.cov(outputs.T)
+    variances = covariance.diagonal()
+    torch.testing.assert_close(variances, eigenvalues / (eigenvalues + eps), rtol=2e-3, atol=2e-3)
+    assert variances[0] > 0.999, "the dominant direction is scaled to unit variance"
+    off_diagonal = covariance - torch.diag(variances)
+    assert off_diagonal.abs().max() < 2e-3, "whitened channels are uncorrelated"
+    assert torch.count_nonzero(model.whiten.bias) == 0
+    assert not model.whiten.weight.requires_grad, "the stem stays frozen during training"

@@ -1,0 +1,410 @@
+"""Tests of winnow.train: recipes and presets, the learning-rate schedule, `fit` and `predict`.
+
+Training runs on tiny synthetic data whose answer is known: in `quadrant_dataset` the class decides
+which quadrant of a 16x16 image is bright, so a model that learns anything gets it right.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from winnow import metrics
+from winnow.data import from_arrays
+from winnow.models import create_model, list_models
+from winnow.train import PRESETS, Recipe, _lr_factor, fit, get_preset, predict, preset_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine they lose a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# Quick, CPU-only training on 16x16 images. flip=False: mirroring would move the bright quadrant.
+QUICK = Recipe(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.0, warmup_epochs=0.5,
+               flip=False, translate=1, device="cpu")
+
+
+def quadrant_dataset(per_class: int = 40, classes: int = 4, channels: int = 3, seed: int = 0):
+    """(N, C, 16, 16) noise in 0..79 plus 150 in quadrant `label` (0 top-left, 1 top-right, ...).
+
+    Every 4th image is in the test split.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), per_class)
+    images = rng.integers(0, 80, size=(len(labels), channels, 16, 16)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        row, col = divmod(int(label), 2)
+        images[i, :, 8 * row:8 * row + 8, 8 * col:8 * col + 8] += 150
+    test_indices = np.flatnonzero(np.arange(len(labels)) % 4 == 0)
+    return from_arrays(images, labels, [f"quadrant{c}" for c in range(classes)], test_indices=test_indices)
+
+
+def fresh_model(name: str, dataset, seed: int = 0):
+    torch.manual_seed(seed)
+    return create_model(name, num_classes=dataset.num_classes, in_channels=dataset.in_channels)
+
+
+def without_timing(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return quadrant_dataset()
+
+
+@pytest.fixture(scope="module")
+def trained_mlp(dataset):
+    """An mlp trained one epoch on the quadrant data (predict never changes its weights)."""
+    model = fresh_model("mlp", dataset)
+    return fit(model, dataset, dataset.train_indices, QUICK.replace(epochs=1)).model
+
+
+# ---------------------------------------------------------------- recipes and presets
+
+
+def test_unknown_recipe_key_is_named():
+    with pytest.raises(ValueError, match=r"unknown recipe option\(s\) learning_rate, nosuch; known: .*batch_size"):
+        Recipe.from_dict({"lr": 0.1, "nosuch": 1, "learning_rate": 0.1})
+
+
+@pytest.mark.parametrize(
+    "values, option",
+    [
+        ({"optimizer": "foo"}, "optimizer"),
+        ({"lr": -1}, "lr"),
+        ({"lr": 0}, "lr"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": 2, "warmup_epochs": 3}, "warmup_epochs"),
+        ({"warmup_epochs": -1}, "warmup_epochs"),
+        ({"schedule": "step"}, "schedule"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"translate": -1}, "translate"),
+        ({"cutout": -2}, "cutout"),
+        ({"early_stopping_patience": 2}, "early_stopping_patience"),  # without val_fraction
+        ({"early_stopping_patience": -1, "val_fraction": 0.2}, "early_stopping_patience"),
+    ],
+)
+def test_invalid_recipe_values_are_named(values, option):
+    with pytest.raises(ValueError, match=rf"recipe option {option}\b"):
+        Recipe.from_dict(values)
+
+
+def test_recipe_round_trips_through_a_dict_and_replace_checks_values():
+    recipe = Recipe(epochs=3, lr=0.05, cutout=4, schedule="cosine")
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    changed = recipe.replace(lr=0.1)
+    assert changed.lr == 0.1 and changed.cutout == 4 and recipe.lr == 0.05
+    with pytest.raises(ValueError, match="recipe option lr"):
+        recipe.replace(lr=-0.1)
+
+
+def test_get_preset_applies_overrides_to_the_preset():
+    preset = PRESETS["cpu"]["recipe"]
+    recipe = get_preset("cpu", epochs=preset["epochs"] / 2, cutout=8)
+    assert recipe.epochs == preset["epochs"] / 2 and recipe.cutout == 8
+    for key, value in preset.items():
+        if key in ("warmup_epochs", "low_res_epochs"):  # phases keep their share of the schedule
+            assert getattr(recipe, key) == pytest.approx(value / 2)
+        elif key != "epochs":
+            assert getattr(recipe, key) == value
+    explicit = get_preset("cpu", epochs=preset["epochs"] / 2, warmup_epochs=0.25)
+    assert explicit.warmup_epochs == 0.25
+    with pytest.raises(ValueError, match="nosuch"):
+        get_preset("cpu", nosuch=1)
+
+
+@pytest.mark.parametrize("function", [get_preset, preset_model])
+def test_unknown_preset_is_named_with_the_choices(function):
+    with pytest.raises(ValueError, match="unknown preset 'nope'") as error:
+        function("nope")
+    for name in PRESETS:
+        assert name in str(error.value)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_is_a_valid_recipe_for_a_registered_model(name):
+    assert isinstance(get_preset(name), Recipe)
+    assert preset_model(name) in list_models()
+
+
+@pytest.mark.parametrize(
+    "values, option",
+    [
+        ({"eval_batch_size": 0}, "eval_batch_size"),  # predict: ZeroDivisionError
+        ({"bias_lr_scale": 0}, "bias_lr_scale"),  # fit: ZeroDivisionError in _param_groups
+        ({"final_lr_fraction": 1.5}, "final_lr_fraction"),  # lr rises after warm-up
+        ({"final_lr_fraction": -0.5}, "final_lr_fraction"),  # negative learning rate at the end
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"batch_size": 2.5}, "batch_size"),  # fit: TypeError slicing with a float
+        ({"flip": "false"}, "flip"),  # a non-empty string is true: flips silently
+    ],
+)
+def test_recipe_checks_every_option(values, option):
+    with pytest.raises(ValueError, match=rf"\b{option}\b"):
+        Recipe.from_dict(values)
+
+
+# ---------------------------------------------------------------- learning-rate schedule
+
+
+# total 10 steps, 2 of warm-up, decay to 0.1. Warm-up: (step + 1) / 2. After it,
+# progress = (step - 2) / 8; linear: 0.1 + 0.9 (1 - progress); cosine: 0.1 + 0.9 * (1 + cos(pi progress)) / 2.
+@pytest.mark.parametrize(
+    "step, linear, cosine",
+    [
+        (0, 0.5, 0.5),  # warm-up start
+        (1, 1.0, 1.0),  # warm-up end
+        (2, 1.0, 1.0),  # decay starts at the peak
+        (4, 0.1 + 0.9 * 0.75, 0.1 + 0.45 * (1 + math.sqrt(0.5))),  # a quarter of the decay
+        (6, 0.55, 0.55),  # half-way
+        (9, 0.1 + 0.9 / 8, 0.1 + 0.45 * (1 + math.cos(math.pi * 7 / 8))),  # last step taken
+        (10, 0.1, 0.1),  # end
+    ],
+)
+def test_lr_factor_by_hand(step, linear, cosine):
+    for schedule, expected in (("linear", linear), ("cosine", cosine)):
+        recipe = Recipe(epochs=10, warmup_epochs=2, schedule=schedule, final_lr_fraction=0.1)
+        assert _lr_factor(step, 10, 2, recipe) == pytest.approx(expected, abs=1e-12)
+
+
+def test_lr_factor_without_warm_up_starts_at_the_peak():
+    recipe = Recipe(warmup_epochs=0)
+    assert _lr_factor(0, 4, 0, recipe) == 1.0
+    assert _lr_factor(2, 4, 0, recipe) == 0.5
+
+
+# 64 training images, batch 16: 4 steps an epoch, 8 in all, 4 of warm-up. The SGD rate for
+# batch 16 is 0.512 * 16 / 512 = 0.016. Epoch 1 ends at step 3 (factor 4/4 = 1); epoch 2 ends at
+# step 7: progress 3/4, factor 1/4 (linear) or (1 + cos(3 pi / 4)) / 2 (cosine).
+@pytest.mark.parametrize("schedule, last_factor", [("linear", 0.25), ("cosine", (1 - math.sqrt(0.5)) / 2)])
+def test_fit_follows_the_schedule_and_scales_the_sgd_rate_with_the_batch(schedule, last_factor):
+    data = quadrant_dataset(per_class=16)
+    train = np.arange(64)
+    recipe = Recipe(epochs=2, batch_size=16, lr=0.512, warmup_epochs=1, schedule=schedule, flip=False,
+                    device="cpu")
+    result = fit(fresh_model("mlp", data), data, train, recipe)
+    assert [record["lr"] for record in result.history] == pytest.approx([0.016, 0.016 * last_factor])
+
+    adamw = fit(fresh_model("mlp", data), data, train, recipe.replace(optimizer="adamw", lr=0.01))
+    assert adamw.history[0]["lr"] == pytest.approx(0.01), "AdamW uses lr as given"
+
+
+def test_fractional_epochs_end_part_way_through_the_last_epoch():
+    data = quadrant_dataset(per_class=16)
+    recipe = Recipe(epochs=1.5, batch_size=16, lr=0.512, warmup_epochs=0, flip=False, device="cpu")
+    result = fit(fresh_model("mlp", data), data, np.arange(64), recipe)  # 6 of 8 steps
+    assert [record["epoch"] for record in result.history] == [1, 2]
+    assert result.history[-1]["lr"] == pytest.approx(0.016 * (1 - 5 / 6))  # step 5 of 6
+
+
+# ---------------------------------------------------------------- fit
+
+
+@pytest.mark.parametrize("name", ["mlp", "fastnet_xs"])
+def test_fit_learns_an_easy_task(dataset, name):
+    images_before = dataset.images.clone()
+    result = fit(fresh_model(name, dataset), dataset, dataset.train_indices, QUICK)
+    assert len(result.history) == 3
+    assert not result.model.training
+    assert result.device == "cpu" and result.train_seconds > 0
+    outputs = predict(result.model, dataset, dataset.test_indices, QUICK)
+    assert outputs.accuracy >= 0.95
+    assert torch.equal(dataset.images, images_before), "fit must not change the dataset"
+
+
+def test_same_seed_gives_the_same_run_and_another_seed_a_different_one(dataset):
+    recipe = QUICK.replace(epochs=2, flip=True, translate=2, cutout=4)  # every random augmentation
+
+    def run(seed):
+        result = fit(fresh_model("mlp", dataset, seed), dataset, dataset.train_indices, recipe.replace(seed=seed))
+        return result.history, predict(result.model, dataset, dataset.test_indices, recipe).logits
+
+    history, logits = run(1)
+    history_again, logits_again = run(1)
+    history_other, logits_other = run(2)
+    assert without_timing(history) == without_timing(history_again)
+    assert np.array_equal(logits, logits_again)
+    assert history[0]["train_loss"] != history_other[0]["train_loss"]
+    assert not np.allclose(logits, logits_other)
+
+
+def index_coded_dataset(count: int = 120, classes: int = 4):
+    """Images whose pixel (0, 0, 0) holds their own index; label = index % classes."""
+    images = np.random.default_rng(0).integers(0, 256, size=(count, 1, 4, 4)).astype(np.uint8)
+    images[:, 0, 0, 0] = np.arange(count)
+    return from_arrays(images, np.arange(count) % classes, [str(c) for c in range(classes)])
+
+
+def record_training_inputs(model) -> list[int]:
+    """Indices (decoded from pixel (0, 0, 0)) of every image the model sees in training mode."""
+    seen: list[int] = []
+
+    def hook(module, args):
+        if module.training:
+            seen.extend(torch.round(args[0][:, 0, 0, 0] * 255).long().tolist())
+
+    model.register_forward_pre_hook(hook)
+    return seen
+
+
+def test_val_fraction_holds_out_a_stratified_part_of_the_training_indices():
+    data = index_coded_dataset()
+    train = np.arange(100)  # 25 per class; images 100..119 are never used
+    model = fresh_model("mlp", data)
+    seen = record_training_inputs(model)
+    recipe = Recipe(epochs=1, batch_size=16, optimizer="adamw", lr=1e-3, val_fraction=0.2, flip=False,
+                    translate=0, device="cpu")
+    result = fit(model, data, train, recipe)
+
+    val = result.val_indices
+    assert len(val) == 20 and len(set(val.tolist())) == 20  # round(25 * 0.2) = 5 of each class
+    assert np.bincount(data.labels[val].numpy()).tolist() == [5, 5, 5, 5]
+    assert set(val.tolist()) <= set(train.tolist())
+    # 80 training images in batches of 16: one epoch shows each exactly once, and no validation image
+    assert sorted(seen) == sorted(set(train.tolist()) - set(val.tolist()))
+    assert len(result.history) == 1
+    val_accuracy = result.history[0]["val_accuracy"]
+    assert val_accuracy == predict(result.model, data, val, recipe).accuracy
+
+
+def test_early_stopping_stops_and_restores_the_best_epochs_weights(dataset):
+    # 120 training images, 3 of each class for validation: 12, so the validation accuracy takes
+    # 13 values and can rise at most 13 times. With patience 2 training must stop within 28 epochs.
+    model = fresh_model("mlp", dataset)
+    snapshots = []
+    recipe = QUICK.replace(epochs=30, val_fraction=0.1, early_stopping_patience=2)
+    result = fit(model, dataset, dataset.train_indices, recipe,
+                 on_epoch_end=lambda record: snapshots.append(
+                     {k: v.clone() for k, v in model.state_dict().items()}))
+    accuracies = [record["val_accuracy"] for record in result.history]
+    best = result.best_epoch
+    assert len(result.history) < 30
+    assert len(result.history) == best + 2, "stops once 2 epochs pass without a better validation accuracy"
+    assert accuracies[best - 1] == max(accuracies)
+    assert accuracies.index(max(accuracies)) == best - 1, "the first epoch reaching the best counts"
+
+    restored = result.model.state_dict()
+    assert all(torch.equal(restored[k], snapshots[best - 1][k]) for k in restored)
+    assert not all(torch.equal(restored[k], snapshots[-1][k]) for k in restored)
+    assert predict(result.model, dataset, result.val_indices, recipe).accuracy == accuracies[best - 1]
+
+
+def test_on_epoch_end_sees_every_record_of_the_history(dataset):
+    records = []
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, QUICK.replace(epochs=2),
+                 on_epoch_end=records.append)
+    assert records == result.history
+    assert [record["epoch"] for record in records] == [1, 2]
+    for record in records:
+        assert {"epoch", "train_loss", "train_accuracy", "lr", "seconds"} <= set(record)
+        assert 0 <= record["train_accuracy"] <= 1 and record["train_loss"] > 0
+    assert records[0]["seconds"] <= records[1]["seconds"]
+
+
+def test_unlabelled_training_image_is_named(dataset):
+    labels = dataset.labels.clone()
+    labels[7] = -1
+    unlabelled = from_arrays(dataset.images, labels, dataset.class_names)
+    with pytest.raises(ValueError, match=r"image 7 in train_indices has no label"):
+        fit(fresh_model("mlp", unlabelled), unlabelled, [3, 5, 7, 9], QUICK)
+
+
+@pytest.mark.parametrize(
+    "indices, message",
+    [
+        ([0, 1, 160], r"train_indices\[2\] = 160 is outside the dataset of 160 images"),
+        ([0, -1], r"train_indices\[1\] = -1 is outside"),
+        ([], r"train_indices must be a non-empty 1-D index array"),
+        ([[0, 1]], r"train_indices must be a non-empty 1-D index array"),
+    ],
+)
+def test_bad_training_indices_are_named(dataset, indices, message):
+    with pytest.raises(ValueError, match=message):
+        fit(fresh_model("mlp", dataset), dataset, indices, QUICK)
+
+
+# ---------------------------------------------------------------- predict
+
+
+def test_predict_returns_aligned_arrays(dataset, trained_mlp):
+    indices = np.array([5, 0, 17, 3])
+    outputs = predict(trained_mlp, dataset, indices, QUICK)
+    assert outputs.indices.tolist() == [5, 0, 17, 3]
+    assert outputs.logits.shape == (4, 4) and outputs.logits.dtype == np.float32
+    assert outputs.probs.shape == (4, 4) and outputs.probs.dtype == np.float32
+    assert outputs.features.shape == (4, trained_mlp.num_features)
+    assert outputs.labels.tolist() == dataset.labels[indices].tolist()
+    assert np.allclose(outputs.probs.sum(1), 1, atol=1e-6)
+    assert np.allclose(outputs.probs, torch.softmax(torch.from_numpy(outputs.logits), 1).numpy(), atol=1e-6)
+    assert outputs.predictions.tolist() == outputs.logits.argmax(1).tolist()
+    assert outputs.accuracy == metrics.accuracy(outputs.labels, outputs.probs)
+
+
+def test_predict_follows_the_order_of_the_indices(dataset, trained_mlp):
+    indices = np.arange(40)
+    shuffled = np.random.default_rng(1).permutation(indices)
+    whole = predict(trained_mlp, dataset, indices, QUICK)
+    reordered = predict(trained_mlp, dataset, shuffled, QUICK)
+    assert np.allclose(reordered.logits, whole.logits[shuffled], atol=1e-5)
+    assert np.allclose(reordered.features, whole.features[shuffled], atol=1e-5)
+    assert reordered.labels.tolist() == whole.labels[shuffled].tolist()
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_predict_in_chunks_equals_predict_at_once(dataset, trained_mlp, tta):
+    indices = np.arange(0, 160, 7)  # 23 images: 7 chunks of 3 and one of 2
+    chunked = predict(trained_mlp, dataset, indices, QUICK.replace(eval_batch_size=3, flip=True, tta=tta))
+    whole = predict(trained_mlp, dataset, indices, QUICK.replace(eval_batch_size=1000, flip=True, tta=tta))
+    for name in ("logits", "probs", "features"):
+        assert np.allclose(getattr(chunked, name), getattr(whole, name), atol=1e-5), name
+
+
+def test_tta_on_mirror_symmetric_images_changes_nothing(trained_mlp):
+    half = np.random.default_rng(2).integers(0, 256, size=(12, 3, 16, 8)).astype(np.uint8)
+    symmetric = from_arrays(np.concatenate([half, half[..., ::-1]], axis=-1), np.arange(12) % 4,
+                            ["a", "b", "c", "d"])
+    indices = np.arange(12)
+    with_tta = predict(trained_mlp, symmetric, indices, QUICK.replace(flip=True, tta=True))
+    without = predict(trained_mlp, symmetric, indices, QUICK.replace(flip=True, tta=False))
+    assert np.allclose(with_tta.logits, without.logits, atol=1e-5)
+    assert np.allclose(with_tta.features, without.features, atol=1e-5)
+
+
+def test_tta_averages_an_image_and_its_mirror(dataset, trained_mlp):
+    indices = np.arange(12)
+    images = dataset.images[:12]
+    mirrored = from_arrays(images.flip(-1), dataset.labels[:12], dataset.class_names)
+    plain = QUICK.replace(flip=True, tta=False)
+    expected_logits = (predict(trained_mlp, dataset, indices, plain).logits
+                       + predict(trained_mlp, mirrored, indices, plain).logits) / 2
+    with_tta = predict(trained_mlp, dataset, indices, QUICK.replace(flip=True, tta=True))
+    assert np.allclose(with_tta.logits, expected_logits, atol=1e-5)
+    assert not np.allclose(with_tta.logits, predict(trained_mlp, dataset, indices, plain).logits, atol=1e-3)
+    # TTA applies only with flip: a recipe that never flips in training never mirrors at test time
+    no_flip = predict(trained_mlp, dataset, indices, QUICK.replace(flip=False, tta=True))
+    assert np.allclose(no_flip.logits, predict(trained_mlp, dataset, indices, plain).logits, atol=1e-5)
+
+
+def test_predict_restores_the_training_mode(dataset, trained_mlp):
+    trained_mlp.train()
+    try:
+        predict(trained_mlp, dataset, [0, 1], QUICK)
+        assert trained_mlp.training
+    finally:
+        trained_mlp.eval()
+
+
+def test_predict_names_bad_indices(dataset, trained_mlp):
+    with pytest.raises(ValueError, match=r"indices\[0\] = 999 is outside"):
+        predict(trained_mlp, dataset, [999], QUICK)
