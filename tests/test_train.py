@@ -15,7 +15,7 @@ import torch
 from winnow import metrics
 from winnow.data import from_arrays
 from winnow.models import create_model, list_models
-from winnow.train import PRESETS, Recipe, _lr_factor, fit, get_preset, predict, preset_model
+from winnow.train import PRESETS, Recipe, _lr_factor, _train_size, fit, get_preset, predict, preset_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -114,14 +114,30 @@ def test_get_preset_applies_overrides_to_the_preset():
     recipe = get_preset("cpu", epochs=preset["epochs"] / 2, cutout=8)
     assert recipe.epochs == preset["epochs"] / 2 and recipe.cutout == 8
     for key, value in preset.items():
-        if key in ("warmup_epochs", "low_res_epochs"):  # phases keep their share of the schedule
+        if key == "warmup_epochs":  # phases keep their share of the schedule
             assert getattr(recipe, key) == pytest.approx(value / 2)
+        elif key == "resize_schedule":
+            halved = Recipe(resize_schedule=value, epochs=100).resize_stages()
+            assert recipe.resize_stages() == [(size, pytest.approx(e / 2)) for size, e in halved]
         elif key != "epochs":
             assert getattr(recipe, key) == value
     explicit = get_preset("cpu", epochs=preset["epochs"] / 2, warmup_epochs=0.25)
     assert explicit.warmup_epochs == 0.25
     with pytest.raises(ValueError, match="nosuch"):
         get_preset("cpu", nosuch=1)
+
+
+def test_resize_schedule_parses_and_gives_the_size_of_each_epoch():
+    recipe = Recipe(epochs=6, resize_schedule="16:2, 24:1.5")
+    assert recipe.resize_stages() == [(16, 2.0), (24, 1.5)]
+    sizes = [_train_size(epoch, recipe.resize_stages()) for epoch in (0, 1.99, 2, 3.49, 3.5, 5.9)]
+    assert sizes == [16, 16, 24, 24, None, None]
+    assert Recipe().resize_stages() == [] and _train_size(0, []) is None
+    for bad in ("16", "16:x", "0:2", "16:-1", "a:1"):
+        with pytest.raises(ValueError, match="resize_schedule"):
+            Recipe(epochs=6, resize_schedule=bad)
+    with pytest.raises(ValueError, match="resize_schedule.*longer than epochs=3"):
+        Recipe(epochs=3, resize_schedule="16:2,24:2")
 
 
 @pytest.mark.parametrize("function", [get_preset, preset_model])

@@ -120,10 +120,11 @@ class _ConvGroup(nn.Module):
 class FastNet(Classifier):
     """Whitening stem (2x2 patches) -> 3 conv groups -> global max pool -> linear head."""
 
-    def __init__(self, num_classes: int, in_channels: int, widths=(64, 256, 256), head_scale=1 / 9):
+    def __init__(self, num_classes: int, in_channels: int, widths=(64, 256, 256), head_scale=1 / 9,
+                 stem_stride: int = 1):
         super().__init__(in_channels)
         stem_channels = 2 * in_channels * 4  # +/- eigenvectors of the 2x2 patch covariance
-        self.whiten = nn.Conv2d(in_channels, stem_channels, 2, padding=0, bias=True)
+        self.whiten = nn.Conv2d(in_channels, stem_channels, 2, stride=stem_stride, padding=0, bias=True)
         self.whiten.weight.requires_grad = False
         self.groups = nn.Sequential(
             _ConvGroup(stem_channels, widths[0]),
