@@ -60,7 +60,7 @@ def measure_images_per_second(dataset, model_name: str, recipe, steps: int = 6) 
     torch.manual_seed(0)
     model = create_model(model_name, dataset.num_classes, dataset.in_channels)
     subset = dataset.train_indices[: recipe.batch_size * (steps + 1)]
-    result = fit(model, dataset, subset, recipe.replace(epochs=1, warmup_epochs=0), progress=False)
+    result = fit(model, dataset, subset, recipe.replace(epochs=1, warmup_fraction=0.0), progress=False)
     per_epoch = result.history[0]["seconds"]
     return len(subset) / per_epoch
 
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         tutorial = get_preset("tutorial", device=args.device)
         speed = measure_images_per_second(dataset, "resnet18", tutorial)
         epochs = max(0.05, budget * speed / len(dataset.train_indices) * 0.97)  # 3 % margin for set-up
-        run = train_once(dataset, "resnet18", tutorial.replace(epochs=epochs, warmup_epochs=0))
+        run = train_once(dataset, "resnet18", tutorial.replace(epochs=epochs))
         baseline = {**run, "budget_seconds": budget, "images_per_second": speed}
         print(f"  tutorial resnet18, {epochs:.2f} epochs: {100 * run['test_accuracy']:.2f} % "
               f"in {run['train_seconds']:.1f} s", flush=True)

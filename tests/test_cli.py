@@ -108,7 +108,7 @@ def test_force_replaces_the_run_files(digits_run, tmp_path):
     _, out = digits_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    code = main(["train", "--data", "digits", "--epochs", "1", "--set", "warmup_epochs=0", "--out", str(copy),
+    code = main(["train", "--data", "digits", "--epochs", "1", "--set", "warmup_fraction=0", "--out", str(copy),
                  "--force"])
     assert code == 0
     assert [record["epoch"] for record in runs.read_jsonl(copy / runs.METRICS)] == [1], "old records are gone"

@@ -28,7 +28,7 @@ def one_thread():
 
 
 # Quick, CPU-only training on 16x16 images. flip=False: mirroring would move the bright quadrant.
-QUICK = Recipe(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.0, warmup_epochs=0.5,
+QUICK = Recipe(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.0, warmup_fraction=1 / 6,
                flip=False, translate=1, device="cpu")
 
 
@@ -84,8 +84,8 @@ def test_unknown_recipe_key_is_named():
         ({"lr": 0}, "lr"),
         ({"epochs": 0}, "epochs"),
         ({"batch_size": 0}, "batch_size"),
-        ({"epochs": 2, "warmup_epochs": 3}, "warmup_epochs"),
-        ({"warmup_epochs": -1}, "warmup_epochs"),
+        ({"warmup_fraction": 1.5}, "warmup_fraction"),
+        ({"warmup_fraction": -1.0}, "warmup_fraction"),
         ({"schedule": "step"}, "schedule"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"val_fraction": 1.0}, "val_fraction"),
@@ -114,15 +114,13 @@ def test_get_preset_applies_overrides_to_the_preset():
     recipe = get_preset("cpu", epochs=preset["epochs"] / 2, cutout=8)
     assert recipe.epochs == preset["epochs"] / 2 and recipe.cutout == 8
     for key, value in preset.items():
-        if key == "warmup_epochs":  # phases keep their share of the schedule
-            assert getattr(recipe, key) == pytest.approx(value / 2)
-        elif key == "resize_schedule":
+        if key == "resize_schedule":  # keeps its share of the training
             halved = Recipe(resize_schedule=value, epochs=100).resize_stages()
             assert recipe.resize_stages() == [(size, pytest.approx(e / 2)) for size, e in halved]
         elif key != "epochs":
             assert getattr(recipe, key) == value
-    explicit = get_preset("cpu", epochs=preset["epochs"] / 2, warmup_epochs=0.25)
-    assert explicit.warmup_epochs == 0.25
+    explicit = get_preset("cpu", epochs=preset["epochs"] / 2, resize_schedule="16:1")
+    assert explicit.resize_stages() == [(16, 1.0)]
     with pytest.raises(ValueError, match="nosuch"):
         get_preset("cpu", nosuch=1)
 
@@ -190,12 +188,12 @@ def test_recipe_checks_every_option(values, option):
 )
 def test_lr_factor_by_hand(step, linear, cosine):
     for schedule, expected in (("linear", linear), ("cosine", cosine)):
-        recipe = Recipe(epochs=10, warmup_epochs=2, schedule=schedule, final_lr_fraction=0.1)
+        recipe = Recipe(epochs=10, warmup_fraction=0.2, schedule=schedule, final_lr_fraction=0.1)
         assert _lr_factor(step, 10, 2, recipe) == pytest.approx(expected, abs=1e-12)
 
 
 def test_lr_factor_without_warm_up_starts_at_the_peak():
-    recipe = Recipe(warmup_epochs=0)
+    recipe = Recipe(warmup_fraction=0.0)
     assert _lr_factor(0, 4, 0, recipe) == 1.0
     assert _lr_factor(2, 4, 0, recipe) == 0.5
 
@@ -207,7 +205,7 @@ def test_lr_factor_without_warm_up_starts_at_the_peak():
 def test_fit_follows_the_schedule_and_scales_the_sgd_rate_with_the_batch(schedule, last_factor):
     data = quadrant_dataset(per_class=16)
     train = np.arange(64)
-    recipe = Recipe(epochs=2, batch_size=16, lr=0.512, warmup_epochs=1, schedule=schedule, flip=False,
+    recipe = Recipe(epochs=2, batch_size=16, lr=0.512, warmup_fraction=0.5, schedule=schedule, flip=False,
                     device="cpu")
     result = fit(fresh_model("mlp", data), data, train, recipe)
     assert [record["lr"] for record in result.history] == pytest.approx([0.016, 0.016 * last_factor])
@@ -218,7 +216,7 @@ def test_fit_follows_the_schedule_and_scales_the_sgd_rate_with_the_batch(schedul
 
 def test_fractional_epochs_end_part_way_through_the_last_epoch():
     data = quadrant_dataset(per_class=16)
-    recipe = Recipe(epochs=1.5, batch_size=16, lr=0.512, warmup_epochs=0, flip=False, device="cpu")
+    recipe = Recipe(epochs=1.5, batch_size=16, lr=0.512, warmup_fraction=0.0, flip=False, device="cpu")
     result = fit(fresh_model("mlp", data), data, np.arange(64), recipe)  # 6 of 8 steps
     assert [record["epoch"] for record in result.history] == [1, 2]
     assert result.history[-1]["lr"] == pytest.approx(0.016 * (1 - 5 / 6))  # step 5 of 6

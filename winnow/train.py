@@ -48,7 +48,7 @@ class Recipe:
     momentum: float = 0.85
     weight_decay: float = 0.009  # decoupled: w <- w * (1 - lr_t * weight_decay) each step
     bias_lr_scale: float = 64.0  # learning-rate multiplier for biases and normalisation shifts
-    warmup_epochs: float = 2.0
+    warmup_fraction: float = 0.2  # share of all steps spent warming up linearly from 0
     schedule: str = "linear"  # decay after warm-up: "linear" or "cosine", to final_lr_fraction
     final_lr_fraction: float = 0.0
     label_smoothing: float = 0.2
@@ -82,7 +82,7 @@ class Recipe:
             "weight_decay": (self.weight_decay >= 0, "must be >= 0"),
             "bias_lr_scale": (self.bias_lr_scale > 0, "must be > 0"),
             "schedule": (self.schedule in ("linear", "cosine"), "must be linear or cosine"),
-            "warmup_epochs": (0 <= self.warmup_epochs <= self.epochs, f"must be in [0, epochs={self.epochs}]"),
+            "warmup_fraction": (0 <= self.warmup_fraction <= 1, "must be in [0, 1]"),
             "final_lr_fraction": (0 <= self.final_lr_fraction <= 1, "must be in [0, 1]"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "must be in [0, 1)"),
             "val_fraction": (0 <= self.val_fraction < 1, "must be in [0, 1)"),
@@ -132,23 +132,23 @@ class Recipe:
 PRESETS: dict[str, dict] = {
     # 2 CPU cores, CIFAR-10, about 5.5 minutes: progressive resizing (2 epochs at 16 px, 3 at 24 px,
     # the rest at full size). See BENCHMARKS.md.
-    "cpu": dict(model="fastnet_s", recipe=dict(epochs=6.3, batch_size=256, warmup_epochs=1.0,
+    "cpu": dict(model="fastnet_s", recipe=dict(epochs=6.3, batch_size=256, warmup_fraction=0.16,
                                                resize_schedule="16:2,24:3")),
     # A CUDA GPU, CIFAR-10: airbench-style width and schedule.
     # (airbench's hyper-parameters restated for a mean loss and decoupled decay; not yet measured
     # on a GPU with Winnow, see BENCHMARKS.md.)
     "gpu": dict(model="fastnet", recipe=dict(epochs=10, batch_size=1024, lr=0.75, momentum=0.85,
                                              weight_decay=0.009, bias_lr_scale=64.0, label_smoothing=0.2,
-                                             warmup_epochs=2)),
+                                             warmup_fraction=0.2)),
     # Small images such as the embedded digits: an MLP with AdamW, no augmentation.
     "small": dict(model="mlp", recipe=dict(epochs=30, batch_size=128, optimizer="adamw", lr=3e-3,
-                                           weight_decay=1e-2, warmup_epochs=2, bias_lr_scale=1.0,
+                                           weight_decay=1e-2, warmup_fraction=0.07, bias_lr_scale=1.0,
                                            label_smoothing=0.0, flip=False, translate=0)),
     # The common tutorial recipe: SGD lr 0.01 at batch 128, crop and flip, cosine.
     # (lr is given for batch 512; weight decay 5e-3 decoupled matches L2 5e-4 under momentum 0.9.)
     "tutorial": dict(model="resnet18", recipe=dict(epochs=200, batch_size=128, lr=0.01 * 512 / 128,
                                                    momentum=0.9, weight_decay=5e-3, bias_lr_scale=1.0,
-                                                   label_smoothing=0.0, schedule="cosine", warmup_epochs=0,
+                                                   label_smoothing=0.0, schedule="cosine", warmup_fraction=0.0,
                                                    translate=4, tta=False)),
 }
 
@@ -156,16 +156,14 @@ PRESETS: dict[str, dict] = {
 def get_preset(name: str, **overrides) -> Recipe:
     """The recipe of preset `name`, with `overrides` applied (unknown keys are an error).
 
-    When `epochs` is overridden, the preset's warm-up and resize-schedule phases keep their
-    share of the schedule unless they are overridden too.
+    When `epochs` is overridden, the preset's resize schedule keeps its share of the training
+    unless it is overridden too.
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     values = dict(PRESETS[name]["recipe"])
     if "epochs" in overrides:
         share = overrides["epochs"] / values.get("epochs", Recipe.epochs)
-        if "warmup_epochs" in values and "warmup_epochs" not in overrides:
-            values["warmup_epochs"] *= share
         if values.get("resize_schedule") and "resize_schedule" not in overrides:
             stages = Recipe(resize_schedule=values["resize_schedule"], epochs=1e9).resize_stages()
             values["resize_schedule"] = ",".join(f"{size}:{epochs * share:g}" for size, epochs in stages)
@@ -341,7 +339,7 @@ def fit(
     batch_size = min(recipe.batch_size, n)
     steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch
     total_steps = max(1, round(recipe.epochs * steps_per_epoch))
-    warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
+    warmup_steps = round(recipe.warmup_fraction * total_steps)
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     resize_stages = recipe.resize_stages()
 
