@@ -332,7 +332,7 @@ def fit(
 
     images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8
     labels = dataset.labels[torch.from_numpy(train_indices)].to(device)
-    _prepare_model(model, images, device, memory_format)
+    _prepare_model(model, images, device, memory_format, generator)
     optimizer = _make_optimizer(model, recipe)
 
     n = len(train_indices)
@@ -363,16 +363,9 @@ def fit(
                 if size is not None:
                     x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
                 y = labels[batch]
-                factor = _lr_factor(step, total_steps, warmup_steps, recipe)
                 for g in optimizer.param_groups:
-                    g["lr"] = g["base_lr"] * factor
-                with _autocast(device, recipe):
-                    logits = model(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                _decoupled_decay(optimizer)
+                    g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
+                logits, loss = _train_step(model, optimizer, x, y, recipe, device)
                 loss_sum += loss.detach() * len(batch)
                 correct += (logits.detach().argmax(1) == y).sum()
                 seen += len(batch)
@@ -410,10 +403,13 @@ def fit(
                        recipe=recipe, val_indices=val_indices, best_epoch=best[1])
 
 
-def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format) -> None:
-    """Move to the device, set input statistics, materialise lazy layers, data-dependent init."""
+def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format,
+                   generator: torch.Generator) -> None:
+    """Move to the device, set input statistics, materialise lazy layers, data-dependent init,
+    all from a random sample of up to 5 000 training images (indices are often sorted by class)."""
     model.to(device)
-    sample = images[: min(len(images), 5000)].float().div(255)  # (S, C, H, W)
+    chosen = torch.randperm(len(images), device=device, generator=generator)[:5000]
+    sample = images[chosen].float().div(255)  # (S, C, H, W)
     if hasattr(model, "set_input_stats"):
         model.set_input_stats(sample.mean(dim=(0, 2, 3)), sample.std(dim=(0, 2, 3)))
     with torch.no_grad():
@@ -422,6 +418,18 @@ def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device,
     model.to(memory_format=memory_format)
     if hasattr(model, "init_from_data"):
         model.init_from_data(model.normalize(sample) if hasattr(model, "normalize") else sample)
+
+
+def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device):
+    """One optimisation step on the batch (x, y); returns its logits and mean loss."""
+    with _autocast(device, recipe):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    _decoupled_decay(optimizer)
+    return logits, loss
 
 
 def _train_size(epoch: float, stages: list[tuple[int, float]]) -> int | None:
