@@ -422,3 +422,15 @@ def test_predict_restores_the_training_mode(dataset, trained_mlp):
 def test_predict_names_bad_indices(dataset, trained_mlp):
     with pytest.raises(ValueError, match=r"indices\[0\] = 999 is outside"):
         predict(trained_mlp, dataset, [999], QUICK)
+
+
+def test_input_statistics_come_from_a_sample_of_all_classes_not_the_first_images():
+    # 6 000 class-sorted 4x4 images: class 0 all black (0), class 1 all white (255). The first
+    # 5 000 hold 3 000 black and 2 000 white (mean 0.4); a random sample has mean near 0.5.
+    labels = np.repeat([0, 1], 3000)
+    images = np.where(labels[:, None, None, None] == 1, 255, 0).astype(np.uint8) * np.ones((1, 1, 4, 4), np.uint8)
+    data = from_arrays(images, labels, ["black", "white"])
+    recipe = Recipe(epochs=1, batch_size=3000, optimizer="adamw", lr=1e-3, flip=False, translate=0, device="cpu")
+    model = fit(fresh_model("mlp", data), data, np.arange(6000), recipe).model
+    assert float(model.input_mean) == pytest.approx(0.5, abs=0.02)
+    assert float(model.input_std) == pytest.approx(0.5, abs=0.02)

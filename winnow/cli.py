@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 
@@ -34,6 +35,27 @@ def _recipe_value(text: str) -> tuple[str, object]:
         return key, kind(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--set {key}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def _strategy_option(text: str) -> tuple[str, object]:
+    """Parse KEY=VALUE for --option: true/false are booleans, then int, then float, a value in {} or []
+    is JSON, else a string. Whether KEY is an option of the strategy is checked by the strategy registry."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, e.g. temperature=1.5 (got {text!r})")
+    if value[:1] in ("{", "["):
+        try:
+            return key, json.loads(value)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"--option {key}: {value!r} is not valid JSON ({error})") from None
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +118,59 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
     run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
     train.set_defaults(handler=_train)
+    _add_select_parser(commands)
     return parser
+
+
+def _add_select_parser(commands) -> None:
+    from .models import list_models
+    from .strategies import list_strategies
+    from .train import PRESETS
+
+    select = commands.add_parser(
+        "select", help="choose samples from the pool with a strategy and write their indices",
+        description="Choose --budget samples (or --fraction of the pool) from the pool of SPEC with a "
+                    "selection strategy. The pool is the train split minus the --labelled set. Strategies that "
+                    "need probabilities or features get them from a proxy model trained on the labelled set. "
+                    "Writes config.json, selected.csv, selected.npy (dataset indices, best first) and final.json "
+                    "(plus metrics.jsonl and model.pt of the proxy, when one is trained).",
+        epilog="examples: winnow select --data cifar10:~/data --strategy margin --budget 1000 "
+               "--labelled labelled.csv --out runs/al1;  winnow select --data cifar10:~/data --strategy "
+               "self_confidence --fraction 0.5 --labelled all --out runs/prune50",
+    )
+    _add_data_options(select)
+    group = select.add_argument_group("selection")
+    group.add_argument("--strategy", required=True, metavar="NAME",
+                       help=f"one of: {', '.join(list_strategies())}")
+    size = group.add_mutually_exclusive_group(required=True)
+    size.add_argument("--budget", type=int, metavar="N", help="how many samples to select")
+    size.add_argument("--fraction", type=float, metavar="F", help="the share of the pool to select, in (0, 1]")
+    group.add_argument("--labelled", metavar="FILE",
+                       help="the labelled train-split samples: a CSV with a column 'index' (or 'path' for folder "
+                            "data) or a .npy of dataset indices; the pool is the rest of the train split. "
+                            "'all': the whole train split is labelled and is the pool (pruning; strategies get "
+                            "its labels). Without it nothing is labelled and only 'random' can run")
+    group.add_argument("--class-balanced", action="store_true",
+                       help="equal picks per class (the given label with --labelled all, else the proxy's "
+                            "predicted class)")
+    group.add_argument("--option", dest="options", type=_strategy_option, action="append", default=[],
+                       metavar="KEY=VALUE", help="a strategy option (repeatable), e.g. --option temperature=1.5; "
+                            "true/false, numbers, and JSON in {} or [] are typed, anything else is a string")
+    group.add_argument("--seed", type=int, metavar="S",
+                       help="seed of the strategy and of the proxy's training (default 0)")
+    group = select.add_argument_group("proxy model (for strategies that need probabilities or features)")
+    group.add_argument("--model", metavar="NAME",
+                       help=f"architecture: {', '.join(list_models())} (default: the preset's)")
+    group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
+                       help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
+    group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
+    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
+    group.add_argument("--set", dest="recipe_values", type=_recipe_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="any other recipe option, e.g. --set lr=0.1")
+    run = select.add_argument_group("run folder")
+    run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
+    run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
+    select.set_defaults(handler=_select)
 
 
 def _train(args) -> int:
@@ -113,6 +187,64 @@ def _train(args) -> int:
                       data_options=_data_options(args), force=args.force)
     _print_final(final, args.out)
     return 0
+
+
+def _select(args) -> int:
+    from .experiments.select import select_run
+
+    overrides = dict(args.recipe_values)
+    for key in ("device", "epochs"):
+        value = getattr(args, key)
+        if value is not None:
+            if key in overrides and overrides[key] != value:
+                raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
+            overrides[key] = value
+    seed = overrides.pop("seed", 0) if args.seed is None else args.seed
+    if overrides.get("seed", seed) != seed:
+        raise ValueError(f"--seed {seed} and --set seed={overrides['seed']} disagree")
+    options = {}
+    for key, value in args.options:
+        if key in options:
+            raise ValueError(f"--option {key} is given twice")
+        options[key] = value
+    final = select_run(args.data, args.out, strategy=args.strategy, budget=args.budget, fraction=args.fraction,
+                       labelled=args.labelled, class_balanced=args.class_balanced, options=options, seed=seed,
+                       model=args.model, preset=args.preset, recipe_overrides=overrides,
+                       data_options=_data_options(args), force=args.force)
+    _print_selection(final, args.out)
+    return 0
+
+
+def _print_selection(final: dict, out) -> None:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .runs import SELECTED_CSV, SELECTED_NPY
+
+    console = Console()
+    summary = Table(title=f"Selection: {final['strategy']}", show_header=False)
+    summary.add_column("")
+    summary.add_column("", justify="right")
+    summary.add_row("selected", f"{final['selected_count']} (budget {final['budget']})")
+    summary.add_row("pool", f"{final['pool_count']} ({final['train_count']} train, {final['labelled_count']} labelled)")
+    if final["proxy_trained"]:
+        summary.add_row("proxy training", f"{final['proxy_train_seconds']:.2f} s on {final['device']}")
+    summary.add_row("scoring", f"{final['scoring_seconds']:.2f} s")
+    console.print(summary)
+    counts = Table(title="Selected per class")
+    counts.add_column("class")
+    counts.add_column("label", justify="right")
+    predicted = final["selected_predicted_counts"]
+    if predicted is not None:
+        counts.add_column("predicted", justify="right")
+    for name, count in final["selected_class_counts"].items():  # every class, in class order
+        row = [name, str(count), *([str(predicted.get(name, 0))] if predicted is not None else [])]
+        if any(value != "0" for value in row[1:]):
+            counts.add_row(*row)
+    console.print(counts)
+    console.print(f"selection in {Path(out) / SELECTED_CSV} and {Path(out) / SELECTED_NPY}; run folder {out}")
 
 
 def _print_final(final: dict, out) -> None:

@@ -5,6 +5,8 @@
       metrics.jsonl   one JSON record per epoch, appended as training goes
       final.json      final metrics (test accuracy, per-class accuracy, confusion matrix, timings)
       model.pt        the weights: a state dict, loadable with torch.load(weights_only=True)
+      selected.csv    `winnow select`: the chosen samples, best first (rank, index, path, label, score)
+      selected.npy    `winnow select`: their dataset indices, int64, best first
 
 Every file is written atomically (a temporary file renamed into place), so a run stopped at
 any moment leaves either the old or the new version of a file, never half of one.
@@ -17,10 +19,14 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 CONFIG, METRICS, FINAL, WEIGHTS = "config.json", "metrics.jsonl", "final.json", "model.pt"
 RUN_FILES = (CONFIG, METRICS, FINAL, WEIGHTS)
+SELECTED_CSV, SELECTED_NPY = "selected.csv", "selected.npy"
+SELECTION_FILES = (SELECTED_CSV, SELECTED_NPY)  # written by `winnow select` besides the run files
+_OWN_FILES = RUN_FILES + SELECTION_FILES
 
 
 class RunExistsError(FileExistsError):
@@ -52,7 +58,7 @@ def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
 
 def _is_run_file(name: str) -> bool:
     """A file a run writes, or the temporary file of an atomic write that was interrupted."""
-    return name in RUN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in RUN_FILES)
+    return name in _OWN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in _OWN_FILES)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -74,6 +80,15 @@ def _atomic_write(path: Path, write) -> None:
 
 def write_json(path: str | os.PathLike, data) -> None:
     _atomic_write(Path(path), lambda f: f.write((json.dumps(data, indent=2, allow_nan=True) + "\n").encode()))
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def save_array(path: str | os.PathLike, array) -> None:
+    """A .npy file, loadable with numpy.load(allow_pickle=False)."""
+    _atomic_write(Path(path), lambda f: np.save(f, np.asarray(array), allow_pickle=False))
 
 
 def read_json(path: str | os.PathLike):

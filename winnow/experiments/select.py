@@ -1,0 +1,323 @@
+"""`winnow select`: choose samples from a dataset's pool with a registered strategy, and record them.
+
+The labelled set and the pool (`labelled`):
+
+* a file (a CSV with an `index` column, or a `path` column for folder data, or a .npy of
+  dataset indices): those train-split samples are labelled and the pool is the rest of the
+  train split (active learning: which samples to label next);
+* "all": the whole train split is labelled and the pool IS the train split (pruning: which
+  labelled samples to keep); strategies then also get the pool's `labels`;
+* None: nothing is labelled and the pool is the train split. Only strategies that need no
+  model (`random`) can run, because the proxy model needs labels to be trained on.
+
+What the command gives a strategy: `probs` and `features` of the pool from a proxy model
+trained with the one trainer (`winnow.train.fit`) on the labelled set; `labelled_features`
+(the labelled set under that proxy) in active learning; `labels` with "all"; `val_logits` and
+`val_labels` of the proxy's hold-out when its recipe holds one out (`val_fraction`), for
+`--option temperature=fit`. A proxy is
+trained only when the strategy needs probs or features, or for class balancing without
+labels (the predicted class is used then). A strategy that needs any other input is refused
+before anything is trained.
+
+The run folder holds config.json, metrics.jsonl and model.pt (the proxy's epochs and weights,
+when one was trained), selected.csv and selected.npy (best first) and final.json (counts and
+timings: `proxy_train_seconds`, and `scoring_seconds` = proxy prediction + strategy).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__, data, runs
+from ..models import create_model
+from ..strategies import StrategyInputs, compute_scores, get_strategy, select
+from ..train import fit, get_preset, predict, preset_model
+from .train import choose_preset
+
+log = logging.getLogger("winnow.experiments.select")
+
+ALL = "all"
+_MODEL_INPUTS = ("probs", "features", "labelled_features")
+
+
+def select_run(
+    data_spec: str,
+    out: str | Path,
+    *,
+    strategy: str,
+    budget: int | None = None,
+    fraction: float | None = None,
+    labelled: str | Path | None = None,
+    class_balanced: bool = False,
+    options: dict | None = None,
+    seed: int = 0,
+    model: str | None = None,
+    preset: str = "auto",
+    recipe_overrides: dict | None = None,
+    data_options: dict | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> dict:
+    """Select `budget` pool samples (or `fraction` of the pool) of `data_spec` with `strategy`
+    and write the run folder `out`.
+
+    labelled : a .csv/.npy file of labelled train-split samples, "all", or None (module docstring)
+    options : the strategy's own options; unknown names are an error
+    seed : the strategy's seed and the proxy recipe's seed
+    model, preset, recipe_overrides : the proxy model and its recipe, as for `winnow train`
+
+    Returns the final record (also in `out/final.json`); the selection is in
+    `out/selected.npy` (int64 dataset indices, best first) and `out/selected.csv`.
+    """
+    options = dict(options or {})
+    chosen = get_strategy(strategy)
+    chosen.check_options(options)
+    if (budget is None) == (fraction is None):
+        raise ValueError("give exactly one of budget and fraction")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    overrides = dict(recipe_overrides or {})
+    if overrides.setdefault("seed", seed) != seed:
+        raise ValueError(f"seed {seed} and recipe seed {overrides['seed']} disagree")
+
+    dataset = data.load(data_spec, **(data_options or {}))
+    log.info("%s", dataset.describe())
+    mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
+    labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
+    budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
+    wanted, needs_model = _plan_inputs(chosen, mode, class_balanced)
+    recipe = model_name = network = None
+    if needs_model:  # resolved before the run folder is made, so a bad name leaves nothing behind
+        preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
+        recipe = get_preset(preset, **overrides)
+        model_name = model or preset_model(preset)
+        torch.manual_seed(recipe.seed)
+        network = create_model(model_name, dataset.num_classes, dataset.in_channels)
+
+    run_dir = runs.prepare_run_dir(out, force=force)
+    runs.write_json(run_dir / runs.CONFIG, {
+        "command": "select",
+        "data": data_spec,
+        "data_options": data_options or {},
+        "dataset": dataset.describe(),
+        "class_names": dataset.class_names,
+        "strategy": strategy,
+        "options": options,
+        "class_balanced": class_balanced,
+        "budget": budget,
+        "fraction": fraction,
+        "labelled": None if labelled is None else str(labelled),
+        "seed": seed,
+        "model": model_name,
+        "preset": preset if needs_model else None,
+        "recipe": recipe.to_dict() if recipe else None,
+        "winnow_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    })
+
+    proxy_train_seconds, device, pool_outputs, arrays = 0.0, None, None, {}
+    if needs_model:
+        started = time.perf_counter()
+        result = fit(network, dataset, labelled_indices, recipe,
+                     on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record), progress=progress)
+        proxy_train_seconds, device = time.perf_counter() - started, result.device
+        runs.save_weights(run_dir / runs.WEIGHTS, result.model)
+
+    started = time.perf_counter()
+    if needs_model:
+        pool_outputs = predict(result.model, dataset, pool_indices, recipe, progress=progress)
+        arrays.update(probs=pool_outputs.probs, features=pool_outputs.features)
+        if "labelled_features" in wanted:
+            arrays["labelled_features"] = predict(result.model, dataset, labelled_indices, recipe,
+                                                  progress=progress).features
+        if result.val_indices is not None:  # a hold-out of the labelled set (recipe val_fraction)
+            held_out = predict(result.model, dataset, result.val_indices, recipe, progress=progress)
+            arrays.update(val_logits=held_out.logits, val_labels=held_out.labels)
+    if mode == "all":
+        arrays["labels"] = dataset.labels.numpy()[pool_indices]
+    inputs = StrategyInputs(pool_size=len(pool_indices), **arrays)
+    positions = select(strategy, inputs, budget, seed=seed, class_balanced=class_balanced, **options)
+    scoring_seconds = time.perf_counter() - started
+    log.info("selected %d of %d with %s in %.2f s", budget, len(pool_indices), strategy, scoring_seconds)
+
+    if chosen.kind == "score":  # for the CSV only: computed again, outside the timed selection
+        scores = compute_scores(strategy, inputs, seed=seed, **options)[positions]
+    else:  # greedy batch picks: the registry's encoding, budget - rank
+        scores = (len(positions) - np.arange(len(positions))).astype(np.float64)
+    selected = pool_indices[positions].astype(np.int64)
+    predicted = None if pool_outputs is None else pool_outputs.predictions[positions]
+    runs.save_array(run_dir / runs.SELECTED_NPY, selected)
+    runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, selected, scores, predicted))
+
+    final = {
+        "strategy": strategy,
+        "budget": budget,
+        "selected_count": len(selected),
+        "train_count": len(dataset.train_indices),
+        "labelled_count": len(labelled_indices),
+        "pool_count": len(pool_indices),
+        "selected_class_counts": _class_counts(dataset, dataset.labels.numpy()[selected]),
+        "selected_predicted_counts": None if predicted is None else _class_counts(dataset, predicted),
+        "proxy_trained": needs_model,
+        "proxy_train_seconds": proxy_train_seconds,
+        "scoring_seconds": scoring_seconds,
+        "device": device,
+        "winnow_version": __version__,
+    }
+    runs.write_json(run_dir / runs.FINAL, final)
+    return final
+
+
+def _labelled_and_pool(dataset: data.Dataset, mode: str, labelled) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled indices, pool indices) for mode "none", "all" or "file"; the pool in train-split order."""
+    train_indices = dataset.train_indices
+    if mode == "none":
+        return np.zeros(0, dtype=np.int64), train_indices
+    if mode == "all":
+        return train_indices, train_indices
+    labelled_indices = read_labelled(labelled, dataset)
+    pool_indices = train_indices[np.isin(train_indices, labelled_indices, invert=True)]
+    if len(pool_indices) == 0:
+        raise ValueError(f"the pool is empty: all {len(train_indices)} train-split samples are labelled")
+    return labelled_indices, pool_indices
+
+
+def _resolve_budget(budget, fraction, pool_size: int, mode: str) -> int:
+    if fraction is not None:
+        budget = max(1, round(fraction * pool_size))
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"budget must be an int >= 1, got {budget!r}")
+    if budget > pool_size:
+        pool = "the train split minus the labelled set" if mode == "file" else "the train split"
+        raise ValueError(f"budget {budget} is larger than the pool of {pool_size} samples ({pool})")
+    return int(budget)
+
+
+def read_labelled(source: str | Path, dataset: data.Dataset) -> np.ndarray:
+    """(L,) int64 dataset indices of the labelled set in `source`, checked to be distinct samples
+    of the train split; a DataError names the first bad row (CSV line) or entry (.npy).
+
+    .npy : a 1-D integer array of dataset indices
+    .csv : a header row and a column `index` (dataset indices) or `path` (folder data: the
+        paths in Dataset.paths, e.g. `train/cat/0001.jpg`)
+    """
+    path = Path(source).expanduser()
+    if path.suffix.lower() not in (".csv", ".npy"):
+        raise data.DataError(f"labelled set {source}: give a .csv or .npy file, or '{ALL}'")
+    if not path.exists():
+        raise FileNotFoundError(f"labelled set {path} does not exist")
+    if path.suffix.lower() == ".npy":
+        values = np.load(path, allow_pickle=False)
+        if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+            raise data.DataError(f"{path}: expected a 1-D integer array of dataset indices, "
+                                 f"got {values.dtype} of shape {values.shape}")
+        indices, where = values.astype(np.int64), [f"entry {i}" for i in range(len(values))]
+    else:
+        indices, where = _read_labelled_csv(path, dataset)
+    in_train = np.isin(indices, dataset.train_indices)
+    if not in_train.all():
+        i = int(np.flatnonzero(~in_train)[0])
+        raise data.DataError(f"{path} {where[i]}: index {indices[i]} is not in the train split "
+                             f"({len(dataset.train_indices)} samples); the labelled set must be a subset of it")
+    _, first = np.unique(indices, return_index=True)
+    if len(first) != len(indices):
+        i = int(np.setdiff1d(np.arange(len(indices)), first)[0])
+        raise data.DataError(f"{path} {where[i]}: index {indices[i]} is listed twice")
+    return indices
+
+
+def _read_labelled_csv(path: Path, dataset: data.Dataset) -> tuple[np.ndarray, list[str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        column = "index" if "index" in columns else "path" if "path" in columns else None
+        if column is None:
+            raise data.DataError(f"{path}: needs a column 'index' (dataset indices) or 'path' (folder data); "
+                                 f"found {', '.join(columns) or 'no header'}")
+        if column == "path" and dataset.paths is None:
+            raise data.DataError(f"{path}: a 'path' column needs folder data; {dataset.source} has no paths")
+        by_path = {p: i for i, p in enumerate(dataset.paths)} if column == "path" else {}
+        indices, where = [], []
+        for row in reader:
+            line = f"line {reader.line_num}"
+            text = (row.get(column) or "").strip()
+            if column == "index":
+                try:
+                    indices.append(int(text))
+                except ValueError:
+                    raise data.DataError(f"{path} {line}: index {text!r} is not an integer") from None
+            elif text in by_path:
+                indices.append(by_path[text])
+            else:
+                raise data.DataError(f"{path} {line}: path {text!r} is not an image of {dataset.source}")
+            where.append(line)
+    return np.asarray(indices, dtype=np.int64), where
+
+
+def _plan_inputs(strategy, mode: str, class_balanced: bool) -> tuple[set[str], bool]:
+    """The inputs `strategy` may use and whether a proxy model must be trained; a ValueError,
+    before anything is trained, for an input this command cannot give in this mode.
+
+    A strategy that takes the `inputs` context (e.g. `hybrid`, which scores with another
+    strategy) may use any input, so it gets every one this mode can give."""
+    available = {"none": set(), "file": {"probs", "features", "labelled_features"},
+                 "all": {"probs", "features", "labels"}}[mode]
+    for name in strategy.needs:
+        if name in available:
+            continue
+        if name in _MODEL_INPUTS and mode == "none":
+            raise ValueError(f"strategy {strategy.name!r} needs {name} from a proxy model, which is trained on "
+                             "the labelled set: pass --labelled FILE (active learning), or --labelled all to "
+                             "score a fully labelled train split (pruning)")
+        if name == "labels":
+            raise ValueError(f"strategy {strategy.name!r} needs the pool's labels, which are given only with "
+                             "--labelled all (the whole train split is labelled and is the pool)")
+        raise ValueError(f"strategy {strategy.name!r} needs input {name!r}, which winnow select does not provide")
+    wanted = {name for name in strategy.needs + strategy.optional if name in available}
+    if wanted & set(_MODEL_INPUTS) and "inputs" in strategy.context:
+        wanted |= available
+    if class_balanced and mode != "all":  # balance by the proxy's predicted class
+        if mode == "none":
+            raise ValueError("class balancing needs the classes of the pool: pass --labelled FILE (the proxy "
+                             "model's predicted class is used) or --labelled all (the given labels are used)")
+        wanted.add("probs")
+    return wanted, bool(wanted & set(_MODEL_INPUTS))
+
+
+def _selection_csv(dataset: data.Dataset, selected: np.ndarray, scores: np.ndarray, predicted) -> str:
+    """rank (0 = best), index, path (folder data), label (class name, empty when unknown),
+    predicted (the proxy's class, when one was trained), score."""
+    columns = ["rank", "index", *(["path"] if dataset.paths is not None else []), "label",
+               *(["predicted"] if predicted is not None else []), "score"]
+    labels = dataset.labels.numpy()[selected]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for rank, (index, label, score) in enumerate(zip(selected, labels, scores)):
+        row = [rank, int(index)]
+        if dataset.paths is not None:
+            row.append(dataset.paths[index])
+        row.append(dataset.class_names[label] if label >= 0 else "")
+        if predicted is not None:
+            row.append(dataset.class_names[predicted[rank]])
+        row.append(repr(float(score)) if math.isfinite(score) else "")
+        writer.writerow(row)
+    return text.getvalue()
+
+
+def _class_counts(dataset: data.Dataset, classes: np.ndarray) -> dict[str, int]:
+    """Class name -> count for every class, in class order; -1 counts as "unlabelled"."""
+    counts = {dataset.class_names[c]: int((classes == c).sum()) for c in range(dataset.num_classes)}
+    if (classes < 0).any():
+        counts["unlabelled"] = int((classes < 0).sum())
+    return counts
