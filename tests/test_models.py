@@ -10,15 +10,6 @@ from winnow.models import FastNet, create_model, list_models, register_model
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 NUM_CLASSES = 5
 INPUT_SHAPES = [(2, 16, 16), (1, 8, 8), (3, 32, 32)]  # (C, H, W)
 

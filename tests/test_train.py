@@ -18,15 +18,6 @@ from winnow.models import create_model, list_models
 from winnow.train import PRESETS, Recipe, _lr_factor, _train_size, fit, get_preset, predict, preset_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # Quick, CPU-only training on 16x16 images. flip=False: mirroring would move the bright quadrant.
 QUICK = Recipe(epochs=3, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.0, warmup_fraction=1 / 6,
                flip=False, translate=1, device="cpu")

@@ -71,6 +71,28 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                        help="cifar100 data: 100 fine or 20 coarse classes (default fine)")
 
 
+def _add_model_options(group):
+    """--model, --preset, --epochs, --device and --set: the model and recipe of a trained model."""
+    from .models import list_models
+    from .train import PRESETS
+
+    group.add_argument("--model", metavar="NAME",
+                       help=f"architecture: {', '.join(list_models())} (default: the preset's)")
+    group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
+                       help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
+    group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
+    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
+    group.add_argument("--set", dest="recipe_values", type=_recipe_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="any other recipe option, e.g. --set lr=0.1 --set cutout=8")
+    return group
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    run = parser.add_argument_group("run folder")
+    run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
+    run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
+
+
 def _data_options(args) -> dict:
     options = {}
     if args.image_size is not None:
@@ -85,9 +107,6 @@ def _data_options(args) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .models import list_models
-    from .train import PRESETS
-
     parser = argparse.ArgumentParser(
         prog="winnow",
         description="Winnow chooses the data worth training on: one fast trainer for image "
@@ -104,28 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: winnow train --data cifar10:~/data --model fastnet_s --epochs 10 --out runs/c10",
     )
     _add_data_options(train)
-    group = train.add_argument_group("model and recipe")
-    group.add_argument("--model", metavar="NAME",
-                       help=f"architecture: {', '.join(list_models())} (default: the preset's)")
-    group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
-                       help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
-    group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
+    group = _add_model_options(train.add_argument_group("model and recipe"))
     group.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
-    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
-    group.add_argument("--set", dest="recipe_values", type=_recipe_value, action="append", default=[],
-                       metavar="KEY=VALUE", help="any other recipe option, e.g. --set lr=0.1 --set cutout=8")
-    run = train.add_argument_group("run folder")
-    run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
-    run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
+    _add_run_options(train)
     train.set_defaults(handler=_train)
     _add_select_parser(commands)
     return parser
 
 
 def _add_select_parser(commands) -> None:
-    from .models import list_models
     from .strategies import list_strategies
-    from .train import PRESETS
 
     select = commands.add_parser(
         "select", help="choose samples from the pool with a strategy and write their indices",
@@ -158,18 +165,8 @@ def _add_select_parser(commands) -> None:
                             "true/false, numbers, and JSON in {} or [] are typed, anything else is a string")
     group.add_argument("--seed", type=int, metavar="S",
                        help="seed of the strategy and of the proxy's training (default 0)")
-    group = select.add_argument_group("proxy model (for strategies that need probabilities or features)")
-    group.add_argument("--model", metavar="NAME",
-                       help=f"architecture: {', '.join(list_models())} (default: the preset's)")
-    group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
-                       help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
-    group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
-    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
-    group.add_argument("--set", dest="recipe_values", type=_recipe_value, action="append", default=[],
-                       metavar="KEY=VALUE", help="any other recipe option, e.g. --set lr=0.1")
-    run = select.add_argument_group("run folder")
-    run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
-    run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
+    _add_model_options(select.add_argument_group("proxy model (for strategies that need probabilities or features)"))
+    _add_run_options(select)
     select.set_defaults(handler=_select)
 
 
