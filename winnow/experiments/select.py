@@ -30,18 +30,15 @@ import csv
 import io
 import logging
 import math
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import __version__, data, runs
-from ..models import create_model
 from ..strategies import StrategyInputs, compute_scores, get_strategy, select
-from ..train import fit, get_preset, predict, preset_model
-from .train import choose_preset
+from ..train import fit, predict
+from .train import build_model, run_config
 
 log = logging.getLogger("winnow.experiments.select")
 
@@ -97,19 +94,11 @@ def select_run(
     wanted, needs_model = _plan_inputs(chosen, mode, class_balanced)
     recipe = model_name = network = None
     if needs_model:  # resolved before the run folder is made, so a bad name leaves nothing behind
-        preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
-        recipe = get_preset(preset, **overrides)
-        model_name = model or preset_model(preset)
-        torch.manual_seed(recipe.seed)
-        network = create_model(model_name, dataset.num_classes, dataset.in_channels)
+        preset, recipe, model_name, network = build_model(dataset, model, preset, overrides)
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
-        "command": "select",
-        "data": data_spec,
-        "data_options": data_options or {},
-        "dataset": dataset.describe(),
-        "class_names": dataset.class_names,
+        **run_config("select", data_spec, data_options, dataset),
         "strategy": strategy,
         "options": options,
         "class_balanced": class_balanced,
@@ -120,9 +109,6 @@ def select_run(
         "model": model_name,
         "preset": preset if needs_model else None,
         "recipe": recipe.to_dict() if recipe else None,
-        "winnow_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
     })
 
     proxy_train_seconds, device, pool_outputs, arrays = 0.0, None, None, {}

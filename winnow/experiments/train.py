@@ -23,6 +23,31 @@ def choose_preset(dataset: data.Dataset, device: str = "auto") -> str:
     return "gpu" if resolve_device(device).type == "cuda" else "cpu"
 
 
+def build_model(dataset: data.Dataset, model: str | None, preset: str, recipe_overrides: dict | None):
+    """(preset, recipe, model name, fresh model): `auto` resolved, the preset's model unless
+    `model` names one, weights initialised under the recipe's seed."""
+    overrides = recipe_overrides or {}
+    preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
+    recipe = get_preset(preset, **overrides)
+    model_name = model or preset_model(preset)
+    torch.manual_seed(recipe.seed)
+    return preset, recipe, model_name, create_model(model_name, dataset.num_classes, dataset.in_channels)
+
+
+def run_config(command: str, data_spec: str, data_options: dict | None, dataset: data.Dataset) -> dict:
+    """The part of config.json every command writes: command, data, dataset and versions."""
+    return {
+        "command": command,
+        "data": data_spec,
+        "data_options": data_options or {},
+        "dataset": dataset.describe(),
+        "class_names": dataset.class_names,
+        "winnow_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
 def train_run(
     data_spec: str,
     out: str | Path,
@@ -44,25 +69,13 @@ def train_run(
     decode_seconds = time.perf_counter() - started
     log.info("%s (loaded in %.1f s)", dataset.describe(), decode_seconds)
 
-    preset = choose_preset(dataset, (recipe_overrides or {}).get("device", "auto")) if preset == "auto" else preset
-    recipe = get_preset(preset, **(recipe_overrides or {}))
-    model_name = model or preset_model(preset)
-    torch.manual_seed(recipe.seed)
-    network = create_model(model_name, dataset.num_classes, dataset.in_channels)
-    config = {
-        "command": "train",
-        "data": data_spec,
-        "data_options": data_options or {},
-        "dataset": dataset.describe(),
-        "class_names": dataset.class_names,
+    preset, recipe, model_name, network = build_model(dataset, model, preset, recipe_overrides)
+    runs.write_json(run_dir / runs.CONFIG, {
+        **run_config("train", data_spec, data_options, dataset),
         "model": model_name,
         "preset": preset,
         "recipe": recipe.to_dict(),
-        "winnow_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-    }
-    runs.write_json(run_dir / runs.CONFIG, config)
+    })
 
     result = fit(network, dataset, dataset.train_indices, recipe,
                  on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record),
