@@ -41,6 +41,8 @@ def make_pool(n: int, k: int = 3, d: int = 4, seed: int = 0, one_class: bool = F
         labelled_features=(centres[r.integers(0, k, 10)] + r.normal(size=(10, d))).astype(np.float32),
         val_logits=r.normal(size=(30, k)) + 2 * np.eye(k)[val_labels],
         val_labels=val_labels,
+        early_probs=np.stack([softmax(logits / 2 + r.normal(size=(n, k))) for _ in range(3)]),
+        correct_history=(r.random((5, n)) < 0.7).astype(np.float32),
     )
 
 

@@ -34,12 +34,15 @@ INPUTS: dict[str, tuple[int | None, str]] = {
     "labelled_features": (None, "(L, D) penultimate features of the already-labelled set"),
     "val_logits": (None, "(V, K) logits of a labelled hold-out split, for temperature fitting"),
     "val_labels": (None, "(V,) labels of that hold-out split"),
+    "early_probs": (1, "(R, N, K) class probabilities of the pool after the first epochs of R short training runs"),
+    "correct_history": (1, "(E, N) 1 where the pool sample was classified correctly when it was trained on in "
+                           "epoch e of a training run, else 0"),
 }
 
 # Filled in by the shared code; a strategy takes those it names.
 CONTEXT = {
     "pool_size": "N, the number of pool samples (of the chunk, for row-wise strategies)",
-    "num_classes": "K, from probs, mc_probs or val_logits; None when none is given",
+    "num_classes": "K, from probs, mc_probs, val_logits or early_probs; None when none is given",
     "budget": "how many samples will be picked (batch strategies must take it)",
     "seed": "an int; the same seed gives the same scores",
     "chunk_size": "rows per chunk for whole-pool computations; None = the strategy's default",
@@ -55,6 +58,7 @@ class StrategyInputs:
 
     probs : (N, K)   features : (N, D)   labels : (N,)   mc_probs : (T, N, K)
     labelled_features : (L, D)   val_logits : (V, K)   val_labels : (V,)
+    early_probs : (R, N, K)   correct_history : (E, N)
     pool_size : N, only needed when no pool array is given (e.g. for `random`).
     """
 
@@ -65,10 +69,13 @@ class StrategyInputs:
     labelled_features: np.ndarray | None = None
     val_logits: np.ndarray | None = None
     val_labels: np.ndarray | None = None
+    early_probs: np.ndarray | None = None
+    correct_history: np.ndarray | None = None
     pool_size: int | None = None
 
     def __post_init__(self):
-        ndims = dict(probs=2, features=2, labels=1, mc_probs=3, labelled_features=2, val_logits=2, val_labels=1)
+        ndims = dict(probs=2, features=2, labels=1, mc_probs=3, labelled_features=2, val_logits=2, val_labels=1,
+                     early_probs=3, correct_history=2)
         for name, ndim in ndims.items():
             value = getattr(self, name)
             if value is None:
@@ -99,7 +106,7 @@ class StrategyInputs:
                              + ", ".join(f"{name} {n}" for name, n in sizes.items()))
         self._n = next(iter(sizes.values()), None)
 
-        classes = {name: getattr(self, name).shape[-1] for name in ("probs", "mc_probs", "val_logits")
+        classes = {name: getattr(self, name).shape[-1] for name in ("probs", "mc_probs", "val_logits", "early_probs")
                    if getattr(self, name) is not None}
         if len(set(classes.values())) > 1:
             raise ValueError("inputs disagree on the number of classes K: "
