@@ -425,3 +425,48 @@ def test_input_statistics_come_from_a_sample_of_all_classes_not_the_first_images
     model = fit(fresh_model("mlp", data), data, np.arange(6000), recipe).model
     assert float(model.input_mean) == pytest.approx(0.5, abs=0.02)
     assert float(model.input_std) == pytest.approx(0.5, abs=0.02)
+
+
+def test_correct_history_records_every_presented_sample_per_epoch(dataset):
+    recipe = QUICK.replace(epochs=2.5, batch_size=25)  # 120 training images: 4 batches of 25, 20 left out
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
+    history = result.correct_history
+    assert history.shape == (3, len(dataset.train_indices)) and history.dtype == np.int8
+    assert np.array_equal(result.train_indices, dataset.train_indices)
+    assert set(np.unique(history)) <= {-1, 0, 1}
+    presented = (history >= 0).sum(1)
+    assert presented.tolist() == [100, 100, 50]  # 4 full batches per epoch, half of the third epoch
+    # the per-sample records add up to the epoch's training accuracy
+    for epoch, record in zip(history, result.history):
+        assert (epoch == 1).sum() / (epoch >= 0).sum() == pytest.approx(record["train_accuracy"])
+    # the easy task is learnt: the last full epoch gets nearly everything right
+    assert (history[1][history[1] >= 0] == 1).mean() > 0.8
+
+
+def test_correct_history_covers_the_training_part_after_a_validation_hold_out(dataset):
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, QUICK.replace(epochs=1, val_fraction=0.2))
+    assert len(result.train_indices) + len(result.val_indices) == len(dataset.train_indices)
+    assert result.correct_history.shape == (1, len(result.train_indices))
+
+
+def test_mc_dropout_passes_vary_around_the_deterministic_prediction(dataset, trained_mlp):
+    recipe = QUICK.replace(seed=5)
+    plain = predict(trained_mlp, dataset, dataset.test_indices, recipe)
+    assert plain.mc_probs is None
+    outputs = predict(trained_mlp, dataset, dataset.test_indices, recipe, mc_passes=8, mc_dropout=0.3)
+    n, k = len(dataset.test_indices), dataset.num_classes
+    assert outputs.mc_probs.shape == (8, n, k)
+    np.testing.assert_allclose(outputs.mc_probs.sum(-1), 1, atol=1e-5)
+    np.testing.assert_array_equal(outputs.probs, plain.probs)  # the plain outputs are untouched
+    assert (outputs.mc_probs.std(0) > 0).any()  # the passes differ from each other
+    # seeded: the same passes again; without dropout every pass is the plain prediction
+    again = predict(trained_mlp, dataset, dataset.test_indices, recipe, mc_passes=8, mc_dropout=0.3)
+    np.testing.assert_array_equal(outputs.mc_probs, again.mc_probs)
+    exact = predict(trained_mlp, dataset, dataset.test_indices, recipe, mc_passes=2, mc_dropout=0.0)
+    np.testing.assert_allclose(exact.mc_probs[1], plain.probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("passes, rate, message", [(-1, 0.5, "mc_passes"), (2, 1.0, "mc_dropout")])
+def test_bad_mc_dropout_options_are_named(dataset, trained_mlp, passes, rate, message):
+    with pytest.raises(ValueError, match=message):
+        predict(trained_mlp, dataset, dataset.test_indices, mc_passes=passes, mc_dropout=rate)

@@ -178,7 +178,14 @@ def preset_model(name: str) -> str:
 
 @dataclass
 class TrainResult:
-    """What `fit` returns: the trained model (in eval mode) and its per-epoch record."""
+    """What `fit` returns: the trained model (in eval mode) and its per-epoch record.
+
+    train_indices : (N,) the samples trained on (the given ones minus any validation hold-out)
+    correct_history : (E, N) int8, per epoch and sample of `train_indices`: 1 if the sample was
+        classified correctly in the training step that used it (augmented, in training mode),
+        0 if not, -1 if no step used it in that epoch (the dropped last partial batch, or the
+        unfinished last epoch). Forgetting events are counted from it.
+    """
 
     model: nn.Module
     history: list[dict] = field(default_factory=list)  # one dict per epoch
@@ -187,6 +194,8 @@ class TrainResult:
     recipe: Recipe | None = None
     val_indices: np.ndarray | None = None
     best_epoch: int | None = None
+    train_indices: np.ndarray | None = None
+    correct_history: np.ndarray | None = None
 
 
 @dataclass
@@ -194,6 +203,7 @@ class Outputs:
     """Per-sample outputs of `predict` for an index set, in the order of `indices`.
 
     logits, probs : (N, K) float32;  features : (N, D) float32;  labels : (N,) int64
+    mc_probs : (T, N, K) float32 probabilities of T MC-dropout passes, when asked for
     """
 
     indices: np.ndarray
@@ -201,6 +211,7 @@ class Outputs:
     probs: np.ndarray
     features: np.ndarray
     labels: np.ndarray
+    mc_probs: np.ndarray | None = None
 
     @property
     def predictions(self) -> np.ndarray:
@@ -344,6 +355,7 @@ def fit(
     resize_stages = recipe.resize_stages()
 
     history: list[dict] = []
+    correct_history: list[torch.Tensor] = []
     best = (-1.0, None, None)  # (val accuracy, epoch, state)
     bar = _Progress(total_steps, "training", progress)
     step, start = 0, time.perf_counter()
@@ -353,6 +365,7 @@ def fit(
             order = torch.randperm(n, device=device, generator=generator)
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
+            presented = torch.full((n,), -1, dtype=torch.int8, device=device)  # per sample: -1, 0 wrong, 1 right
             seen = 0
             for b in range(steps_per_epoch):
                 if step >= total_steps:
@@ -366,8 +379,10 @@ def fit(
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
                 logits, loss = _train_step(model, optimizer, x, y, recipe, device)
+                hits = logits.detach().argmax(1) == y
+                presented[batch] = hits.to(torch.int8)
                 loss_sum += loss.detach() * len(batch)
-                correct += (logits.detach().argmax(1) == y).sum()
+                correct += hits.sum()
                 seen += len(batch)
                 step += 1
                 bar.update(f"epoch {epoch}/{num_epochs}")
@@ -383,6 +398,7 @@ def fit(
                 if record["val_accuracy"] > best[0]:
                     best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
             history.append(record)
+            correct_history.append(presented.cpu())
             log.info("epoch %d/%d %s", epoch, num_epochs,
                      " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
             if on_epoch_end is not None:
@@ -400,7 +416,9 @@ def fit(
     train_seconds = time.perf_counter() - start
     model.eval()
     return TrainResult(model=model, history=history, train_seconds=train_seconds, device=str(device),
-                       recipe=recipe, val_indices=val_indices, best_epoch=best[1])
+                       recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices,
+                       correct_history=torch.stack(correct_history).numpy() if correct_history
+                       else np.zeros((0, n), dtype=np.int8))
 
 
 def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format,
@@ -465,13 +483,25 @@ def predict(
     indices: Sequence[int] | np.ndarray,
     recipe: Recipe | None = None,
     *,
+    mc_passes: int = 0,
+    mc_dropout: float = 0.5,
     progress: bool | None = None,
 ) -> Outputs:
     """Per-sample logits, probabilities and penultimate features for `dataset[indices]`.
 
     Runs in batches of `recipe.eval_batch_size` on `recipe.device`; with `recipe.tta` and
     `recipe.flip` the logits (and features) of each image and its mirror image are averaged.
+
+    mc_passes : T > 0 also gives `mc_probs`, T Monte-Carlo dropout passes: dropout with
+        probability `mc_dropout` on the penultimate features, then the head. The networks here
+        have no dropout layers of their own, so the dropout is applied where the head reads the
+        features (last-layer MC dropout); each pass costs one head evaluation, not a network
+        pass. Seeded by `recipe.seed`.
     """
+    if isinstance(mc_passes, bool) or not isinstance(mc_passes, int) or mc_passes < 0:
+        raise ValueError(f"mc_passes must be an int >= 0, got {mc_passes!r}")
+    if not 0 <= mc_dropout < 1:
+        raise ValueError(f"mc_dropout must be in [0, 1), got {mc_dropout!r}")
     recipe = recipe or Recipe()
     tta = recipe.tta and recipe.flip
     indices = _check_indices(dataset, indices, "indices")
@@ -479,7 +509,9 @@ def predict(
     model.to(device)
     was_training = model.training
     model.eval()
-    logits_out, features_out = [], []
+    logits_out, features_out, mc_out = [], [], []
+    generator = torch.Generator(device=device).manual_seed(recipe.seed)
+    head_scale = getattr(model, "head_scale", 1.0)
     bar = _Progress(math.ceil(len(indices) / recipe.eval_batch_size), "predicting", progress)
     try:
         for start in range(0, len(indices), recipe.eval_batch_size):
@@ -488,10 +520,16 @@ def predict(
             with _autocast(device, recipe):
                 views = torch.cat([x, x.flip(-1)]) if tta else x
                 features = model.forward_features(views).float()
-                logits = (model.head(features) * getattr(model, "head_scale", 1.0)).float()
+                logits = (model.head(features) * head_scale).float()
             if tta:
                 features = features.view(2, len(x), -1).mean(0)
                 logits = logits.view(2, len(x), -1).mean(0)
+            if mc_passes:
+                keep = torch.rand((mc_passes, *features.shape), device=device, generator=generator) >= mc_dropout
+                dropped = features * keep / (1 - mc_dropout)  # (T, B, D)
+                with _autocast(device, recipe):
+                    mc_logits = (model.head(dropped) * head_scale).float()
+                mc_out.append(torch.softmax(mc_logits, -1).cpu())  # (T, B, K)
             logits_out.append(logits.cpu())
             features_out.append(features.cpu())
             bar.update()
@@ -505,4 +543,5 @@ def predict(
         probs=torch.softmax(logits, 1).numpy(),
         features=torch.cat(features_out).numpy(),
         labels=dataset.labels[torch.from_numpy(indices)].numpy(),
+        mc_probs=torch.cat(mc_out, 1).numpy() if mc_passes else None,
     )
