@@ -300,14 +300,14 @@ def test_folder_data_is_selected_and_labelled_by_path(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strategy", "nope", "--budget", "5"], "unknown strategy 'nope'; known: coreset"),
+    (["--strategy", "nope", "--budget", "5"], "unknown strategy 'nope'; known: "),
     (["--strategy", "random", "--budget", "1298", "--labelled", "LABELLED"],
      "budget 1298 is larger than the pool of 1297 samples"),
     (["--strategy", "random", "--fraction", "1.5"], "fraction must be in (0, 1]"),
     (["--strategy", "margin", "--budget", "5", "--labelled", "LABELLED", "--option", "sharpness=2"],
      "unknown option(s) sharpness for strategy 'margin'; known: temperature"),
     (["--strategy", "margin", "--budget", "5"], "needs probs from a proxy model"),
-    (["--strategy", "self_confidence", "--budget", "5", "--labelled", "LABELLED"], "given only with --labelled all"),
+    (["--strategy", "self_confidence", "--budget", "5", "--labelled", "LABELLED"], "exists only when the whole train split is labelled"),
     (["--strategy", "random", "--budget", "5", "--class-balanced"], "class balancing needs the classes of the pool"),
     (["--strategy", "random", "--budget", "5", "--labelled", "nope.txt"], "give a .csv or .npy file, or 'all'"),
     (["--strategy", "random", "--budget", "5", "--labelled", "missing.csv"], "labelled set missing.csv does not exist"),

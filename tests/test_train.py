@@ -470,3 +470,12 @@ def test_mc_dropout_passes_vary_around_the_deterministic_prediction(dataset, tra
 def test_bad_mc_dropout_options_are_named(dataset, trained_mlp, passes, rate, message):
     with pytest.raises(ValueError, match=message):
         predict(trained_mlp, dataset, dataset.test_indices, mc_passes=passes, mc_dropout=rate)
+
+
+def test_with_epochs_keeps_the_share_of_the_resize_schedule():
+    recipe = Recipe(epochs=6, resize_schedule="16:2,24:3")
+    assert recipe.with_epochs(12).resize_stages() == [(16, 4.0), (24, 6.0)]
+    assert recipe.with_epochs(3).epochs == 3 and recipe.with_epochs(3).resize_stages() == [(16, 1.0), (24, 1.5)]
+    assert Recipe(epochs=4).with_epochs(2).resize_schedule == ""
+    with pytest.raises(ValueError, match="epochs"):
+        recipe.with_epochs(-1)

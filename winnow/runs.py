@@ -7,6 +7,9 @@
       model.pt        the weights: a state dict, loadable with torch.load(weights_only=True)
       selected.csv    `winnow select`: the chosen samples, best first (rank, index, path, label, score)
       selected.npy    `winnow select`: their dataset indices, int64, best first
+      cells/          commands made of many trainings (`winnow prune`): one record per finished
+                      cell, so a repeated command resumes where it stopped
+      results.md, results.csv, results.json   those commands' summary tables
 
 Every file is written atomically (a temporary file renamed into place), so a run stopped at
 any moment leaves either the old or the new version of a file, never half of one.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,7 +30,12 @@ CONFIG, METRICS, FINAL, WEIGHTS = "config.json", "metrics.jsonl", "final.json", 
 RUN_FILES = (CONFIG, METRICS, FINAL, WEIGHTS)
 SELECTED_CSV, SELECTED_NPY = "selected.csv", "selected.npy"
 SELECTION_FILES = (SELECTED_CSV, SELECTED_NPY)  # written by `winnow select` besides the run files
-_OWN_FILES = RUN_FILES + SELECTION_FILES
+CELLS = "cells"
+RESULTS_MD, RESULTS_CSV, RESULTS_JSON = "results.md", "results.csv", "results.json"
+RESULT_FILES = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON)
+_OWN_FILES = RUN_FILES + SELECTION_FILES + RESULT_FILES
+_CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
+_VOLATILE = ("winnow_version", "torch_version", "python_version")  # may change between a run and its resumption
 
 
 class RunExistsError(FileExistsError):
@@ -44,20 +53,52 @@ def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
     if path.exists() and not path.is_dir():
         raise RunExistsError(f"{path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()):
-        others = sorted(p.name for p in path.iterdir() if not _is_run_file(p.name))
+        others = sorted(p.name for p in path.iterdir() if not _is_run_file(p.name, path))
         if not force:
             raise RunExistsError(f"run folder {path} already exists; pass --force to replace its run files")
         if others:
             raise RunExistsError(f"{path} holds files that are not a run's ({', '.join(others[:5])}); "
                                  "choose another --out folder")
         for leftover in path.iterdir():
-            leftover.unlink()
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def _is_run_file(name: str) -> bool:
-    """A file a run writes, or the temporary file of an atomic write that was interrupted."""
+def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = False) -> tuple[Path, bool]:
+    """(folder, resumed) for a command made of cells that can be resumed.
+
+    A new or empty folder gets `config`. A folder holding a run with the same config (versions
+    aside) is resumed: its finished cells are kept. A different config is an error naming the
+    keys that differ, unless `force`, which removes the run's files and starts again
+    (`prepare_run_dir`'s rules: nothing that is not a run file is ever removed).
+    """
+    path = Path(path)
+    existing = path / CONFIG
+    if existing.is_file() and not force:
+        old = read_json(existing)
+        differ = sorted(k for k in set(old) | set(config)
+                        if k not in _VOLATILE and old.get(k) != _json_round_trip(config.get(k)))
+        if differ:
+            raise RunExistsError(f"run folder {path} holds a run with another configuration (differs in "
+                                 f"{', '.join(differ)}); choose another --out, or pass --force to replace it")
+        return path, True
+    path = prepare_run_dir(path, force=force)
+    write_json(path / CONFIG, config)
+    return path, False
+
+
+def _json_round_trip(value):
+    return json.loads(json.dumps(value))
+
+
+def _is_run_file(name: str, folder: Path | None = None) -> bool:
+    """A file a run writes, the temporary file of an atomic write that was interrupted, or the
+    cells folder holding only cell records."""
+    if name == CELLS and folder is not None:
+        cells = folder / CELLS
+        return cells.is_dir() and all(p.is_file() and p.suffix in _CELL_SUFFIXES for p in cells.rglob("*")
+                                      if not p.is_dir())
     return name in _OWN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in _OWN_FILES)
 
 

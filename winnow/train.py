@@ -127,6 +127,13 @@ class Recipe:
     def replace(self, **changes) -> "Recipe":
         return Recipe.from_dict({**self.to_dict(), **changes})
 
+    def with_epochs(self, epochs: float) -> "Recipe":
+        """The recipe stretched or shortened to `epochs`: the resize schedule keeps its share."""
+        schedule = self.resize_schedule
+        if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) and epochs > 0:  # else replace says why
+            schedule = ",".join(f"{size}:{stage * epochs / self.epochs:g}" for size, stage in self.resize_stages())
+        return self.replace(epochs=epochs, resize_schedule=schedule)
+
 
 # Named recipes, each with the model it was tuned for. `get_preset(name, **overrides)`.
 PRESETS: dict[str, dict] = {
@@ -161,13 +168,10 @@ def get_preset(name: str, **overrides) -> Recipe:
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    values = dict(PRESETS[name]["recipe"])
-    if "epochs" in overrides:
-        share = overrides["epochs"] / values.get("epochs", Recipe.epochs)
-        if values.get("resize_schedule") and "resize_schedule" not in overrides:
-            stages = Recipe(resize_schedule=values["resize_schedule"], epochs=1e9).resize_stages()
-            values["resize_schedule"] = ",".join(f"{size}:{epochs * share:g}" for size, epochs in stages)
-    return Recipe.from_dict({**values, **overrides})
+    preset = Recipe.from_dict(PRESETS[name]["recipe"])
+    if "epochs" in overrides and "resize_schedule" not in overrides:
+        preset = preset.with_epochs(overrides["epochs"])
+    return preset.replace(**overrides)
 
 
 def preset_model(name: str) -> str:

@@ -10,23 +10,26 @@ The labelled set and the pool (`labelled`):
 * None: nothing is labelled and the pool is the train split. Only strategies that need no
   model (`random`) can run, because the proxy model needs labels to be trained on.
 
-What the command gives a strategy: `probs` and `features` of the pool from a proxy model
-trained with the one trainer (`winnow.train.fit`) on the labelled set; `labelled_features`
-(the labelled set under that proxy) in active learning; `labels` with "all"; `val_logits` and
-`val_labels` of the proxy's hold-out when its recipe holds one out (`val_fraction`), for
-`--option temperature=fit`. A proxy is
-trained only when the strategy needs probs or features, or for class balancing without
-labels (the predicted class is used then). A strategy that needs any other input is refused
-before anything is trained.
+What the command gives a strategy (`proxy.make_inputs`): `probs` and `features` of the pool
+from a proxy model trained with the one trainer (`winnow.train.fit`) on the labelled set;
+`mc_probs` (MC-dropout passes); `labelled_features` (the labelled set under that proxy) in
+active learning; with "all", the pool's `labels`, the proxy's `correct_history` and the
+`early_probs` of short runs; `val_logits` and `val_labels` of the proxy's hold-out when its
+recipe holds one out (`val_fraction`), for `--option temperature=fit`. A proxy is trained
+only when the strategy needs one of its outputs, or for class balancing without labels (the
+predicted class is used then). A strategy that needs an input the mode cannot give is
+refused before anything is trained.
 
 The run folder holds config.json, metrics.jsonl and model.pt (the proxy's epochs and weights,
 when one was trained), selected.csv and selected.npy (best first) and final.json (counts and
-timings: `proxy_train_seconds`, and `scoring_seconds` = proxy prediction + strategy).
+timings: `proxy_train_seconds`; `scoring_seconds` = proxy predictions + strategy;
+`records_seconds` = the short runs of `early_probs`).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import math
@@ -36,14 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, data, runs
-from ..strategies import StrategyInputs, compute_scores, get_strategy, select
-from ..train import fit, predict
+from ..strategies import StrategyInputs, get_strategy, select_scored
+from .proxy import ProxyOptions, make_inputs, needs_training, plan_inputs
 from .train import build_model, run_config
 
 log = logging.getLogger("winnow.experiments.select")
 
 ALL = "all"
-_MODEL_INPUTS = ("probs", "features", "labelled_features")
 
 
 def select_run(
@@ -61,6 +63,7 @@ def select_run(
     preset: str = "auto",
     recipe_overrides: dict | None = None,
     data_options: dict | None = None,
+    proxy_options: ProxyOptions | None = None,
     force: bool = False,
     progress: bool | None = None,
 ) -> dict:
@@ -71,11 +74,13 @@ def select_run(
     options : the strategy's own options; unknown names are an error
     seed : the strategy's seed and the proxy recipe's seed
     model, preset, recipe_overrides : the proxy model and its recipe, as for `winnow train`
+    proxy_options : MC-dropout passes and the short runs of early_probs (`proxy.ProxyOptions`)
 
     Returns the final record (also in `out/final.json`); the selection is in
     `out/selected.npy` (int64 dataset indices, best first) and `out/selected.csv`.
     """
     options = dict(options or {})
+    proxy_options = proxy_options or ProxyOptions()
     chosen = get_strategy(strategy)
     chosen.check_options(options)
     if (budget is None) == (fraction is None):
@@ -91,10 +96,11 @@ def select_run(
     mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
     labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
     budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
-    wanted, needs_model = _plan_inputs(chosen, mode, class_balanced)
-    recipe = model_name = network = None
+    wanted = plan_inputs([chosen], mode, class_balanced)
+    needs_model = needs_training(wanted)
+    recipe = model_name = None
     if needs_model:  # resolved before the run folder is made, so a bad name leaves nothing behind
-        preset, recipe, model_name, network = build_model(dataset, model, preset, overrides)
+        preset, recipe, model_name, _ = build_model(dataset, model, preset, overrides)
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
@@ -109,39 +115,22 @@ def select_run(
         "model": model_name,
         "preset": preset if needs_model else None,
         "recipe": recipe.to_dict() if recipe else None,
+        "proxy_options": dataclasses.asdict(proxy_options),
     })
 
-    proxy_train_seconds, device, pool_outputs, arrays = 0.0, None, None, {}
-    if needs_model:
-        started = time.perf_counter()
-        result = fit(network, dataset, labelled_indices, recipe,
-                     on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record), progress=progress)
-        proxy_train_seconds, device = time.perf_counter() - started, result.device
-        runs.save_weights(run_dir / runs.WEIGHTS, result.model)
-
+    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, recipe, model_name, options=proxy_options,
+                       on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record),
+                       progress=progress)
+    if made.result is not None:
+        runs.save_weights(run_dir / runs.WEIGHTS, made.result.model)
+    inputs = StrategyInputs(pool_size=len(pool_indices), **made.arrays)
     started = time.perf_counter()
-    if needs_model:
-        pool_outputs = predict(result.model, dataset, pool_indices, recipe, progress=progress)
-        arrays.update(probs=pool_outputs.probs, features=pool_outputs.features)
-        if "labelled_features" in wanted:
-            arrays["labelled_features"] = predict(result.model, dataset, labelled_indices, recipe,
-                                                  progress=progress).features
-        if result.val_indices is not None:  # a hold-out of the labelled set (recipe val_fraction)
-            held_out = predict(result.model, dataset, result.val_indices, recipe, progress=progress)
-            arrays.update(val_logits=held_out.logits, val_labels=held_out.labels)
-    if mode == "all":
-        arrays["labels"] = dataset.labels.numpy()[pool_indices]
-    inputs = StrategyInputs(pool_size=len(pool_indices), **arrays)
-    positions = select(strategy, inputs, budget, seed=seed, class_balanced=class_balanced, **options)
-    scoring_seconds = time.perf_counter() - started
+    positions, scores = select_scored(strategy, inputs, budget, seed=seed, class_balanced=class_balanced, **options)
+    scoring_seconds = made.scoring_seconds + time.perf_counter() - started
     log.info("selected %d of %d with %s in %.2f s", budget, len(pool_indices), strategy, scoring_seconds)
 
-    if chosen.kind == "score":  # for the CSV only: computed again, outside the timed selection
-        scores = compute_scores(strategy, inputs, seed=seed, **options)[positions]
-    else:  # greedy batch picks: the registry's encoding, budget - rank
-        scores = (len(positions) - np.arange(len(positions))).astype(np.float64)
     selected = pool_indices[positions].astype(np.int64)
-    predicted = None if pool_outputs is None else pool_outputs.predictions[positions]
+    predicted = None if made.pool_outputs is None else made.pool_outputs.predictions[positions]
     runs.save_array(run_dir / runs.SELECTED_NPY, selected)
     runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, selected, scores, predicted))
 
@@ -154,10 +143,11 @@ def select_run(
         "pool_count": len(pool_indices),
         "selected_class_counts": _class_counts(dataset, dataset.labels.numpy()[selected]),
         "selected_predicted_counts": None if predicted is None else _class_counts(dataset, predicted),
-        "proxy_trained": needs_model,
-        "proxy_train_seconds": proxy_train_seconds,
+        "proxy_trained": made.result is not None,
+        "proxy_train_seconds": made.train_seconds,
         "scoring_seconds": scoring_seconds,
-        "device": device,
+        "records_seconds": made.records_seconds,
+        "device": None if made.result is None else made.result.device,
         "winnow_version": __version__,
     }
     runs.write_json(run_dir / runs.FINAL, final)
@@ -248,36 +238,6 @@ def _read_labelled_csv(path: Path, dataset: data.Dataset) -> tuple[np.ndarray, l
                 raise data.DataError(f"{path} {line}: path {text!r} is not an image of {dataset.source}")
             where.append(line)
     return np.asarray(indices, dtype=np.int64), where
-
-
-def _plan_inputs(strategy, mode: str, class_balanced: bool) -> tuple[set[str], bool]:
-    """The inputs `strategy` may use and whether a proxy model must be trained; a ValueError,
-    before anything is trained, for an input this command cannot give in this mode.
-
-    A strategy that takes the `inputs` context (e.g. `hybrid`, which scores with another
-    strategy) may use any input, so it gets every one this mode can give."""
-    available = {"none": set(), "file": {"probs", "features", "labelled_features"},
-                 "all": {"probs", "features", "labels"}}[mode]
-    for name in strategy.needs:
-        if name in available:
-            continue
-        if name in _MODEL_INPUTS and mode == "none":
-            raise ValueError(f"strategy {strategy.name!r} needs {name} from a proxy model, which is trained on "
-                             "the labelled set: pass --labelled FILE (active learning), or --labelled all to "
-                             "score a fully labelled train split (pruning)")
-        if name == "labels":
-            raise ValueError(f"strategy {strategy.name!r} needs the pool's labels, which are given only with "
-                             "--labelled all (the whole train split is labelled and is the pool)")
-        raise ValueError(f"strategy {strategy.name!r} needs input {name!r}, which winnow select does not provide")
-    wanted = {name for name in strategy.needs + strategy.optional if name in available}
-    if wanted & set(_MODEL_INPUTS) and "inputs" in strategy.context:
-        wanted |= available
-    if class_balanced and mode != "all":  # balance by the proxy's predicted class
-        if mode == "none":
-            raise ValueError("class balancing needs the classes of the pool: pass --labelled FILE (the proxy "
-                             "model's predicted class is used) or --labelled all (the given labels are used)")
-        wanted.add("probs")
-    return wanted, bool(wanted & set(_MODEL_INPUTS))
 
 
 def _selection_csv(dataset: data.Dataset, selected: np.ndarray, scores: np.ndarray, predicted) -> str:

@@ -13,12 +13,12 @@ strategies) and does the shared top-k with seeded tie-breaking and optional clas
 depends on the previous ones) and encode their order as budget - rank, -inf for the rest.
 """
 
-from . import baseline, diversity, hybrid, pruning, uncertainty  # noqa: F401  (registers the strategies)
+from . import baseline, diversity, gradient, hybrid, pruning, typical, uncertainty  # noqa: F401  (registers them)
 from .registry import CONTEXT, INPUTS, Strategy, StrategyInputs, get_strategy, list_strategies, register_strategy
-from .selection import compute_scores, select
+from .selection import compute_scores, select, select_scored
 from .uncertainty import apply_temperature, fit_temperature
 
 __all__ = [
     "CONTEXT", "INPUTS", "Strategy", "StrategyInputs", "apply_temperature", "compute_scores", "fit_temperature",
-    "get_strategy", "list_strategies", "register_strategy", "select",
+    "get_strategy", "list_strategies", "register_strategy", "select", "select_scored",
 ]

@@ -111,3 +111,106 @@ def greedy_order(gain, add, n: int, budget: int, tiebreak: np.ndarray) -> np.nda
         order[r], picked[i] = i, True
         add(i)
     return order
+
+
+def top_keys(values: np.ndarray, tiebreak: np.ndarray, k: int) -> tuple[np.ndarray, tuple[float, int]]:
+    """The k positions with the best keys (larger value first, then smaller tiebreak rank), and
+    the key (value, rank) of the best position left out; (-inf, len(values)) when none is left out."""
+    n = len(values)
+    if k >= n:
+        return np.arange(n), (-np.inf, n)
+    boundary = values[np.argpartition(values, n - k - 1)[n - k - 1]]  # the (k + 1)-th largest value
+    above = np.flatnonzero(values > boundary)  # at most k
+    tied = np.flatnonzero(values == boundary)  # at least k + 1 - len(above)
+    tied = tied[np.argsort(tiebreak[tied], kind="stable")]
+    need = k - len(above)
+    return np.concatenate([above, tied[:need]]), (float(boundary), int(tiebreak[tied[need]]))
+
+
+def best_key(values: np.ndarray, tiebreak: np.ndarray) -> tuple[float, int]:
+    """The key (value, tiebreak rank) of the best position: the largest value, smallest rank."""
+    top = values.max()
+    return float(top), int(tiebreak[values == top].min())
+
+
+def _beats(value: float, rank: int, key: tuple[float, int]) -> bool:
+    return value > key[0] or (value == key[0] and rank < key[1])
+
+
+def block_greedy(state, priority, n: int, budget: int, tiebreak: np.ndarray, *, candidates: int = 512,
+                 count_dependent: bool = False, plan=None) -> np.ndarray:
+    """The same picks as `greedy_order` for greedy pickers whose priorities only fall as centres
+    are added, with the pool updated once per block of picks instead of once per pick.
+
+    state : holds `values`, an (N,) per-sample array (a running min distance, a kernel sum)
+        that reflects every centre added so far; `pairwise(positions)` -> (B, B) whose column j
+        is what adding centre positions[j] does to samples `positions`; `update(local, column)`
+        applies one such column in place to a (B,) slice of values; `add_many(positions)`
+        adds centres, in order, updating `values` for the whole pool (one matrix product per
+        chunk of rows).
+    priority(values, positions, extra) : the priorities of samples `positions` (an index
+        array or a slice) with state `values`, `extra` picks after the state's last update.
+        It must not rise when values are updated by a new centre, and, when
+        `count_dependent`, must not fall as `extra` grows (e.g. t - s / (m + 1 + extra) with
+        s >= 0); otherwise it must not depend on `extra`.
+    plan(done, picked) : optional; called before every round (the state then reflects all
+        `done` picks) and returns the most picks the round may make (e.g. up to a
+        re-normalisation). Rounds never cross such a limit.
+
+    One round: take the `candidates` free samples with the best priority keys (priority, then
+    tiebreak rank), their (B, B) block, and pick greedily among them updating only their
+    values, for as long as the best candidate still beats the best key among the other free
+    samples. Their priorities can only have fallen since the round began (when
+    `count_dependent`, the bound is their priority with `extra` at the round's last pick,
+    then, when that is not enough, at the current pick), so every pick is the global argmax
+    of the plain greedy loop, ties included. Then the pool is updated for the round's picks
+    at once. Exact in exact arithmetic; in floating point a block product and a row product
+    may round differently, which can only swap near-equal priorities."""
+    picked = np.zeros(n, dtype=bool)
+    order = np.empty(budget, dtype=np.int64)
+    everything = slice(None)
+    done = 0
+    while done < budget:
+        cap = budget - done if plan is None else max(1, min(budget - done, plan(done, picked)))
+        values = np.where(picked, -np.inf, priority(state.values, everything, 0))  # (N,)
+        if cap == 1 or candidates <= 1:
+            new = [argmax_tiebreak(values, tiebreak)]
+        else:
+            new = _block_round(state, priority, values, picked, tiebreak, cap, min(candidates, n - done),
+                               count_dependent)
+        new = np.asarray(new, dtype=np.int64)
+        state.add_many(new)
+        picked[new] = True
+        order[done:done + len(new)] = new
+        done += len(new)
+    return order
+
+
+def _block_round(state, priority, values, picked, tiebreak, cap, size, count_dependent) -> list[int]:
+    everything = slice(None)
+    chosen, threshold = top_keys(values, tiebreak, size)  # (B,) candidates
+    others = None
+    if count_dependent and threshold[0] > -np.inf:
+        others = np.ones(len(values), dtype=bool)
+        others[chosen] = False
+        others &= ~picked
+
+        def bound(extra):  # the best key the other free samples can have `extra` picks on
+            return best_key(np.where(others, priority(state.values, everything, extra), -np.inf), tiebreak)
+
+        threshold = bound(cap - 1)
+    local = state.values[chosen].copy()  # (B,)
+    block = state.pairwise(chosen)  # (B, B)
+    ranks = tiebreak[chosen]
+    alive = np.ones(len(chosen), dtype=bool)
+    new = []
+    for extra in range(min(cap, len(chosen))):
+        current = np.where(alive, priority(local, chosen, extra), -np.inf)
+        best = argmax_tiebreak(current, ranks)
+        if extra and not _beats(current[best], ranks[best], threshold):
+            if others is None or not _beats(current[best], ranks[best], bound(extra)):
+                break
+        new.append(int(chosen[best]))
+        alive[best] = False
+        state.update(local, block[:, best])
+    return new

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from ._arrays import (chunks, greedy_order, median_bandwidth, min_sq_distances, order_to_scores, rbf_row_sums, rng,
+from ._arrays import (block_greedy, chunks, median_bandwidth, min_sq_distances, order_to_scores, rbf_row_sums, rng,
                       sq_norms, tiebreak_ranks)
 from .registry import register_strategy
 
@@ -64,18 +64,29 @@ def kmeans_margin(features, *, num_classes, seed, chunk_size, k=None, per_batch=
     return scores
 
 
-def _sq_distances_to(x, x_norms, centre, centre_norm) -> np.ndarray:
-    """(len(x),) squared distances from the rows of x to one centre, in place on one buffer."""
-    d = x @ centre
-    d *= -2
-    d += x_norms
-    d += centre_norm
-    return np.maximum(d, 0, out=d)
+CANDIDATES = 512  # samples per round of the block greedy (`block_greedy`); speed only, not the picks
+
+
+def _centre_terms(centres, centre_norms, scale: float):
+    """(P, D) and (P,): `scale * (-2 c)` and `scale * |c|^2` for the centres c, in their dtype."""
+    return (centres * (-2 * scale)).astype(centres.dtype), (centre_norms * scale).astype(centres.dtype)
+
+
+def _scaled_sq_distances(x, x_norms, weights, offsets, scale: float) -> np.ndarray:
+    """(len(x), P) `scale * |x - c|^2` (>= 0 when scale > 0, <= 0 when < 0) from the centre terms
+    of `_centre_terms(centres, norms, scale)`: one matrix product and three passes over the block."""
+    d = x @ weights.T
+    d += offsets
+    d += (x_norms * scale).astype(d.dtype)[:, None]
+    return np.maximum(d, 0, out=d) if scale > 0 else np.minimum(d, 0, out=d)
 
 
 class KCentre:
     """Running (N,) squared distance from every pool sample to its nearest centre; the centres
-    are the labelled samples plus the picks so far. Each new centre costs one pass over the pool."""
+    are the labelled samples plus the picks so far. A block of P new centres costs one pass
+    over the pool: a (rows, D) x (D, P) product per chunk of rows. The state of `block_greedy`."""
+
+    count_dependent = False
 
     def __init__(self, features, labelled_features, chunk_size):
         self.features, self.chunk_size = features, chunk_size
@@ -84,6 +95,11 @@ class KCentre:
             self.min_sq = min_sq_distances(features, labelled_features, chunk_size).astype(self.norms.dtype)
         else:
             self.min_sq = np.full(len(features), np.inf, dtype=self.norms.dtype)  # no centre yet: all tie
+        self.count = 0 if labelled_features is None else len(labelled_features)  # centres so far
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.min_sq
 
     def gain(self, picked=None) -> np.ndarray:
         return self.min_sq
@@ -91,21 +107,41 @@ class KCentre:
     def distance(self) -> np.ndarray:
         return np.sqrt(self.min_sq)
 
+    @staticmethod
+    def priority(values, positions, extra) -> np.ndarray:
+        return values
+
+    def pairwise(self, positions) -> np.ndarray:
+        """(B, B) squared distances between the samples `positions`; column j: to positions[j]."""
+        x = self.features[positions]
+        weights, offsets = _centre_terms(x, self.norms[positions], 1.0)
+        return _scaled_sq_distances(x, self.norms[positions], weights, offsets, 1.0)
+
+    @staticmethod
+    def update(local, column) -> None:
+        np.minimum(local, column, out=local)
+
     def add(self, i: int) -> None:
-        centre = self.features[i]
+        self.add_many(np.array([i]))
+
+    def add_many(self, positions) -> None:
+        weights, offsets = _centre_terms(self.features[positions], self.norms[positions], 1.0)
         for rows in chunks(len(self.features), self.chunk_size):
-            d = _sq_distances_to(self.features[rows], self.norms[rows], centre, self.norms[i])
-            np.minimum(self.min_sq[rows], d, out=self.min_sq[rows])
+            d = _scaled_sq_distances(self.features[rows], self.norms[rows], weights, offsets, 1.0)  # (rows, P)
+            np.minimum(self.min_sq[rows], d.min(1), out=self.min_sq[rows])
+        self.count += len(positions)
 
 
 @register_strategy("coreset", needs=("features",), optional=("labelled_features",), kind="batch")
 def coreset(features, labelled_features=None, *, pool_size, budget, seed, chunk_size):
     """k-centre greedy: repeatedly pick the pool sample farthest from its nearest centre (the
     labelled samples and the picks so far), so the picks cover the feature space. With no
-    labelled set the first pick is random (seeded). Memory O(N): a running min-distance vector
-    updated in chunks, never N x N."""
+    labelled set the first pick is random (seeded). Memory O(N + chunk * 512): a running
+    min-distance vector, never N x N. The picks are those of the plain one-pick-at-a-time loop;
+    `block_greedy` makes them in rounds of up to 512 with one pass over the pool per round."""
     state = KCentre(features, labelled_features, chunk_size)
-    order = greedy_order(state.gain, state.add, pool_size, budget, tiebreak_ranks(pool_size, seed))
+    order = block_greedy(state, state.priority, pool_size, budget, tiebreak_ranks(pool_size, seed),
+                         candidates=CANDIDATES)
     return order_to_scores(order, pool_size)
 
 
@@ -162,15 +198,44 @@ class MMDGain:
         after = (self.s_ll + 2 * self.s + 1) / (m + 1) ** 2 - 2 * (self.s_lp + self.t) / (m + 1) + self.c
         return self.mmd2() - after
 
+    count_dependent = True
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.s
+
+    @property
+    def count(self) -> int:
+        return self.m
+
+    def priority(self, values, positions, extra) -> np.ndarray:
+        """t(x) - s(x) / (m + 1): gain(x) is 2 / (m + 1) times this plus a term that does not
+        depend on x, so both order the pool alike. `values` are s, `extra` picks ago."""
+        return self.t[positions] - values / (self.m + 1 + extra)
+
+    def pairwise(self, positions) -> np.ndarray:
+        """(B, B) kernel between the samples `positions`; column j: k(., positions[j])."""
+        x = self.features[positions]
+        weights, offsets = _centre_terms(x, self.norms[positions], -self.gamma)
+        return np.exp(_scaled_sq_distances(x, self.norms[positions], weights, offsets, -self.gamma))
+
+    @staticmethod
+    def update(local, column) -> None:
+        local += column
+
     def add(self, i: int) -> None:
-        self.s_ll += 2 * self.s[i] + 1
-        self.s_lp += self.t[i]
-        self.m += 1
-        centre = self.features[i]
+        self.add_many(np.array([i]))
+
+    def add_many(self, positions) -> None:
+        """Add samples `positions` to L, in order."""
+        within = np.tril(self.pairwise(positions), -1).sum(1)  # kernel to the earlier ones of the block
+        self.s_ll += float((2 * (self.s[positions] + within) + 1).sum())
+        self.s_lp += float(self.t[positions].sum())
+        self.m += len(positions)
+        weights, offsets = _centre_terms(self.features[positions], self.norms[positions], -self.gamma)
         for rows in chunks(len(self.features), self.chunk_size):
-            d = _sq_distances_to(self.features[rows], self.norms[rows], centre, self.norms[i])
-            d *= -self.gamma
-            self.s[rows] += np.exp(d, out=d)
+            d = _scaled_sq_distances(self.features[rows], self.norms[rows], weights, offsets, -self.gamma)
+            self.s[rows] += np.exp(d, out=d).sum(1)
 
 
 @register_strategy("mmd", needs=("features",), optional=("labelled_features",), kind="batch")
@@ -187,8 +252,11 @@ def mmd(features, labelled_features=None, *, pool_size, budget, seed, chunk_size
         `draw_size` samples (the whole pool when it is smaller); the gain is their average.
     bandwidth : RBF bandwidth sigma, k(x, y) = exp(-|x - y|^2 / (2 sigma^2)); default the
         median distance between points of a draw (median heuristic).
-    Cost: O(N * draw_size * repeats * D) once, then O(N * D) per pick; memory O(N).
+    Cost: O(N * draw_size * repeats * D) once, then O(N * D) per pick, made in blocks of
+    picks (`block_greedy`: the picks of the plain one-pick-at-a-time loop, with one pass over
+    the pool per block); memory O(N + chunk * 512).
     """
     state = MMDGain(features, labelled_features, seed, chunk_size, repeats, draw_size, bandwidth)
-    order = greedy_order(state.gain, state.add, pool_size, budget, tiebreak_ranks(pool_size, seed))
+    order = block_greedy(state, state.priority, pool_size, budget, tiebreak_ranks(pool_size, seed),
+                         candidates=CANDIDATES, count_dependent=True)
     return order_to_scores(order, pool_size)

@@ -40,17 +40,27 @@ def select(name: str, inputs: StrategyInputs | Mapping, budget: int, *, seed: in
         scored once; batch strategies are run per class with that class's share.
     options : the strategy's own options; an unknown name is an error.
     """
+    return select_scored(name, inputs, budget, seed=seed, class_balanced=class_balanced, chunk_size=chunk_size,
+                         **options)[0]
+
+
+def select_scored(name: str, inputs: StrategyInputs | Mapping, budget: int, *, seed: int = 0,
+                  class_balanced: bool = False, chunk_size: int | None = None,
+                  **options) -> tuple[np.ndarray, np.ndarray]:
+    """`select`, and the (budget,) float64 scores the picks were ranked by: the strategy's
+    scores for a score strategy, budget - rank (the pick order) for a batch strategy."""
     strategy, inputs = _prepare(name, inputs, seed, chunk_size, options)
     n = inputs.num_samples
     budget = _check_budget(budget, n, name)
     tiebreak = tiebreak_ranks(n, seed)
-    if not class_balanced:
-        return _ranked(_scores(strategy, inputs, budget, seed, chunk_size, options), tiebreak)[:budget]
-    classes = _classes(inputs)
-    if strategy.kind == "score":
-        order = _ranked(_scores(strategy, inputs, budget, seed, chunk_size, options), tiebreak)
-        return _balanced(order, classes, budget)
-    return _balanced_batch(strategy, inputs, classes, budget, tiebreak, seed, chunk_size, options)
+    pick_order = np.arange(budget, 0, -1, dtype=np.float64)
+    if strategy.kind == "batch" and class_balanced:
+        positions = _balanced_batch(strategy, inputs, _classes(inputs), budget, tiebreak, seed, chunk_size, options)
+        return positions, pick_order
+    scores = _scores(strategy, inputs, budget, seed, chunk_size, options)
+    order = _ranked(scores, tiebreak)
+    positions = _balanced(order, _classes(inputs), budget) if class_balanced else order[:budget]
+    return positions, scores[positions] if strategy.kind == "score" else pick_order
 
 
 def _prepare(name, inputs, seed, chunk_size, options) -> tuple[Strategy, StrategyInputs]:

@@ -111,3 +111,21 @@ def entropy(probs, val_logits=None, val_labels=None, *, temperature=1.0):
     """-sum_k p_k log p_k (nats; 0 log 0 = 0): the most spread-out prediction first."""
     p = _calibrated(probs, temperature, val_logits, val_labels)
     return -(p * np.log(np.maximum(p, _TINY))).sum(1)
+
+
+@register_strategy("bald", needs=("mc_probs",), rowwise=True)
+def bald(mc_probs):
+    """BALD (Houlsby et al. 2011; Gal et al. 2017): the mutual information between the prediction
+    and the model weights, estimated on T MC-dropout passes mc_probs (T, N, K):
+
+        H(mean_t p_t) - mean_t H(p_t)      (nats; 0 log 0 = 0; >= 0 by Jensen)
+
+    Sign: high when the passes are each confident but disagree with one another (the model's
+    uncertainty, which a label can reduce), so it is picked first; 0 when all passes agree,
+    however flat their common prediction is (noise in the data, which a label does not reduce).
+    """
+    p = np.asarray(mc_probs, dtype=np.float64)  # (T, N, K)
+    mean = p.mean(0)  # (N, K)
+    entropy_of_mean = -(mean * np.log(np.maximum(mean, _TINY))).sum(1)
+    mean_entropy = -(p * np.log(np.maximum(p, _TINY))).sum(2).mean(0)
+    return np.maximum(entropy_of_mean - mean_entropy, 0.0)  # rounding can make agreeing passes -1e-17

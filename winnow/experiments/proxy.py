@@ -1,0 +1,200 @@
+"""The proxy model: what a strategy needs, computed with the one trainer.
+
+A strategy declares array inputs (`strategies.INPUTS`); this module makes them for a pool from
+a proxy model trained on the labelled set, and times each part, because the cost of scoring is
+part of the result:
+
+* `train_seconds`  : training the proxy (needed for probs, features, MC passes, records);
+* `scoring_seconds`: predicting the pool (and the labelled set and hold-out) and MC passes;
+* `records_seconds`: the extra short training runs of `early_probs` (EL2N), reported apart.
+
+    plan = plan_inputs(get_strategy("margin"), mode="all")
+    made = make_inputs(dataset, labelled, pool, plan, recipe, model_name)
+    positions = select("margin", StrategyInputs(**made.arrays), budget)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import data
+from ..models import create_model
+from ..strategies import Strategy
+from ..train import Outputs, Recipe, TrainResult, fit, predict
+
+log = logging.getLogger("winnow.experiments.proxy")
+
+MODEL_INPUTS = ("probs", "features", "labelled_features", "mc_probs", "correct_history", "val_logits", "val_labels")
+# input -> the labelled-set modes that can give it: "none" (nothing labelled), "file" (a labelled
+# set and the rest of the train split as pool), "all" (the train split is both)
+AVAILABLE = {
+    "probs": ("file", "all"),
+    "features": ("file", "all"),
+    "labelled_features": ("file",),
+    "mc_probs": ("file", "all"),
+    "labels": ("all",),
+    "correct_history": ("all",),
+    "early_probs": ("all",),
+    "val_logits": ("file", "all"),
+    "val_labels": ("file", "all"),
+}
+
+
+@dataclass
+class ProxyOptions:
+    """How the inputs beyond probs and features are made.
+
+    mc_passes, mc_dropout : MC-dropout passes for `mc_probs` (see `train.predict`)
+    early_runs, early_epochs : `early_probs` come from `early_runs` fresh models trained
+        `early_epochs` epochs each (the recipe with its schedule shortened to that length,
+        seeds recipe.seed + 1, + 2, ...), then predicting the pool
+    """
+
+    mc_passes: int = 20
+    mc_dropout: float = 0.5
+    early_runs: int = 2
+    early_epochs: float = 1.0
+
+    def __post_init__(self):
+        for name in ("mc_passes", "early_runs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not 0 <= self.mc_dropout < 1:
+            raise ValueError(f"mc_dropout must be in [0, 1), got {self.mc_dropout!r}")
+        if isinstance(self.early_epochs, bool) or not isinstance(self.early_epochs, (int, float)) \
+                or not self.early_epochs > 0:
+            raise ValueError(f"early_epochs must be a number > 0, got {self.early_epochs!r}")
+
+
+@dataclass
+class MadeInputs:
+    """Strategy inputs for a pool and what making them cost."""
+
+    arrays: dict = field(default_factory=dict)  # input name -> array, ready for StrategyInputs(**arrays)
+    result: TrainResult | None = None  # the proxy's training, when one was trained
+    pool_outputs: Outputs | None = None
+    train_seconds: float = 0.0
+    scoring_seconds: float = 0.0
+    records_seconds: float = 0.0
+
+
+def plan_inputs(strategies: list[Strategy], mode: str, class_balanced: bool = False) -> set[str]:
+    """The inputs to make for `strategies` in labelled-set `mode` ("none", "file" or "all"); a
+    ValueError, before anything is trained, for a needed input that mode cannot give.
+
+    A strategy that takes the `inputs` context (e.g. `hybrid`, which scores with another
+    strategy) may use any input, so it gets every cheap one the mode can give (not the MC
+    passes or the extra short runs, which it must declare)."""
+    wanted: set[str] = set()
+    for strategy in strategies:
+        for name in strategy.needs:
+            if mode in AVAILABLE.get(name, ()):
+                continue
+            if name in MODEL_INPUTS and mode == "none":
+                raise ValueError(f"strategy {strategy.name!r} needs {name} from a proxy model, which is trained "
+                                 "on the labelled set: pass --labelled FILE (active learning), or --labelled all "
+                                 "to score a fully labelled train split (pruning)")
+            if name in ("labels", "correct_history", "early_probs"):
+                raise ValueError(f"strategy {strategy.name!r} needs {name}, which exists only when the whole train "
+                                 "split is labelled and is the pool (pruning: --labelled all)")
+            raise ValueError(f"strategy {strategy.name!r} needs input {name!r}, which cannot be made here")
+        wanted |= {name for name in strategy.needs + strategy.optional if mode in AVAILABLE.get(name, ())}
+        if "inputs" in strategy.context and wanted & set(MODEL_INPUTS):
+            wanted |= {name for name, modes in AVAILABLE.items()
+                       if mode in modes and name not in ("mc_probs", "early_probs", "correct_history")}
+    if class_balanced and mode == "file":  # balance by the proxy's predicted class
+        wanted.add("probs")
+    if class_balanced and mode == "none":
+        raise ValueError("class balancing needs the classes of the pool: pass --labelled FILE (the proxy "
+                         "model's predicted class is used) or --labelled all (the given labels are used)")
+    if mode == "all":
+        wanted.add("labels")
+    if "val_logits" in wanted or "val_labels" in wanted:
+        wanted |= {"val_logits", "val_labels"}
+    return wanted
+
+
+def needs_training(wanted: set[str]) -> bool:
+    """Whether making `wanted` trains anything (the proxy, or the short runs of early_probs)."""
+    return bool(wanted & {*MODEL_INPUTS, "early_probs"})
+
+
+def make_inputs(
+    dataset: data.Dataset,
+    labelled_indices: np.ndarray,
+    pool_indices: np.ndarray,
+    wanted: set[str],
+    recipe: Recipe | None,
+    model_name: str | None,
+    *,
+    options: ProxyOptions | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+    progress: bool | None = None,
+) -> MadeInputs:
+    """Train the proxy on `labelled_indices` when `wanted` needs one, and make every input in
+    `wanted` for the pool `pool_indices` (arrays in pool order). `recipe` and `model_name`
+    may be None when nothing is trained (`needs_training`)."""
+    options = options or ProxyOptions()
+    made = MadeInputs()
+    if "labels" in wanted:
+        made.arrays["labels"] = dataset.labels.numpy()[pool_indices]
+    if wanted & set(MODEL_INPUTS):
+        started = time.perf_counter()
+        result = fit(fresh_model(dataset, model_name, recipe.seed), dataset, labelled_indices, recipe,
+                     on_epoch_end=on_epoch_end, progress=progress)
+        made.result, made.train_seconds = result, time.perf_counter() - started
+
+        started = time.perf_counter()
+        passes = options.mc_passes if "mc_probs" in wanted else 0
+        pool = predict(result.model, dataset, pool_indices, recipe, mc_passes=passes,
+                       mc_dropout=options.mc_dropout, progress=progress)
+        made.pool_outputs = pool
+        made.arrays.update(probs=pool.probs, features=pool.features)
+        if passes:
+            made.arrays["mc_probs"] = pool.mc_probs
+        if "labelled_features" in wanted:
+            made.arrays["labelled_features"] = predict(result.model, dataset, labelled_indices, recipe,
+                                                       progress=progress).features
+        if "val_logits" in wanted and result.val_indices is not None:
+            held_out = predict(result.model, dataset, result.val_indices, recipe, progress=progress)
+            made.arrays.update(val_logits=held_out.logits, val_labels=held_out.labels)
+        if "correct_history" in wanted:
+            made.arrays["correct_history"] = _in_pool_order(result, pool_indices)
+        made.scoring_seconds = time.perf_counter() - started
+
+    if "early_probs" in wanted:
+        started = time.perf_counter()
+        short = recipe.with_epochs(options.early_epochs)
+        runs = []
+        for run in range(1, options.early_runs + 1):
+            seeded = short.replace(seed=recipe.seed + run)
+            model = fit(fresh_model(dataset, model_name, seeded.seed), dataset, labelled_indices, seeded,
+                        progress=progress).model
+            runs.append(predict(model, dataset, pool_indices, seeded, progress=progress).probs)
+        made.arrays["early_probs"] = np.stack(runs)  # (R, N, K)
+        made.records_seconds = time.perf_counter() - started
+    return made
+
+
+def fresh_model(dataset: data.Dataset, model_name: str, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return create_model(model_name, dataset.num_classes, dataset.in_channels)
+
+
+def _in_pool_order(result: TrainResult, pool_indices: np.ndarray) -> np.ndarray:
+    """The proxy's (E, n) correct_history as (E, N) columns in pool order; -1 (never trained
+    on) for pool samples the proxy did not train on (its validation hold-out)."""
+    history = np.full((len(result.correct_history), len(pool_indices)), -1, dtype=np.int8)
+    column = {int(index): c for c, index in enumerate(result.train_indices)}
+    for position, index in enumerate(pool_indices):
+        c = column.get(int(index))
+        if c is not None:
+            history[:, position] = result.correct_history[:, c]
+    return history
