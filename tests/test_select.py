@@ -196,6 +196,33 @@ def test_pruning_with_labelled_all_gives_the_strategy_the_labels(tmp_path, digit
     assert runs.read_json(out / runs.CONFIG)["options"] == {"keep": "easy"}
 
 
+def test_bald_uses_the_mc_dropout_passes_of_the_saved_proxy(tmp_path, digits, labelled, pool):
+    code, out = run_select(tmp_path / "run", "--strategy", "bald", "--budget", str(BUDGET), "--labelled",
+                           str(labelled[0]), "--epochs", "3", "--mc-passes", "6", "--mc-dropout", "0.3")
+    assert code == 0
+    config = runs.read_json(out / runs.CONFIG)
+    assert config["proxy_options"]["mc_passes"] == 6 and config["proxy_options"]["mc_dropout"] == 0.3
+    model = create_model(config["model"], digits.num_classes, digits.in_channels)
+    model.load_state_dict(runs.load_weights(out / runs.WEIGHTS))
+    outputs = predict(model, digits, pool, Recipe.from_dict(config["recipe"]), mc_passes=6, mc_dropout=0.3)
+    expected = pool[select("bald", StrategyInputs(mc_probs=outputs.mc_probs), BUDGET, seed=0)]
+    assert np.load(out / runs.SELECTED_NPY).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("strategy, extra", [("el2n", ["--early-runs", "2", "--early-epochs", "1"]),
+                                             ("forgetting", [])])
+def test_pruning_strategies_get_their_training_records(tmp_path, digits, strategy, extra):
+    code, out = run_select(tmp_path / "run", "--strategy", strategy, "--fraction", "0.5", "--labelled", "all",
+                           "--epochs", "3", *extra)
+    assert code == 0
+    final = runs.read_json(out / runs.FINAL)
+    assert final["selected_count"] == round(0.5 * 1347)
+    assert (final["records_seconds"] > 0) == (strategy == "el2n")  # the short runs are timed apart
+    assert final["proxy_trained"] == (strategy == "forgetting")  # el2n needs only the short runs
+    selected = np.load(out / runs.SELECTED_NPY)
+    assert len(np.unique(selected)) == len(selected) and np.isin(selected, digits.train_indices).all()
+
+
 def test_hybrid_gets_the_probabilities_its_uncertainty_part_needs(tmp_path, digits, labelled, pool):
     """hybrid declares only features, but scores uncertainty with margin, which needs probs; with
     lam=0 it is exactly the margin order of the saved proxy."""

@@ -87,6 +87,18 @@ def _add_model_options(group):
     return group
 
 
+def _add_proxy_options(group) -> None:
+    """How the proxy's inputs beyond probabilities and features are made."""
+    group.add_argument("--mc-passes", type=int, default=20, metavar="T",
+                       help="MC-dropout passes for strategies that need mc_probs, e.g. bald (default 20)")
+    group.add_argument("--mc-dropout", type=float, default=0.5, metavar="P",
+                       help="dropout rate on the penultimate features in those passes (default 0.5)")
+    group.add_argument("--early-runs", type=int, default=2, metavar="R",
+                       help="short training runs averaged for early_probs (el2n) (default 2)")
+    group.add_argument("--early-epochs", type=float, default=1.0, metavar="E",
+                       help="epochs of each short run; the recipe's schedule is shortened to it (default 1)")
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run folder")
     run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
@@ -128,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(train)
     train.set_defaults(handler=_train)
     _add_select_parser(commands)
+    _add_prune_parser(commands)
     return parser
 
 
@@ -165,21 +178,157 @@ def _add_select_parser(commands) -> None:
                             "true/false, numbers, and JSON in {} or [] are typed, anything else is a string")
     group.add_argument("--seed", type=int, metavar="S",
                        help="seed of the strategy and of the proxy's training (default 0)")
-    _add_model_options(select.add_argument_group("proxy model (for strategies that need probabilities or features)"))
+    _add_proxy_options(_add_model_options(
+        select.add_argument_group("proxy model (for strategies that need probabilities or features)")))
     _add_run_options(select)
     select.set_defaults(handler=_select)
 
 
-def _train(args) -> int:
-    from .experiments.train import train_run
-
+def _recipe_overrides(args, keys=("device", "epochs")) -> dict:
+    """--set values plus the options --device, --epochs (and --seed) that name a recipe field."""
     overrides = dict(args.recipe_values)
-    for key in ("seed", "device", "epochs"):
+    for key in keys:
         value = getattr(args, key)
         if value is not None:
             if key in overrides and overrides[key] != value:
                 raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
             overrides[key] = value
+    return overrides
+
+
+def _proxy_options(args):
+    from .experiments.proxy import ProxyOptions
+
+    return ProxyOptions(mc_passes=args.mc_passes, mc_dropout=args.mc_dropout, early_runs=args.early_runs,
+                        early_epochs=args.early_epochs)
+
+
+def _add_prune_parser(commands) -> None:
+    from .strategies import list_strategies
+
+    prune = commands.add_parser(
+        "prune", help="compare strategies that keep a fraction of the training data, against random and full",
+        description="For every fraction, strategy and seed: score the train split with a proxy model (when the "
+                    "strategy needs one), keep that fraction, train from scratch on it with the same recipe and "
+                    "test; plus the full-data run. Prints and writes results.md, results.csv and results.json: "
+                    "test accuracy mean ± std per cell, the paired difference to random and to full data with a "
+                    "95 %% confidence interval, and the time spent choosing next to the training time. Finished "
+                    "cells are kept in RUN_DIR/cells: run the same command again to resume after an interruption.",
+        epilog="example: winnow prune --data cifar10:~/data --fractions 0.3,0.5 --strategies "
+               "random,el2n,margin,kmeans_margin,hybrid --seeds 3 --out runs/prune",
+    )
+    _add_data_options(prune)
+    group = prune.add_argument_group("comparison")
+    group.add_argument("--fractions", required=True, type=_float_list, metavar="F,F",
+                       help="shares of the train split to keep, each in (0, 1), e.g. 0.3,0.5")
+    group.add_argument("--strategies", required=True, type=_name_list, metavar="NAME,NAME",
+                       help=f"strategies to compare (include random for the paired differences): "
+                            f"{', '.join(list_strategies())}")
+    group.add_argument("--seeds", default=[0, 1, 2], type=_seed_list, metavar="N|S,S",
+                       help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
+    group.add_argument("--option", dest="options", type=_prefixed_option, action="append", default=[],
+                       metavar="STRATEGY.KEY=VALUE", help="a strategy's option, e.g. --option margin.temperature=2")
+    group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")
+    group.add_argument("--scale-epochs", action="store_true",
+                       help="train subsets for epochs / fraction (as many steps as the full run) instead of "
+                            "the recipe's epochs")
+    model = _add_model_options(prune.add_argument_group("model and recipe (of every training: proxy, subsets, full)"))
+    model.add_argument("--proxy-set", dest="proxy_values", type=_recipe_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="change the proxy's recipe only, e.g. --proxy-set epochs=3; "
+                                                 "by default the proxy is the full-data run")
+    _add_proxy_options(model)
+    run = prune.add_argument_group("run folder")
+    run.add_argument("--out", required=True, metavar="RUN_DIR",
+                     help="the run folder; an existing one with the same arguments is resumed")
+    run.add_argument("--force", action="store_true", help="discard an existing run folder's results and start again")
+    prune.set_defaults(handler=_prune)
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        parts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or seeds separated by commas, got {text!r}") from None
+    if "," not in text:
+        if parts[0] < 1:
+            raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {text!r}")
+        return list(range(parts[0]))
+    return parts
+
+
+def _prefixed_option(text: str) -> tuple[str, str, object]:
+    name, dot, rest = text.partition(".")
+    if not dot or not name:
+        raise argparse.ArgumentTypeError(f"--option expects STRATEGY.KEY=VALUE, e.g. margin.temperature=2 "
+                                         f"(got {text!r})")
+    return (name, *_strategy_option(rest))
+
+
+def _prune(args) -> int:
+    from .experiments.prune import prune_run
+
+    overrides = _recipe_overrides(args)
+    if "seed" in overrides:
+        raise ValueError("prune sets the recipe seed from --seeds; do not --set seed")
+    options: dict[str, dict] = {}
+    for strategy, key, value in args.options:
+        if key in options.setdefault(strategy, {}):
+            raise ValueError(f"--option {strategy}.{key} is given twice")
+        options[strategy][key] = value
+    results = prune_run(args.data, args.out, fractions=args.fractions, strategies=args.strategies, seeds=args.seeds,
+                        options=options, class_balanced=args.class_balanced, scale_epochs=args.scale_epochs,
+                        model=args.model, preset=args.preset, recipe_overrides=overrides,
+                        proxy_overrides=dict(args.proxy_values), proxy_options=_proxy_options(args),
+                        data_options=_data_options(args), force=args.force, on_cell=_print_cell)
+    _print_prune(results, args.out)
+    return 0
+
+
+def _print_cell(cell: dict) -> None:
+    share = "full data" if cell["strategy"] == "full" else f"{cell['strategy']} {100 * cell['fraction']:g} %"
+    print(f"seed {cell['seed']} || {share} || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
+          f"|| training {cell['train_seconds']:.1f} s", flush=True)
+
+
+def _print_prune(results: dict, out) -> None:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from .runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from .stats import PairedDifference, Summary
+
+    table = Table(title="Pruning: test accuracy (%) per kept fraction, mean ± std over seeds")
+    for column in ("fraction", "strategy", "kept", "test accuracy", "vs random (95 % CI)", "vs full (95 % CI)",
+                   "choosing s", "training s"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in results["rows"]:
+        table.add_row(f"{row['fraction']:g}", row["strategy"], str(row["kept"] or ""),
+                      Summary(**row["test_accuracy"]).format(),
+                      PairedDifference(**row["vs_random"]).format() if row["vs_random"] else "",
+                      PairedDifference(**row["vs_full"]).format() if row["vs_full"] else "",
+                      "" if row["choose_seconds"] is None else f"{row['choose_seconds']:.1f}",
+                      "" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}")
+    console = _console()
+    console.print(table)
+    console.print(f"results in {', '.join(str(Path(out) / f) for f in (RESULTS_MD, RESULTS_CSV, RESULTS_JSON))}")
+
+
+def _train(args) -> int:
+    from .experiments.train import train_run
+
+    overrides = _recipe_overrides(args, ("seed", "device", "epochs"))
     final = train_run(args.data, args.out, model=args.model, preset=args.preset, recipe_overrides=overrides,
                       data_options=_data_options(args), force=args.force)
     _print_final(final, args.out)
@@ -189,13 +338,7 @@ def _train(args) -> int:
 def _select(args) -> int:
     from .experiments.select import select_run
 
-    overrides = dict(args.recipe_values)
-    for key in ("device", "epochs"):
-        value = getattr(args, key)
-        if value is not None:
-            if key in overrides and overrides[key] != value:
-                raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
-            overrides[key] = value
+    overrides = _recipe_overrides(args)
     seed = overrides.pop("seed", 0) if args.seed is None else args.seed
     if overrides.get("seed", seed) != seed:
         raise ValueError(f"--seed {seed} and --set seed={overrides['seed']} disagree")
@@ -207,7 +350,7 @@ def _select(args) -> int:
     final = select_run(args.data, args.out, strategy=args.strategy, budget=args.budget, fraction=args.fraction,
                        labelled=args.labelled, class_balanced=args.class_balanced, options=options, seed=seed,
                        model=args.model, preset=args.preset, recipe_overrides=overrides,
-                       data_options=_data_options(args), force=args.force)
+                       proxy_options=_proxy_options(args), data_options=_data_options(args), force=args.force)
     _print_selection(final, args.out)
     return 0
 
@@ -215,12 +358,11 @@ def _select(args) -> int:
 def _print_selection(final: dict, out) -> None:
     from pathlib import Path
 
-    from rich.console import Console
     from rich.table import Table
 
     from .runs import SELECTED_CSV, SELECTED_NPY
 
-    console = Console()
+    console = _console()
     summary = Table(title=f"Selection: {final['strategy']}", show_header=False)
     summary.add_column("")
     summary.add_column("", justify="right")
@@ -245,10 +387,9 @@ def _print_selection(final: dict, out) -> None:
 
 
 def _print_final(final: dict, out) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     names = list(final["per_class_accuracy"])
     per_class = Table(title="Per-class test accuracy")
     per_class.add_column("class")
@@ -265,6 +406,13 @@ def _print_final(final: dict, out) -> None:
     console.print(confusion)
     console.print(f"test accuracy {100 * final['test_accuracy']:.2f} % on {final['test_count']} images; "
                   f"training {final['train_seconds']:.1f} s on {final['device']}; run folder {out}")
+
+
+def _console():
+    """A rich console; 160 columns when the output is not a terminal, so tables stay unwrapped in logs."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,6 +127,10 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
+def write_bytes(path: str | os.PathLike, content: bytes) -> None:
+    _atomic_write(Path(path), lambda f: f.write(content))
+
+
 def save_array(path: str | os.PathLike, array) -> None:
     """A .npy file, loadable with numpy.load(allow_pickle=False)."""
     _atomic_write(Path(path), lambda f: np.save(f, np.asarray(array), allow_pickle=False))
