@@ -129,10 +129,26 @@ def test_an_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, one
     assert all(len(r["seeds"]) == 2 for r in results["rows"])
 
 
+def test_more_seeds_and_strategies_add_cells_and_fewer_leave_them_out(tmp_path, one_thread):
+    out, finished = tmp_path / "run", []
+    prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[0], recipe_overrides=FAST,
+              on_cell=finished.append)
+    assert len(finished) == 2
+    results = prune_run("digits", out, fractions=[0.5], strategies=["random", "margin"], seeds=[0, 1],
+                        recipe_overrides=FAST, on_cell=finished.append)
+    assert [(c["strategy"], c["seed"]) for c in finished[2:]] == [("margin", 0), ("full", 1), ("random", 1),
+                                                                   ("margin", 1)]
+    assert runs.read_json(out / "config.json")["seeds"] == [0, 1]
+    assert all(row["seeds"] == [0, 1] for row in results["rows"])
+    fewer = prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[1], recipe_overrides=FAST)
+    assert [(r["strategy"], r["seeds"]) for r in fewer["rows"]] == [("full", [1]), ("random", [1])]
+
+
 def test_another_configuration_in_the_same_folder_is_refused_until_forced(pruned, tmp_path):
     _, out, _ = pruned
-    with pytest.raises(runs.RunExistsError, match="differs in fractions"):
-        prune_run("digits", out, fractions=[0.3], strategies=["random", "margin"], seeds=[0, 1], recipe_overrides=FAST)
+    with pytest.raises(runs.RunExistsError, match=r"differs in proxy_recipe, recipe\)"):
+        prune_run("digits", out, fractions=[0.5], strategies=["random", "margin"], seeds=[0, 1],
+                  recipe_overrides={"epochs": 5.0})
     copy = tmp_path / "copy"
     runs.write_json(copy / "config.json", {"command": "prune"})
     runs.write_json(copy / "cells" / "random-f0.3-s0.json", {})

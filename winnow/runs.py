@@ -65,13 +65,16 @@ def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
     return path
 
 
-def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = False) -> tuple[Path, bool]:
+def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = False,
+                       grid: tuple[str, ...] = ()) -> tuple[Path, bool]:
     """(folder, resumed) for a command made of cells that can be resumed.
 
     A new or empty folder gets `config`. A folder holding a run with the same config (versions
-    aside) is resumed: its finished cells are kept. A different config is an error naming the
-    keys that differ, unless `force`, which removes the run's files and starts again
-    (`prepare_run_dir`'s rules: nothing that is not a run file is ever removed).
+    aside) is resumed: its finished cells are kept. The `grid` keys (e.g. the seeds) may differ:
+    they only add or leave out cells, so the run is resumed and its config records the new
+    grid. Any other difference is an error naming the keys, unless `force`, which removes the
+    run's files and starts again (`prepare_run_dir`'s rules: nothing that is not a run file
+    is ever removed).
     """
     path = Path(path)
     existing = path / CONFIG
@@ -79,9 +82,12 @@ def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = Fals
         old = read_json(existing)
         differ = sorted(k for k in set(old) | set(config)
                         if k not in _VOLATILE and old.get(k) != _json_round_trip(config.get(k)))
-        if differ:
+        if set(differ) - set(grid):
             raise RunExistsError(f"run folder {path} holds a run with another configuration (differs in "
-                                 f"{', '.join(differ)}); choose another --out, or pass --force to replace it")
+                                 f"{', '.join(k for k in differ if k not in grid)}); choose another --out, or pass "
+                                 "--force to replace it")
+        if differ:
+            write_json(existing, config)
         return path, True
     path = prepare_run_dir(path, force=force)
     write_json(path / CONFIG, config)

@@ -8,7 +8,8 @@ too; when the proxy uses the training recipe and model, the proxy IS the full-da
 
 Every finished cell is a JSON file in `cells/` (written atomically, with the kept indices as
 .npy beside it), and the proxy's outputs are kept in `cells/proxy-s{seed}.npz`: a command
-stopped at any moment and run again with the same arguments skips what is done.
+stopped at any moment and run again with the same arguments skips what is done. Run again with
+more fractions, strategies or seeds (and otherwise the same arguments), it adds their cells.
 
 The cost of choosing is part of the result: each subset cell records the proxy's training
 time (when the strategy uses the proxy), the time to predict its inputs, the extra short runs
@@ -99,7 +100,7 @@ def prune_run(
         "proxy_recipe": proxy_recipe.to_dict(),
         "proxy_options": dataclasses.asdict(proxy_options),
     }
-    run_dir, resumed = runs.open_resumable_run(out, config, force=force)
+    run_dir, resumed = runs.open_resumable_run(out, config, force=force, grid=("fractions", "strategies", "seeds"))
     cells_dir = run_dir / runs.CELLS
     cells_dir.mkdir(exist_ok=True)
     if resumed:
@@ -262,6 +263,8 @@ def summarize(run_dir: str | Path) -> dict:
     config = runs.read_json(run_dir / runs.CONFIG)
     cells = [runs.read_json(p) for p in sorted((run_dir / runs.CELLS).glob("*.json"))
              if not p.name.startswith("proxy-")]
+    cells = [c for c in cells if c["seed"] in config["seeds"]
+             and (c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
     by_key = {(c["strategy"], c["fraction"], c["seed"]): c for c in cells}
     rows = []
     full = {c["seed"]: c["test_accuracy"] for c in cells if c["strategy"] == FULL}
