@@ -17,6 +17,7 @@ from winnow import runs
 from winnow.cli import main
 from winnow.data import DataError, load
 from winnow.data.split import stratified_split
+from winnow.experiments.proxy import ProxyOptions
 from winnow.experiments.select import read_labelled
 from winnow.models import create_model
 from winnow.strategies import StrategyInputs, fit_temperature, select
@@ -393,8 +394,9 @@ def test_arguments_become_a_select_run_call(monkeypatch, capsys):
                  "--class-balanced", "--model", "fastnet_xs", "--preset", "cpu", "--epochs", "4", "--seed", "3",
                  "--device", "cpu", "--set", "lr=0.5", "--option", "temperature=1.5", "--option", "keep=easy",
                  "--option", "flag=true", "--option", "k=3", "--option", 'uncertainty_options={"temperature": 2}',
-                 "--out", "somewhere", "--force"])
+                 "--mc-passes", "9", "--out", "somewhere", "--force"])
     assert code == 0
+    assert calls[0].pop("proxy_options") == ProxyOptions(mc_passes=9)
     assert calls == [{
         "data_spec": "cifar10:/c", "out": "somewhere", "strategy": "margin", "budget": 7, "fraction": None,
         "labelled": "l.csv", "class_balanced": True,

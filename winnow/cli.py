@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
     _add_select_parser(commands)
     _add_prune_parser(commands)
+    _add_al_parser(commands)
     return parser
 
 
@@ -244,6 +245,117 @@ def _add_prune_parser(commands) -> None:
     prune.set_defaults(handler=_prune)
 
 
+def _add_al_parser(commands) -> None:
+    from .strategies import list_strategies
+
+    al = commands.add_parser(
+        "al", help="simulated active learning: compare strategies over labelling cycles",
+        description="The simulated active-learning loop, labels revealed from the dataset. Each trial draws one "
+                    "initial labelled set shared by every strategy; each of --cycles cycles trains on the labelled "
+                    "set, tests, and (except the last) labels the --budget pool samples the strategy picks with "
+                    "that model. Prints one line per cycle, then the accuracy per label count (mean ± std over "
+                    "trials), the area under each learning curve and the paired difference to random with a 95 %% "
+                    "confidence interval; writes results.md/csv/json and learning_curves.png. Every finished "
+                    "cycle is kept: run the same command again to resume after an interruption.",
+        epilog="example: winnow al --data digits --initial 30 --budget 30 --cycles 6 --trials 3 "
+               "--strategy random,margin,hybrid --out runs/al.  For people labelling a folder of unlabelled "
+               "images: winnow al init | next | import (see `winnow al init --help`).",
+    )
+    _add_data_options(al)
+    group = al.add_argument_group("loop")
+    group.add_argument("--initial", type=int, required=True, metavar="N", help="labels at the start")
+    group.add_argument("--budget", type=int, required=True, metavar="N", help="labels added per cycle")
+    group.add_argument("--cycles", type=int, required=True, metavar="N",
+                       help="trainings per strategy and trial: labels go initial, initial + budget, ..., "
+                            "initial + (cycles - 1) x budget")
+    group.add_argument("--trials", type=int, default=3, metavar="N", help="repeats with seeds 0..N-1 (default 3)")
+    group.add_argument("--strategy", "--strategies", dest="strategies", required=True, type=_name_list,
+                       metavar="NAME,NAME", help=f"strategies to compare (include random for the paired "
+                                                 f"differences): {', '.join(list_strategies())}")
+    group.add_argument("--option", dest="options", type=_prefixed_option, action="append", default=[],
+                       metavar="STRATEGY.KEY=VALUE", help="a strategy's option, e.g. --option hybrid.lam=0.5")
+    group.add_argument("--pool-subset", type=int, metavar="N", help="score a random N of the unlabelled pool per cycle")
+    group.add_argument("--warm-start", action="store_true",
+                       help="start each cycle from the previous cycle's weights instead of from scratch")
+    group.add_argument("--stratified-initial", action="store_true", help="draw the initial set stratified by class")
+    group.add_argument("--class-balanced", action="store_true", help="equal picks per predicted class")
+    _add_proxy_options(_add_model_options(al.add_argument_group("model and recipe (of every cycle's training)")))
+    run = al.add_argument_group("run folder")
+    run.add_argument("--out", required=True, metavar="RUN_DIR",
+                     help="the run folder; an existing one with the same arguments is resumed")
+    run.add_argument("--force", action="store_true", help="discard an existing run folder's results and start again")
+    al.set_defaults(handler=_al)
+
+
+def _strategy_options(args) -> dict[str, dict]:
+    options: dict[str, dict] = {}
+    for strategy, key, value in args.options:
+        if key in options.setdefault(strategy, {}):
+            raise ValueError(f"--option {strategy}.{key} is given twice")
+        options[strategy][key] = value
+    return options
+
+
+def _al(args) -> int:
+    from .experiments.active import al_run
+
+    overrides = _recipe_overrides(args)
+    if "seed" in overrides:
+        raise ValueError("al sets the recipe seed from the trial; do not --set seed")
+    results = al_run(args.data, args.out, initial=args.initial, budget=args.budget, cycles=args.cycles,
+                     trials=args.trials, strategies=args.strategies, options=_strategy_options(args),
+                     pool_subset=args.pool_subset, warm_start=args.warm_start,
+                     stratified_initial=args.stratified_initial, class_balanced=args.class_balanced,
+                     model=args.model, preset=args.preset, recipe_overrides=overrides,
+                     proxy_options=_proxy_options(args), data_options=_data_options(args), force=args.force,
+                     on_cycle=_print_cycle)
+    _print_al(results, args.out)
+    return 0
+
+
+def _print_cycle(record: dict) -> None:
+    print(f"Trial {record['trial'] + 1}/{record['trials']} || Cycle {record['cycle']}/{record['cycles']} || "
+          f"Labels {record['labels']} || {record['strategy']} || test acc {100 * record['test_accuracy']:.2f} %",
+          flush=True)
+
+
+def _print_al(results: dict, out) -> None:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from .experiments.active import CURVE_PNG
+    from .runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from .stats import PairedDifference, Summary
+
+    strategies = results["config"]["strategies"]
+    rows = {(r["strategy"], r["labels"]): r for r in results["rows"]}
+    table = Table(title="Active learning: test accuracy (%), mean ± std over trials; (difference to random, 95 % CI)")
+    table.add_column("labels", justify="right")
+    for strategy in strategies:
+        table.add_column(strategy, justify="right")
+    for n in results["label_counts"]:
+        cells = []
+        for strategy in strategies:
+            row = rows[(strategy, n)]
+            text = Summary(**row["test_accuracy"]).format()
+            if row["vs_random"]:
+                text += f"\n({PairedDifference(**row['vs_random']).format()})"
+            cells.append(text)
+        table.add_row(str(n), *cells)
+    areas = Table(title="Area under the learning curve (mean accuracy %)")
+    for column in ("strategy", "area", "vs random (95 % CI)"):
+        areas.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in results["areas"]:
+        areas.add_row(row["strategy"], Summary(**row["area"]).format(),
+                      PairedDifference(**row["vs_random"]).format() if row["vs_random"] else "")
+    console = _console()
+    console.print(table)
+    console.print(areas)
+    files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, CURVE_PNG)
+    console.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
+
+
 def _float_list(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -281,13 +393,8 @@ def _prune(args) -> int:
     overrides = _recipe_overrides(args)
     if "seed" in overrides:
         raise ValueError("prune sets the recipe seed from --seeds; do not --set seed")
-    options: dict[str, dict] = {}
-    for strategy, key, value in args.options:
-        if key in options.setdefault(strategy, {}):
-            raise ValueError(f"--option {strategy}.{key} is given twice")
-        options[strategy][key] = value
     results = prune_run(args.data, args.out, fractions=args.fractions, strategies=args.strategies, seeds=args.seeds,
-                        options=options, class_balanced=args.class_balanced, scale_epochs=args.scale_epochs,
+                        options=_strategy_options(args), class_balanced=args.class_balanced, scale_epochs=args.scale_epochs,
                         model=args.model, preset=args.preset, recipe_overrides=overrides,
                         proxy_overrides=dict(args.proxy_values), proxy_options=_proxy_options(args),
                         data_options=_data_options(args), force=args.force, on_cell=_print_cell)
@@ -415,9 +522,121 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+LABELLING_VERBS = ("init", "next", "import", "status")
+
+
+def build_labelling_parser() -> argparse.ArgumentParser:
+    """`winnow al init | next | import | status`: active learning with people labelling."""
+    parser = argparse.ArgumentParser(
+        prog="winnow al", description="Active learning with people labelling a folder of unlabelled images: init a "
+                                      "labelling folder, ask for the next images to label, import the answers.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    init = verbs.add_parser("init", help="start a labelling folder from images and the labels that exist",
+                            description="Start a labelling folder OUT for the images of --data folder:PATH (any "
+                                        "layout; folders are ignored) and the labels in --labels (a CSV with columns "
+                                        "path and label).",
+                            epilog="example: winnow al init --data folder:photos --labels labels.csv --out runs/lab")
+    init.add_argument("--data", required=True, metavar="folder:PATH", help="the images, a directory or a .zip")
+    init.add_argument("--labels", metavar="CSV", help="path,label rows of the images already labelled")
+    init.add_argument("--classes", type=_name_list, metavar="A,B,C",
+                      help="the class names (default: those in --labels); needed for a class with no label yet")
+    init.add_argument("--image-size", type=int, metavar="PX", help="resize the short side to PX and centre-crop")
+    init.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images")
+    init.add_argument("--strategy", default="margin", metavar="NAME", help="the selection strategy (default margin)")
+    init.add_argument("--option", dest="options", type=_strategy_option, action="append", default=[],
+                      metavar="KEY=VALUE", help="a strategy option (repeatable)")
+    init.add_argument("--class-balanced", action="store_true", help="equal picks per predicted class")
+    _add_proxy_options(_add_model_options(init.add_argument_group("model and recipe of each cycle's training")))
+    init.add_argument("--out", required=True, metavar="DIR", help="the labelling folder to create")
+    init.add_argument("--force", action="store_true", help="replace an existing labelling folder's files")
+    init.set_defaults(handler=_al_init)
+
+    following = verbs.add_parser("next", help="train on what is labelled and write the next images to label",
+                                 description="Train on the labelled images, select --budget unlabelled ones and "
+                                             "write DIR/queries/cycle_K.csv and a contact sheet cycle_K.png.")
+    following.add_argument("dir", metavar="DIR", help="the labelling folder")
+    following.add_argument("--budget", type=int, required=True, metavar="N", help="how many images to ask for")
+    following.add_argument("--strategy", metavar="NAME", help="another strategy than the folder's for this cycle")
+    following.add_argument("--option", dest="options", type=_strategy_option, action="append", default=[],
+                           metavar="KEY=VALUE", help="a strategy option (repeatable)")
+    following.add_argument("--class-balanced", action="store_true", default=None,
+                           help="equal picks per predicted class")
+    following.add_argument("--seed", type=int, default=0, metavar="S", help="seed of training and selection")
+    following.set_defaults(handler=_al_next)
+
+    answers = verbs.add_parser("import", help="add the labels people gave",
+                               description="Add labels from a CSV (columns path and label; rows with an empty "
+                                           "label are skipped) or a Label Studio JSON export. Every problem is "
+                                           "named by its row, and then nothing is imported.")
+    answers.add_argument("dir", metavar="DIR", help="the labelling folder")
+    answers.add_argument("answers", metavar="FILE", help="answers.csv or a Label Studio export .json")
+    answers.add_argument("--force", action="store_true", help="overwrite existing labels that differ")
+    answers.set_defaults(handler=_al_import)
+
+    state = verbs.add_parser("status", help="labelled images per class and pending queries")
+    state.add_argument("dir", metavar="DIR", help="the labelling folder")
+    state.set_defaults(handler=_al_status)
+    return parser
+
+
+def _al_init(args) -> int:
+    from .experiments import labelling
+
+    data_options = {k: v for k, v in (("image_size", args.image_size),
+                                      ("skip_bad_images", args.skip_bad_images or None)) if v is not None}
+    options = dict(args.options)
+    summary = labelling.init(args.data, args.labels, args.out, classes=args.classes, data_options=data_options,
+                             strategy=args.strategy, options=options, class_balanced=args.class_balanced,
+                             preset=args.preset, model=args.model, recipe_overrides=_recipe_overrides(args),
+                             proxy_options=_proxy_options(args), force=args.force)
+    _print_status(summary, args.out)
+    return 0
+
+
+def _al_next(args) -> int:
+    from .experiments import labelling
+
+    record = labelling.next_cycle(args.dir, budget=args.budget, strategy=args.strategy,
+                                  options=dict(args.options) or None, class_balanced=args.class_balanced,
+                                  seed=args.seed)
+    print(f"cycle {record['cycle']}: {record['queried_count']} images to label in {record['queries_csv']}"
+          f"; contact sheet {record['contact_sheet']}")
+    print(f"fill in their label column (or label them in Label Studio) and run: winnow al import {args.dir} FILE")
+    return 0
+
+
+def _al_import(args) -> int:
+    from .experiments import labelling
+
+    counts = labelling.import_labels(args.dir, args.answers, force=args.force)
+    print(f"{counts['added']} labels added, {counts['unchanged']} unchanged, {counts['overwritten']} overwritten, "
+          f"{counts['unanswered']} rows without a label, from {counts['file']}")
+    return 0
+
+
+def _al_status(args) -> int:
+    from .experiments import labelling
+
+    _print_status(labelling.status(args.dir), args.dir)
+    return 0
+
+
+def _print_status(summary: dict, folder) -> None:
+    print(f"{folder}: {summary['labelled']} of {summary['images']} images labelled; "
+          + ", ".join(f"{name} {count}" for name, count in summary["classes"].items()))
+    if summary["pending"]:
+        print(f"{summary['pending']} queried images wait for labels")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    labelling = len(argv) > 1 and argv[0] == "al" and argv[1] in LABELLING_VERBS
+    parser = build_labelling_parser() if labelling else build_parser()
+    args = parser.parse_args(argv[1:] if labelling else argv)
+    if labelling:
+        args.command = f"al {args.verb}"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from .data import DataError

@@ -320,6 +320,7 @@ def fit(
     *,
     val_indices: Sequence[int] | np.ndarray | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
+    prepare: bool = True,
     progress: bool | None = None,
 ) -> TrainResult:
     """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
@@ -347,7 +348,10 @@ def fit(
 
     images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8
     labels = dataset.labels[torch.from_numpy(train_indices)].to(device)
-    _prepare_model(model, images, device, memory_format, generator)
+    if prepare:
+        _prepare_model(model, images, device, memory_format, generator)
+    else:
+        model.to(device=device, memory_format=memory_format)
     optimizer = _make_optimizer(model, recipe)
 
     n = len(train_indices)

@@ -8,7 +8,9 @@ Specs for `load`:
 - `folder:PATH`: an image folder, one sub-folder per class, as a directory or a .zip
   (layout rules in `winnow.data.folder`)
 
-`from_arrays` wraps arrays already in memory; `download` fetches CIFAR-10/100 and Imagenette.
+`load_unlabelled("folder:PATH")` reads a folder's images without labels (every label -1, all in
+"train"; `list_images` lists them without decoding). `from_arrays` wraps arrays already in memory;
+`download` fetches CIFAR-10/100 and Imagenette.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from winnow.data.cifar import CIFAR100_LABEL_KINDS, load_cifar10, load_cifar100
 from winnow.data.dataset import DataError, Dataset
 from winnow.data.digits import load_digits
 from winnow.data.download import DOWNLOADS, IMAGENETTE_CLASSES, download
-from winnow.data.folder import load_folder
+from winnow.data.folder import list_images, load_folder, load_unlabelled
 
-__all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "SCHEMES", "DataError", "Dataset", "download", "from_arrays", "load"]
+__all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "SCHEMES", "DataError", "Dataset", "download", "from_arrays",
+           "list_images", "load", "load_unlabelled"]
 
 SCHEMES = ("digits", "cifar10", "cifar100", "folder")
 _SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -76,6 +76,20 @@ class Dataset:
     @property
     def test_indices(self) -> np.ndarray:
         return self.splits.get("test", np.zeros(0, dtype=np.int64))
+
+    def with_labels(self, labels, class_names=None) -> Dataset:
+        """A copy with other labels (and class names); the images, paths and split arrays are shared,
+        not copied.
+
+        labels : (N,) integers in [0, K), -1 for an image without a label
+        class_names : K names; default the current ones
+        """
+        return replace(
+            self,
+            labels=torch.tensor(np.asarray(labels), dtype=torch.int64),
+            class_names=list(self.class_names if class_names is None else class_names),
+            splits=dict(self.splits),
+        )
 
     def describe(self) -> str:
         c, h, w = self.images.shape[1:]

@@ -16,6 +16,18 @@ Layout:
 - Class folders named by Imagenette's WordNet ids (n01440764, ...) get readable names (tench, ...).
 - `Dataset.paths` holds each image's path inside the folder or zip, e.g. `cifar10/train/cat/0001.jpg`.
 
+Unlabelled folders (`load_unlabelled`, for people labelling images in active learning):
+
+- A folder is read as unlabelled only when asked for: `load_unlabelled("folder:PATH")`. `load`
+  keeps requiring class folders, because a folder without them is more often a mistake than a
+  request to drop every label.
+- Every image anywhere under the folder (or in the zip) is one unlabelled image, whatever folders
+  it sits in: the layout is ignored, class folders and train/ and test/ included. The same files
+  are ignored as above (hidden ones, `__MACOSX`, other extensions).
+- Images are in sorted path order; every label is -1; class names are the ones given (none by
+  default; labels come later with `Dataset.with_labels`); the train split holds every image and
+  the test split is empty. `paths` are as above, so `list_images` gives them without decoding.
+
 Decoded folders are cached on disk (see `winnow.data.cache`), so only the first load decodes.
 Decoding runs on a thread pool: Pillow releases the GIL while it decodes and resizes, which pays
 for large images; for tiny ones (CIFAR's 32x32) Python's per-image work dominates and the cache is
@@ -121,6 +133,50 @@ def load_folder(
         paths=folder.paths,
         skipped=folder.skipped,
     )
+
+
+def load_unlabelled(
+    spec: str,
+    *,
+    class_names: list[str] | tuple[str, ...] = (),
+    image_size: int | None = None,
+    skip_bad_images: bool = False,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+) -> Dataset:
+    """The images of `folder:PATH` (a directory or a .zip) without labels; see the module docstring.
+
+    class_names : the K classes the images will be labelled with (labels stay -1 here)
+    image_size, skip_bad_images, cache_dir, workers : as for `winnow.data.load`
+    """
+    path = _folder_spec_path(spec)
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise DataError(f"image_size must be a positive integer, got {image_size!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise DataError(f"workers must be a positive integer, got {workers!r}")
+    class_names = [str(name) for name in class_names]
+    if len(set(class_names)) != len(class_names) or not all(class_names):
+        raise DataError(f"class_names must be distinct and non-empty, got {class_names}")
+    with closing(_open_source(path)) as files:
+        folder = _cached_or_decoded(files, image_size, skip_bad_images, cache_dir, workers or _default_workers(),
+                                    unlabelled=True)
+    count = len(folder.paths)
+    return Dataset(
+        images=torch.from_numpy(folder.images),
+        labels=torch.full((count,), -1, dtype=torch.int64),
+        class_names=class_names,
+        splits={"train": np.arange(count, dtype=np.int64), "test": np.zeros(0, dtype=np.int64)},
+        paths=folder.paths,
+        source=spec,
+        skipped=folder.skipped,
+    )
+
+
+def list_images(spec: str) -> list[str]:
+    """The image paths `load_unlabelled(spec)` reads, sorted, without decoding any image
+    (unreadable images are listed too: they are left out, or named, only when decoded)."""
+    with closing(_open_source(_folder_spec_path(spec))) as files:
+        return _unlabelled_layout(*files.listing(), files.location).paths
 
 
 def decode_image(data: bytes, image_size: int | None) -> np.ndarray:
@@ -244,24 +300,35 @@ def find_layout(image_paths: list[str], folder_paths: set[str], location: Path) 
     )
 
 
+def _unlabelled_layout(image_paths: list[str], folder_paths: set[str], location: Path) -> _Layout:
+    """Every image, unlabelled (-1), whatever folders it sits in."""
+    if not image_paths:
+        raise DataError(f"no images in {location} (looked for {' '.join(sorted(IMAGE_EXTENSIONS))})")
+    return _Layout(paths=list(image_paths), labels=np.full(len(image_paths), -1, dtype=np.int64), class_names=[],
+                   is_test=None)
+
+
 def _cached_or_decoded(
-    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, cache_dir: str | Path | None, workers: int
+    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, cache_dir: str | Path | None, workers: int,
+    unlabelled: bool = False,
 ) -> FolderImages:
     cache_folder = resolve_cache_dir(cache_dir)
     settings = {"image_size": image_size, "skip_bad_images": skip_bad_images}
+    if unlabelled:  # its own entry; labelled entries keep their names
+        settings["unlabelled"] = True
     name = entry_name(files.location, settings, files.fingerprint())
     entry = load_entry(cache_folder, name)
     if entry is not None:
         return FolderImages.from_cache(*entry)
-    folder = _decode_folder(files, image_size, skip_bad_images, workers)
+    folder = _decode_folder(files, image_size, skip_bad_images, workers, unlabelled)
     save_entry(cache_folder, name, *folder.to_cache())
     return folder
 
 
 def _decode_folder(
-    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, workers: int
+    files: _ImageFiles, image_size: int | None, skip_bad_images: bool, workers: int, unlabelled: bool = False
 ) -> FolderImages:
-    layout = find_layout(*files.listing(), files.location)
+    layout = (_unlabelled_layout if unlabelled else find_layout)(*files.listing(), files.location)
     logger.info("decoding %d images from %s", len(layout.paths), files.location)
     decoded = _decode_all(files, layout.paths, image_size, skip_bad_images, workers)
     readable = np.array([image is not None for image in decoded], dtype=bool)
@@ -338,6 +405,17 @@ def _default_workers() -> int:
     return min(8, os.cpu_count() or 1)
 
 
+def _folder_spec_path(spec: str) -> Path:
+    """The existing path of a `folder:PATH` spec."""
+    scheme, has_path, path_text = str(spec).partition(":")
+    if scheme != "folder" or not has_path or not path_text:
+        raise DataError(f"unlabelled images come from a folder:PATH spec (a directory or .zip), not {spec!r}")
+    path = Path(path_text).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{spec}: {path} does not exist")
+    return path
+
+
 def _open_source(path: Path) -> _ImageFiles:
     if path.is_dir():
         return _DirectoryFiles(path)
@@ -386,7 +464,8 @@ def _class_names(group_prefixes: dict[str, str], folder_paths: set[str], locatio
     class_names = sorted(_subfolders(first_group_prefix, folder_paths))
     if not class_names:
         raise DataError(
-            f"no class folders in {location}/{first_group_prefix}: expected one sub-folder of images per class"
+            f"no class folders in {location}/{first_group_prefix}: expected one sub-folder of images per class "
+            "(images without labels are read by winnow.data.load_unlabelled, as `winnow al init` does)"
         )
     for prefix in other_prefixes:
         test_only_classes = sorted(_subfolders(prefix, folder_paths) - set(class_names))

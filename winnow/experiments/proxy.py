@@ -135,21 +135,26 @@ def make_inputs(
     model_name: str | None,
     *,
     options: ProxyOptions | None = None,
+    trained: TrainResult | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
     progress: bool | None = None,
 ) -> MadeInputs:
     """Train the proxy on `labelled_indices` when `wanted` needs one, and make every input in
     `wanted` for the pool `pool_indices` (arrays in pool order). `recipe` and `model_name`
-    may be None when nothing is trained (`needs_training`)."""
+    may be None when nothing is trained (`needs_training`).
+
+    trained : a model already trained on `labelled_indices` (an active-learning cycle's own
+        model) to use as the proxy instead of training one; its training is not counted.
+    """
     options = options or ProxyOptions()
     made = MadeInputs()
     if "labels" in wanted:
         made.arrays["labels"] = dataset.labels.numpy()[pool_indices]
     if wanted & set(MODEL_INPUTS):
         started = time.perf_counter()
-        result = fit(fresh_model(dataset, model_name, recipe.seed), dataset, labelled_indices, recipe,
-                     on_epoch_end=on_epoch_end, progress=progress)
-        made.result, made.train_seconds = result, time.perf_counter() - started
+        result = trained or fit(fresh_model(dataset, model_name, recipe.seed), dataset, labelled_indices, recipe,
+                                on_epoch_end=on_epoch_end, progress=progress)
+        made.result, made.train_seconds = result, 0.0 if trained else time.perf_counter() - started
 
         started = time.perf_counter()
         passes = options.mc_passes if "mc_probs" in wanted else 0

@@ -1,0 +1,176 @@
+"""Tests of the simulated active-learning loop (`winnow al`) on the embedded digits with a few
+epochs of the small MLP recipe: the cycles, picks recomputed from a retrained model, the
+statistics, resumption after an interruption, warm starts and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import winnow.experiments.active as active
+from winnow import runs
+from winnow.cli import main
+from winnow.data import load
+from winnow.experiments.active import al_run, initial_set, summarize
+from winnow.experiments.proxy import fresh_model
+from winnow.strategies import StrategyInputs, select
+from winnow.train import Recipe, fit, predict
+
+FAST = {"epochs": 5.0}
+LOOP = dict(initial=20, budget=20, cycles=3, trials=2, strategies=["random", "margin"], recipe_overrides=FAST)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory, one_thread):
+    """random and margin, 20 + 20 per cycle, 3 cycles, 2 trials: (results, run folder, records in order)."""
+    out = tmp_path_factory.mktemp("al") / "run"
+    records = []
+    return al_run("digits", out, on_cycle=records.append, **LOOP), out, records
+
+
+def labelled_after(out, trial, strategy, cycle):
+    return np.load(out / "cells" / f"trial{trial}-{strategy}-cycle{cycle}.npy")
+
+
+def test_every_cycle_is_run_once_with_the_planned_label_counts(loop, digits):
+    results, out, records = loop
+    assert [(r["trial"], r["strategy"], r["cycle"], r["labels"]) for r in records] == [
+        (t, s, c, 20 * c) for t in (0, 1) for s in ("random", "margin") for c in (1, 2, 3)]
+    assert results["label_counts"] == [20, 40, 60]
+    for r in records:
+        assert 0.1 < r["test_accuracy"] <= 1
+        assert r["picked"] == (20 if r["cycle"] < 3 else 0)
+    for name in ("results.md", "results.csv", "results.json", "learning_curves.png", "config.json", "final.json"):
+        assert (out / name).is_file()
+    with Image.open(out / "learning_curves.png") as image:
+        assert image.size[0] > 300 and image.size[1] > 200
+
+
+def test_labelled_sets_grow_by_the_picks_from_a_shared_initial_set(loop, digits):
+    _, out, _ = loop
+    for trial in (0, 1):
+        start = initial_set(digits, 20, trial)
+        assert len(np.unique(start)) == 20 and np.isin(start, digits.train_indices).all()
+        for strategy in ("random", "margin"):
+            sets = [start] + [labelled_after(out, trial, strategy, c) for c in (1, 2)]
+            for before, after in zip(sets, sets[1:]):
+                assert len(after) == len(before) + 20 and np.isin(before, after).all()
+            assert np.array_equal(labelled_after(out, trial, strategy, 3), sets[-1])  # the last cycle picks nothing
+    assert not np.array_equal(initial_set(digits, 20, 0), initial_set(digits, 20, 1))
+
+
+def test_margin_picks_are_what_select_gives_on_the_cycles_own_model(loop, digits):
+    _, out, records = loop
+    config = runs.read_json(out / "config.json")
+    recipe = Recipe.from_dict(config["recipe"]).replace(seed=1)
+    start = initial_set(digits, 20, 1)
+    model = fit(fresh_model(digits, config["model"], 1), digits, start, recipe).model
+    pool = digits.train_indices[~np.isin(digits.train_indices, start)]
+    probs = predict(model, digits, pool, recipe).probs
+    expected = pool[select("margin", StrategyInputs(probs=probs), 20, seed=1 * 1000 + 1)]
+    picks = np.setdiff1d(labelled_after(out, 1, "margin", 1), start)
+    assert sorted(expected.tolist()) == picks.tolist()
+    first = next(r for r in records if (r["trial"], r["strategy"], r["cycle"]) == (1, "margin", 1))
+    assert first["test_accuracy"] == pytest.approx(predict(model, digits, digits.test_indices, recipe).accuracy)
+
+
+def test_results_are_recomputed_from_the_records(loop):
+    results, out, records = loop
+    acc = {(r["trial"], r["strategy"], r["labels"]): r["test_accuracy"] for r in records}
+    rows = {(r["strategy"], r["labels"]): r for r in results["rows"]}
+    margin60 = [acc[(t, "margin", 60)] for t in (0, 1)]
+    random60 = [acc[(t, "random", 60)] for t in (0, 1)]
+    assert rows[("margin", 60)]["test_accuracy"]["mean"] == pytest.approx(np.mean(margin60))
+    assert rows[("margin", 60)]["vs_random"]["mean"] == pytest.approx(np.mean(margin60) - np.mean(random60))
+    areas = {r["strategy"]: r for r in results["areas"]}
+    # trapezoids over 20, 40, 60 labels divided by the range 40: (a20 + 2 a40 + a60) / 4
+    by_hand = [(acc[(t, "margin", 20)] + 2 * acc[(t, "margin", 40)] + acc[(t, "margin", 60)]) / 4 for t in (0, 1)]
+    assert areas["margin"]["area"]["mean"] == pytest.approx(np.mean(by_hand))
+    assert summarize(out) == json.loads((out / "results.json").read_text())
+    assert "| 60 | " in (out / "results.md").read_text()
+
+
+def test_an_interrupted_loop_resumes_and_ends_as_an_uninterrupted_one(loop, tmp_path, one_thread):
+    results, _, _ = loop
+    out, seen = tmp_path / "run", []
+
+    def stop_after_four(record):
+        seen.append(record)
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        al_run("digits", out, on_cycle=stop_after_four, **LOOP)
+    rest = []
+    resumed = al_run("digits", out, on_cycle=rest.append, **LOOP)
+    assert len(rest) == 12 - 4
+    assert [(r["trial"], r["strategy"], r["cycle"]) for r in rest][0] == (0, "margin", 2)
+    assert resumed["rows"] == results["rows"]  # deterministic: the same numbers as without the interruption
+    again = []
+    al_run("digits", out, on_cycle=again.append, **LOOP)
+    assert again == []
+
+
+def test_warm_start_keeps_the_last_weights_and_resumes_from_them(tmp_path, one_thread, monkeypatch):
+    out, seen = tmp_path / "run", []
+    arguments = {**LOOP, "trials": 1, "strategies": ["margin"], "warm_start": True}
+
+    def stop_after_two(record):
+        seen.append(record)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        al_run("digits", out, on_cycle=stop_after_two, **arguments)
+    assert sorted(p.name for p in (out / "cells").glob("*.pt")) == ["trial0-margin-cycle2.pt"]
+    loaded = []
+    original = runs.load_weights
+    monkeypatch.setattr(runs, "load_weights", lambda path: loaded.append(path.name) or original(path))
+    al_run("digits", out, **arguments)
+    assert loaded == ["trial0-margin-cycle2.pt"]
+    assert sorted(p.name for p in (out / "cells").glob("*.pt")) == ["trial0-margin-cycle3.pt"]
+
+
+def test_pool_subset_limits_where_picks_come_from(tmp_path, digits, one_thread):
+    records = []
+    al_run("digits", tmp_path / "run", initial=20, budget=10, cycles=2, trials=1, strategies=["margin"],
+           pool_subset=50, recipe_overrides=FAST, on_cycle=records.append)
+    start = initial_set(digits, 20, 0)
+    pool = digits.train_indices[~np.isin(digits.train_indices, start)]
+    subset = np.sort(np.random.default_rng([13, 0, 1]).choice(pool, 50, replace=False))
+    picks = np.setdiff1d(labelled_after(tmp_path / "run", 0, "margin", 1), start)
+    assert len(picks) == 10 and np.isin(picks, subset).all()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(initial=1000, budget=200, cycles=3), "more than the 1347 samples"),
+    (dict(cycles=0), "cycles must be an int >= 1"),
+    (dict(strategies=["nope"]), "unknown strategy 'nope'"),
+    (dict(pool_subset=5), "pool_subset must be an int >= the budget"),
+    (dict(options={"hybrid": {"lam": 1}}), "not among the strategies"),
+])
+def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        al_run("digits", tmp_path / "run", **{**LOOP, **arguments})
+    assert not (tmp_path / "run").exists()
+
+
+def test_command_line_prints_one_line_per_cycle_and_the_table(tmp_path, capsys, one_thread):
+    code = main(["al", "--data", "digits", "--initial", "20", "--budget", "10", "--cycles", "2", "--trials", "1",
+                 "--strategy", "random,margin", "--epochs", "3", "--out", str(tmp_path / "run")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Trial 1/1 || Cycle 1/2 || Labels 20 || random || test acc " in out
+    assert "Trial 1/1 || Cycle 2/2 || Labels 30 || margin || test acc " in out
+    assert "Area under the learning curve" in out and "learning_curves.png" in out
+    code = main(["al", "--data", "digits", "--initial", "20", "--budget", "10", "--cycles", "2",
+                 "--strategy", "random", "--set", "seed=3", "--out", str(tmp_path / "other")])
+    assert code == 2 and "do not --set seed" in capsys.readouterr().err

@@ -1,0 +1,707 @@
+"""Active learning with people labelling: a folder of unlabelled images, the few labels that
+exist, and cycles of "train on what is labelled, ask for the most useful labels, import them".
+
+    from winnow.experiments import labelling
+    labelling.init("folder:photos", "labels.csv", "runs/photos")   # CSV: path,label (a class name)
+    labelling.next_cycle("runs/photos", budget=100)    # writes queries/cycle_1.csv and cycle_1.png
+    labelling.import_labels("runs/photos", "answers.csv")   # or Label Studio's JSON export
+    labelling.status("runs/photos")                    # labelled per class, pending queries
+
+The labelling folder (every file written atomically):
+
+    DIR/
+      config.json          data spec (absolute path) and options, class names, strategy and options,
+                           proxy preset, model, recipe overrides and proxy options
+      labels.csv           path,label,source: every label so far. source: "initial" (init's CSV),
+                           "cycle_K" (an answer to the query of cycle K), or the answers file's name
+                           (a label for an image no query asked about)
+      imports.jsonl        one record per import: the file and its counts
+      queries/cycle_K.csv  rank,path,predicted,score,label: the images to label, rank 1 = the
+                           strategy's first pick; `predicted` is the proxy's class (empty without
+                           a proxy); `label` is left empty for the labeller to fill in and import
+      queries/cycle_K.png  a contact sheet of those images, "rank: predicted class" under each
+      cycles/cycle_K.json  the cycle's record: counts, the proxy's recipe and epochs, timings
+
+A cycle (`next_cycle`): the proxy model is trained with the one trainer on every labelled image
+(`proxy.make_inputs`, labelled set vs pool as in `winnow select --labelled FILE`), and the strategy
+picks `budget` images from the pool: the images without a label that no earlier query still waits
+for (a queried image stays out of later pools until its answer is imported). Cycles are numbered
+1, 2, ...; queries/cycle_K.csv is written last, so a cycle exists exactly when it does: a call
+interrupted before it left nothing that counts, and the next call makes cycle K again (replacing
+its partial files); a finished cycle whose answers are not imported yet is kept, and the next call
+makes cycle K+1 without its images.
+
+Label files (`init`'s CSV and `import_labels`' answers): a CSV with columns `path` (the image's
+path inside the folder, as in `Dataset.paths` and the queries) and `label` (a class name; empty =
+not answered yet, skipped); other columns are ignored, so a filled-in queries/cycle_K.csv can be
+imported as it is. Or Label Studio's JSON export (`.json`): a list of tasks, each with the image
+in `data.image` and the class in the last annotation that was not cancelled (a `choices` result);
+its image URL is matched to a folder path (`_PathMatcher`). Every problem (a path that is not an
+image of the folder, an unknown class, the same image twice in the file, an image already
+labelled otherwise without `force`) is reported with its CSV line or JSON task index, all of
+them at once, and nothing is imported then. The answers file and the images are only read.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import math
+import re
+import shutil
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import numpy as np
+import torch
+
+from .. import __version__, data, plots, runs
+from ..strategies import StrategyInputs, get_strategy, select_scored
+from .proxy import ProxyOptions, make_inputs, needs_training, plan_inputs
+from .train import build_model, run_config
+
+log = logging.getLogger("winnow.experiments.labelling")
+
+COMMAND = "al-labelling"
+LABELS_CSV, IMPORTS = "labels.csv", "imports.jsonl"
+QUERIES, CYCLES = "queries", "cycles"
+INITIAL = "initial"
+DATA_OPTIONS = ("image_size", "skip_bad_images", "cache_dir", "workers")  # what load_unlabelled takes
+QUERY_COLUMNS = ("rank", "path", "predicted", "score", "label")
+_CYCLE_FILE = re.compile(r"cycle_([0-9]+)\.(csv|png|json)")
+_MAX_REPORTED = 20  # problems listed in one error
+
+
+@dataclass
+class _Answer:
+    """One row of a label file: where it is (for errors), the image it names and its class."""
+
+    where: str  # "line 4" or "task 2 (id 17)"
+    reference: str  # the path or URL as written
+    label: str | None  # None or "" = not answered
+    path: str | None = None  # the folder path it names, once matched
+
+
+# ---------------------------------------------------------------- the public functions
+
+
+def init(
+    data_spec: str,
+    labels_csv: str | Path | None,
+    out: str | Path,
+    *,
+    classes: list[str] | None = None,
+    data_options: dict | None = None,
+    strategy: str = "margin",
+    options: dict | None = None,
+    class_balanced: bool = False,
+    preset: str = "auto",
+    model: str | None = None,
+    recipe_overrides: dict | None = None,
+    proxy_options: ProxyOptions | None = None,
+    force: bool = False,
+) -> dict:
+    """Start a labelling folder `out` for the images of `data_spec` (`folder:PATH`, any layout:
+    `winnow.data.load_unlabelled`) and the labels of `labels_csv` (path,label; None = none yet).
+
+    classes : the class names, in order; default the sorted distinct labels of the CSV. Give
+        them to name classes that have no example yet. At least two.
+    data_options : image_size, skip_bad_images, cache_dir, workers (as for `winnow.data.load`)
+    strategy, options, class_balanced : how `next_cycle` picks, unless it is told otherwise
+    preset, model, recipe_overrides : the proxy model and its recipe, as for `winnow train`;
+        the recipe's seed is `next_cycle`'s seed, so `seed` is refused here
+    proxy_options : MC-dropout passes and the short runs some strategies need (`proxy.ProxyOptions`)
+    force : replace an existing labelling folder's files (never anything else in it)
+
+    Everything is checked before the folder is written. Returns `status(out)`.
+    """
+    options = dict(options or {})
+    overrides = dict(recipe_overrides or {})
+    proxy_options = proxy_options or ProxyOptions()
+    data_options = dict(data_options or {})
+    _check_strategy(strategy, options, class_balanced)
+    if "seed" in overrides:
+        raise ValueError("recipe option seed is set per cycle (next_cycle's seed), not in the recipe overrides")
+    unknown = sorted(set(data_options) - set(DATA_OPTIONS))
+    if unknown:
+        raise data.DataError(f"data option(s) {', '.join(unknown)} do not apply to unlabelled folders; "
+                             f"known: {', '.join(DATA_OPTIONS)}")
+    data_spec = _absolute_spec(data_spec)
+    dataset = data.load_unlabelled(data_spec, **data_options)
+    log.info("%s", dataset.describe())
+
+    answers = [] if labels_csv is None else _read_csv(Path(labels_csv))
+    class_names = _class_names(classes, answers, labels_csv)
+    problems = _match_exact(answers, set(dataset.paths), data_spec)
+    problems += _answer_problems(answers, class_names, {}, force=False)
+    if problems:
+        raise data.DataError(_problem_report(labels_csv, problems, "nothing was written"))
+    given = [answer for answer in answers if answer.label]
+    labelled = dataset.with_labels(dataset.labels, class_names)
+    if needs_training(plan_inputs([get_strategy(strategy)], "file", class_balanced)):
+        build_model(labelled, model, preset, overrides)  # a bad preset, model or recipe fails here
+
+    folder = _prepare_folder(out, force)
+    runs.write_json(folder / runs.CONFIG, {
+        **run_config(COMMAND, data_spec, data_options, labelled),
+        "image_count": len(dataset),
+        "labels_csv": None if labels_csv is None else str(Path(labels_csv).expanduser().resolve()),
+        "strategy": strategy,
+        "options": options,
+        "class_balanced": class_balanced,
+        "preset": preset,
+        "model": model,
+        "recipe_overrides": overrides,
+        "proxy_options": dataclasses.asdict(proxy_options),
+    })
+    _write_labels(folder, {answer.path: (answer.label, INITIAL) for answer in given})
+    log.info("labelling folder %s: %d images, %d labelled, classes %s", folder, len(dataset), len(given),
+             ", ".join(class_names))
+    return status(folder)
+
+
+def next_cycle(
+    run_dir: str | Path,
+    *,
+    budget: int,
+    strategy: str | None = None,
+    options: dict | None = None,
+    class_balanced: bool | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """Train the proxy on every labelled image, pick `budget` images of the pool to label, and
+    write cycle K: queries/cycle_K.csv, queries/cycle_K.png and cycles/cycle_K.json.
+
+    strategy, options, class_balanced : default those of the folder's config; a strategy other
+        than the config's starts from its own default options unless `options` are given
+    seed : the strategy's seed and the proxy recipe's seed
+
+    Returns the cycle's record (also in cycles/cycle_K.json).
+    """
+    started = time.perf_counter()
+    folder = Path(run_dir)
+    config = _read_config(folder)
+    strategy = config["strategy"] if strategy is None else strategy
+    if options is None:
+        options = config["options"] if strategy == config["strategy"] else {}
+    options = dict(options)
+    class_balanced = config["class_balanced"] if class_balanced is None else class_balanced
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    _check_strategy(strategy, options, class_balanced)
+
+    dataset, missing = _labelled_dataset(folder, config)
+    load_seconds = time.perf_counter() - started
+    queried = _finished_cycles(folder)
+    cycle = max(queried, default=0) + 1
+    labels = dataset.labels.numpy()
+    labelled_indices = np.flatnonzero(labels >= 0)
+    pending = {path for paths in queried.values() for path in paths} - {dataset.paths[i] for i in labelled_indices}
+    is_pending = np.array([path in pending for path in dataset.paths], dtype=bool)
+    pool_indices = np.flatnonzero((labels < 0) & ~is_pending)
+    _check_budget(budget, len(pool_indices), len(pending))
+
+    wanted = plan_inputs([get_strategy(strategy)], "file", class_balanced)
+    recipe = model_name = resolved_preset = None
+    if needs_training(wanted):
+        if len(labelled_indices) == 0:
+            raise ValueError(f"nothing is labelled yet, and strategy {strategy!r} needs a proxy model trained on "
+                             "labelled images: import some labels, or use strategy 'random' for the first cycle")
+        overrides = {**config["recipe_overrides"], "seed": int(seed)}
+        resolved_preset, recipe, model_name, _ = build_model(dataset, config["model"], config["preset"], overrides)
+
+    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, recipe, model_name,
+                       options=ProxyOptions(**config["proxy_options"]), progress=progress)
+    inputs = StrategyInputs(pool_size=len(pool_indices), **made.arrays)
+    selecting = time.perf_counter()
+    positions, scores = select_scored(strategy, inputs, int(budget), seed=int(seed), class_balanced=class_balanced,
+                                      **options)
+    scoring_seconds = made.scoring_seconds + time.perf_counter() - selecting
+    chosen = pool_indices[positions]
+    predicted = (["" for _ in chosen] if made.pool_outputs is None
+                 else [dataset.class_names[c] for c in made.pool_outputs.predictions[positions]])
+
+    queries_csv, sheet = folder / QUERIES / f"cycle_{cycle}.csv", folder / QUERIES / f"cycle_{cycle}.png"
+    record = {
+        "cycle": cycle,
+        "strategy": strategy,
+        "options": options,
+        "class_balanced": class_balanced,
+        "budget": int(budget),
+        "seed": int(seed),
+        "image_count": len(dataset),
+        "labelled_count": len(labelled_indices),
+        "labelled_class_counts": _class_counts(dataset.class_names, labels[labelled_indices]),
+        "labels_without_image": missing,
+        "pending_count": len(pending),
+        "pool_count": len(pool_indices),
+        "queried_count": len(chosen),
+        "queried_predicted_counts": dict(Counter(predicted)) if made.pool_outputs is not None else None,
+        "proxy": None if made.result is None else _proxy_record(made.result, resolved_preset, model_name),
+        "load_seconds": load_seconds,
+        "proxy_train_seconds": made.train_seconds,
+        "scoring_seconds": scoring_seconds,
+        "queries_csv": f"{QUERIES}/{queries_csv.name}",
+        "contact_sheet": f"{QUERIES}/{sheet.name}",
+        "winnow_version": __version__,
+    }
+    captions = [f"{rank}: {name}" if name else str(rank) for rank, name in enumerate(predicted, 1)]
+    plots.contact_sheet(dataset.images[torch.from_numpy(chosen)], captions, sheet)
+    record["seconds"] = time.perf_counter() - started
+    runs.write_json(folder / CYCLES / f"cycle_{cycle}.json", record)
+    runs.write_text(queries_csv, _queries_csv([dataset.paths[i] for i in chosen], predicted, scores))  # last: commits
+    log.info("cycle %d: %d of %d pool images queried with %s (%d labelled, %d pending)", cycle, len(chosen),
+             len(pool_indices), strategy, len(labelled_indices), len(pending))
+    return record
+
+
+def import_labels(run_dir: str | Path, answers_path: str | Path, *, force: bool = False) -> dict:
+    """Add the labels of `answers_path` (a CSV path,label, or Label Studio's JSON export) to the
+    folder's labels.csv.
+
+    An image already labelled with the same class is left as it is; with another class it is an
+    error unless `force`, which overwrites it. Any problem raises a DataError naming every bad row
+    (CSV line or task index), and nothing is imported.
+
+    Returns counts: added, unchanged, overwritten, unanswered (rows without a label), and the
+    file's name.
+    """
+    folder = Path(run_dir)
+    config = _read_config(folder)
+    answers_path = Path(answers_path).expanduser()
+    if not answers_path.is_file():
+        raise FileNotFoundError(f"answers file {answers_path} does not exist")
+    image_paths = data.list_images(config["data"])
+    if answers_path.suffix.lower() == ".json":
+        answers = _read_label_studio(answers_path)
+        problems = _PathMatcher(image_paths).match(answers, config["data"])
+    elif answers_path.suffix.lower() == ".csv":
+        answers = _read_csv(answers_path)
+        problems = _match_exact(answers, set(image_paths), config["data"])
+    else:
+        raise data.DataError(f"answers file {answers_path}: give a .csv (path,label) or Label Studio's .json export")
+    existing = _read_labels(folder, config["class_names"])
+    problems += _answer_problems(answers, config["class_names"], existing, force)
+    if problems:
+        raise data.DataError(_problem_report(answers_path, problems, "nothing was imported"))
+
+    query_of = {path: f"cycle_{cycle}" for cycle, paths in sorted(_finished_cycles(folder).items())
+                for path in paths}  # the latest query that asked about each image
+    counts = {"added": 0, "unchanged": 0, "overwritten": 0, "unanswered": 0}
+    labels = dict(existing)
+    for answer in answers:
+        if not answer.label:
+            counts["unanswered"] += 1
+            continue
+        old = labels.get(answer.path)
+        if old is not None and old[0] == answer.label:
+            counts["unchanged"] += 1
+            continue
+        counts["overwritten" if old is not None else "added"] += 1
+        labels[answer.path] = (answer.label, query_of.get(answer.path, answers_path.name))
+    if counts["added"] or counts["overwritten"]:
+        _write_labels(folder, labels)
+    record = {"file": answers_path.name, **counts}
+    runs.append_jsonl(folder / IMPORTS, {**record, "path": str(answers_path.resolve()), "force": force,
+                                         "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    log.info("imported %s: %s", answers_path, ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return record
+
+
+def status(run_dir: str | Path) -> dict:
+    """Where a labelling folder stands, from its files and the folder's listing (no decoding).
+
+    Returns: classes (labelled images per class name), labelled, images (in the folder),
+    unlabelled, cycles (per finished cycle: cycle, queried, answered, pending), pending (queried
+    images still without a label), next_cycle (the number the next query gets).
+    """
+    folder = Path(run_dir)
+    config = _read_config(folder)
+    labels = _read_labels(folder, config["class_names"])
+    image_paths = set(data.list_images(config["data"]))
+    labelled = {path: label for path, (label, _) in labels.items() if path in image_paths}
+    queried = _finished_cycles(folder)
+    cycles = []
+    for cycle, paths in sorted(queried.items()):
+        answered = sum(path in labelled for path in paths)
+        cycles.append({"cycle": cycle, "queried": len(paths), "answered": answered, "pending": len(paths) - answered})
+    pending = {path for paths in queried.values() for path in paths if path not in labelled}
+    counts = Counter(labelled.values())
+    return {
+        "classes": {name: counts.get(name, 0) for name in config["class_names"]},
+        "labelled": len(labelled),
+        "images": len(image_paths),
+        "unlabelled": len(image_paths) - len(labelled),
+        "cycles": cycles,
+        "pending": len(pending),
+        "next_cycle": max((c["cycle"] for c in cycles), default=0) + 1,
+    }
+
+
+# ---------------------------------------------------------------- the folder's files
+
+
+def _prepare_folder(out: str | Path, force: bool) -> Path:
+    """`out` ready for a new labelling folder. An existing one is refused unless `force`, which
+    removes only the files a labelling folder writes; a folder holding anything else (or that is
+    not a labelling folder) is refused even then (`runs.prepare_run_dir`'s rules)."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise runs.RunExistsError(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()):
+        if not force:
+            raise runs.RunExistsError(f"labelling folder {path} already exists; pass --force to start it again")
+        if not _is_labelling_folder(path):
+            raise runs.RunExistsError(f"{path} is not empty and is not a labelling folder; choose another --out folder")
+        others = sorted(p.name for p in path.iterdir() if not _is_own(p))
+        if others:
+            raise runs.RunExistsError(f"{path} holds files that are not the labelling folder's "
+                                      f"({', '.join(others[:5])}); choose another --out folder")
+        for leftover in path.iterdir():
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _is_labelling_folder(path: Path) -> bool:
+    try:
+        return runs.read_json(path / runs.CONFIG).get("command") == COMMAND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _is_own(path: Path) -> bool:
+    """A file the labelling folder writes, or the temporary file of an interrupted write."""
+    own_files = (runs.CONFIG, LABELS_CSV, IMPORTS)
+    if path.is_dir():
+        return path.name in (QUERIES, CYCLES) and all(
+            p.is_file() and (_CYCLE_FILE.fullmatch(p.name) or _is_temporary(p.name)) for p in path.iterdir())
+    return path.name in own_files or _is_temporary(path.name)
+
+
+def _is_temporary(name: str) -> bool:
+    """The temporary file `runs` writes before renaming it to one of ours: `.<name>.<random>.tmp`."""
+    match = re.fullmatch(r"\.(.+?)\.[^.]+\.tmp", name)
+    return bool(match) and (match.group(1) in (runs.CONFIG, LABELS_CSV) or bool(_CYCLE_FILE.fullmatch(match.group(1))))
+
+
+def _read_config(folder: Path) -> dict:
+    if not (folder / runs.CONFIG).is_file():
+        raise FileNotFoundError(f"{folder} is not a labelling folder (no {runs.CONFIG}): start one with init")
+    config = runs.read_json(folder / runs.CONFIG)
+    if config.get("command") != COMMAND:
+        raise ValueError(f"{folder} holds a run of {config.get('command')!r}, not a labelling folder")
+    return config
+
+
+def _write_labels(folder: Path, labels: dict[str, tuple[str, str]]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["path", "label", "source"])
+    writer.writerows([path, label, source] for path, (label, source) in labels.items())
+    runs.write_text(folder / LABELS_CSV, text.getvalue())
+
+
+def _read_labels(folder: Path, class_names: list[str]) -> dict[str, tuple[str, str]]:
+    """path -> (class name, source), in file order, from the folder's labels.csv."""
+    path = folder / LABELS_CSV
+    labels = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"path", "label", "source"} <= set(reader.fieldnames):
+            raise data.DataError(f"{path}: expected the columns path,label,source")
+        known = set(class_names)
+        for row in reader:
+            if row["label"] not in known:
+                raise data.DataError(f"{path} line {reader.line_num}: unknown class {row['label']!r}")
+            if row["path"] in labels:
+                raise data.DataError(f"{path} line {reader.line_num}: {row['path']} is listed twice")
+            labels[row["path"]] = (row["label"], row["source"])
+    return labels
+
+
+def _finished_cycles(folder: Path) -> dict[int, list[str]]:
+    """cycle number -> the paths its queries/cycle_K.csv asked about, for every finished cycle."""
+    cycles = {}
+    for path in (folder / QUERIES).glob("cycle_*.csv"):
+        match = _CYCLE_FILE.fullmatch(path.name)
+        if match:
+            with open(path, newline="", encoding="utf-8") as f:
+                cycles[int(match.group(1))] = [row["path"] for row in csv.DictReader(f)]
+    return cycles
+
+
+def _queries_csv(paths: list[str], predicted: list[str], scores: np.ndarray) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(QUERY_COLUMNS)
+    for rank, (path, name, score) in enumerate(zip(paths, predicted, scores), 1):
+        writer.writerow([rank, path, name, repr(float(score)) if math.isfinite(score) else "", ""])
+    return text.getvalue()
+
+
+def _labelled_dataset(folder: Path, config: dict) -> tuple[data.Dataset, int]:
+    """The folder's images with the labels of labels.csv, and how many labels name an image the
+    folder no longer has (deleted, or unreadable with skip_bad_images): those are left out."""
+    dataset = data.load_unlabelled(config["data"], class_names=config["class_names"], **config["data_options"])
+    labels = _read_labels(folder, config["class_names"])
+    index_of_path = {path: i for i, path in enumerate(dataset.paths)}
+    class_index = {name: c for c, name in enumerate(config["class_names"])}
+    values = np.full(len(dataset), -1, dtype=np.int64)
+    missing = [path for path in labels if path not in index_of_path]
+    for path, (label, _) in labels.items():
+        if path in index_of_path:
+            values[index_of_path[path]] = class_index[label]
+    if missing:
+        log.warning("%d labelled images are not among the images of %s and are left out, e.g. %s",
+                    len(missing), config["data"], missing[0])
+    return dataset.with_labels(values), len(missing)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_strategy(strategy: str, options: dict, class_balanced: bool) -> None:
+    chosen = get_strategy(strategy)
+    chosen.check_options(options)
+    if not isinstance(class_balanced, bool):
+        raise ValueError(f"class_balanced must be True or False, got {class_balanced!r}")
+    plan_inputs([chosen], "file", class_balanced)  # a strategy this setting cannot serve fails here
+
+
+def _check_budget(budget, pool_size: int, pending_count: int) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"budget must be an int >= 1, got {budget!r}")
+    if budget > pool_size:
+        raise ValueError(f"budget {budget} is larger than the pool of {pool_size} images (the unlabelled images, "
+                         f"less {pending_count} still waiting for answers to earlier queries: import them first)")
+
+
+def _absolute_spec(spec: str) -> str:
+    """`folder:PATH` with PATH made absolute, so that later calls from another directory find it."""
+    scheme, has_path, path_text = str(spec).partition(":")
+    if scheme == "folder" and has_path and path_text:
+        return f"folder:{Path(path_text).expanduser().resolve()}"
+    return spec  # load_unlabelled names what is wrong
+
+
+def _class_names(classes, answers: list[_Answer], labels_csv) -> list[str]:
+    if classes is not None:
+        names = [str(name) for name in classes]
+        if len(set(names)) != len(names) or not all(name.strip() == name and name for name in names):
+            raise ValueError(f"classes must be distinct, non-empty names without surrounding spaces, got {names}")
+    else:
+        names = sorted({answer.label for answer in answers if answer.label})
+    if len(names) < 2:
+        where = "no labels file" if labels_csv is None else f"the labels of {labels_csv}"
+        raise ValueError(f"{where} name{'s' if labels_csv is not None else ''} {len(names)} class(es) {names}; "
+                         "a classifier needs at least two: give classes=[...] (--classes) to name them all")
+    return names
+
+
+def _answer_problems(answers: list[_Answer], class_names: list[str], existing: dict, force: bool) -> list[str]:
+    """Unknown classes, images named twice, and (without force) labels that would change; for
+    answers whose path was matched."""
+    problems = []
+    known = set(class_names)
+    first_row = {}
+    for answer in answers:
+        if answer.path is None:
+            continue
+        if answer.path in first_row:
+            problems.append(f"{answer.where}: {answer.path} is also in {first_row[answer.path]}; give each image once")
+            continue
+        first_row[answer.path] = answer.where
+        if not answer.label:
+            continue
+        if answer.label not in known:
+            problems.append(f"{answer.where}: unknown class {answer.label!r} for {answer.path}; "
+                            f"classes: {', '.join(class_names)}")
+            continue
+        old = existing.get(answer.path)
+        if old is not None and old[0] != answer.label and not force:
+            problems.append(f"{answer.where}: {answer.path} is already labelled {old[0]!r} ({old[1]}), not "
+                            f"{answer.label!r}; pass --force to overwrite")
+    return problems
+
+
+def _problem_report(source, problems: list[str], consequence: str) -> str:
+    shown = problems[:_MAX_REPORTED]
+    more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+    count = "a problem" if len(problems) == 1 else f"{len(problems)} problems"
+    return f"{source}: {count}, {consequence}:\n  " + "\n  ".join(shown) + more
+
+
+# ---------------------------------------------------------------- reading label files
+
+
+def _read_csv(path: Path) -> list[_Answer]:
+    """Rows of a CSV with columns path and label (others ignored)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"labels file {path} does not exist")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [name.strip() for name in reader.fieldnames or []]
+        if not {"path", "label"} <= set(columns):
+            raise data.DataError(f"{path}: needs the columns path and label (a class name); "
+                                 f"found {', '.join(columns) or 'no header'}")
+        reader.fieldnames = columns
+        answers = []
+        for row in reader:
+            reference = (row["path"] or "").strip()
+            answers.append(_Answer(f"line {reader.line_num}", reference, (row["label"] or "").strip()))
+    return answers
+
+
+def _match_exact(answers: list[_Answer], image_paths: set[str], spec: str) -> list[str]:
+    """Set each answer's path to its reference when that is an image path of the folder ("./"
+    allowed in front); the problems of those that are not."""
+    problems = []
+    for answer in answers:
+        reference = answer.reference[2:] if answer.reference.startswith("./") else answer.reference
+        if reference in image_paths:
+            answer.path = reference
+        elif not reference:
+            problems.append(f"{answer.where}: empty path")
+        else:
+            problems.append(f"{answer.where}: {answer.reference!r} is not an image of {spec} "
+                            "(paths are relative to the folder, as in queries/cycle_K.csv)")
+    return problems
+
+
+def _read_label_studio(path: Path) -> list[_Answer]:
+    """The tasks of a Label Studio JSON export: each task's image reference (`data.image`, or the
+    only text value of `data`) and the single choice of its last annotation that was not
+    cancelled (no such annotation = unanswered)."""
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise data.DataError(f"{path}: not a JSON file ({error})") from None
+    if not isinstance(tasks, list):
+        raise data.DataError(f"{path}: expected Label Studio's JSON export, a list of tasks; "
+                             f"got a {type(tasks).__name__}")
+    answers, problems = [], []
+    for index, task in enumerate(tasks):
+        where = f"task {index}"
+        if not isinstance(task, dict):
+            problems.append(f"{where}: not a task object")
+            continue
+        if "id" in task:
+            where += f" (id {task['id']})"
+        task_data = task.get("data") if isinstance(task.get("data"), dict) else {}
+        texts = [value for value in task_data.values() if isinstance(value, str)]
+        reference = task_data.get("image", texts[0] if len(texts) == 1 else None)
+        if not isinstance(reference, str) or not reference:
+            problems.append(f"{where}: no image in its data (expected data.image)")
+            continue
+        done = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+        label = None
+        if done:
+            choices = [choice for result in done[-1].get("result") or []
+                       if isinstance(result, dict) and result.get("type") == "choices"
+                       for choice in (result.get("value") or {}).get("choices") or []]
+            if len(choices) != 1:
+                problems.append(f"{where}: its last annotation holds {len(choices)} choices {choices}; "
+                                "expected one class per image")
+                continue
+            label = str(choices[0]).strip()
+        answers.append(_Answer(where, reference, label))
+    if problems:
+        raise data.DataError(_problem_report(path, problems, "nothing was imported"))
+    return answers
+
+
+class _PathMatcher:
+    """Finds the folder image a Label Studio image reference names.
+
+    The reference is reduced to a path: the `d` parameter of a local-files URL
+    (`/data/local-files/?d=photos/img.jpg`), else the decoded path of a URL
+    (`/data/upload/3/8a7c-img.jpg`, `s3://bucket/photos/img.jpg`), else the text as it is. Then:
+
+    1. by path: of the images for which one path ends the other (`/home/me/photos/img.jpg` and
+       `photos/img.jpg`, `img.jpg` and `photos/img.jpg`, or the same path), the one sharing the
+       most trailing folders with the reference; several sharing as many = ambiguous;
+    2. else by file name: the images of that file name, or, for Label Studio uploads named
+       `<hex>-<name>`, of `<name>`; more than one = ambiguous.
+    """
+
+    _UPLOAD_PREFIX = re.compile(r"[0-9a-fA-F]{4,}-(.+)")
+
+    def __init__(self, image_paths: list[str]):
+        self.image_paths = set(image_paths)
+        self.by_name = defaultdict(list)
+        for path in image_paths:
+            self.by_name[path.rsplit("/", 1)[-1]].append(path)
+
+    def match(self, answers: list[_Answer], spec: str) -> list[str]:
+        """Set each answer's path; the problems of those that match none or several."""
+        problems = []
+        for answer in answers:
+            found = self.find(answer.reference)
+            if len(found) == 1:
+                answer.path = found[0]
+            elif found:
+                problems.append(f"{answer.where}: image {answer.reference!r} matches {len(found)} images of {spec}: "
+                                f"{', '.join(found[:3])}{', ...' if len(found) > 3 else ''}")
+            else:
+                problems.append(f"{answer.where}: image {answer.reference!r} matches no image of {spec} "
+                                "(by path, path suffix or file name)")
+        return problems
+
+    def find(self, reference: str) -> list[str]:
+        """The images the reference may name, sorted: one, several (ambiguous) or none."""
+        path, is_upload = _reference_path(reference)
+        parts = path.split("/")
+        same_name = self.by_name.get(parts[-1], [])
+        shared = {}  # image -> trailing path parts it shares with the reference, where one path ends the other
+        for image in same_name:
+            image_parts = image.split("/")
+            common = min(len(parts), len(image_parts))
+            if parts[-common:] == image_parts[-common:]:
+                shared[image] = common
+        if shared:
+            most = max(shared.values())
+            return sorted(image for image, count in shared.items() if count == most)
+        upload = self._UPLOAD_PREFIX.fullmatch(parts[-1]) if is_upload else None
+        if not same_name and upload:
+            same_name = self.by_name.get(upload.group(1), [])
+        return sorted(same_name)
+
+
+def _reference_path(reference: str) -> tuple[str, bool]:
+    """(the path a Label Studio image reference stands for, whether it is an upload)."""
+    parts = urlsplit(reference.strip())
+    local = parse_qs(parts.query).get("d")
+    if local:
+        return local[0].lstrip("/"), False
+    is_url = bool(parts.scheme or parts.query or parts.netloc) or reference.strip().startswith("/data/")
+    path = (unquote(parts.path) if is_url else reference.strip()).lstrip("/")
+    return path, is_url and path.startswith("data/upload/")
+
+
+def _class_counts(class_names: list[str], labels: np.ndarray) -> dict[str, int]:
+    return {name: int((labels == c).sum()) for c, name in enumerate(class_names)}
+
+
+def _proxy_record(result, preset: str, model_name: str) -> dict:
+    history = result.history
+    val_epoch = result.best_epoch or (history[-1]["epoch"] if history else None)
+    val_accuracy = next((r.get("val_accuracy") for r in history if r["epoch"] == val_epoch), None)
+    return {
+        "preset": preset,
+        "model": model_name,
+        "recipe": result.recipe.to_dict(),
+        "trained_on": len(result.train_indices),
+        "val_count": 0 if result.val_indices is None else len(result.val_indices),
+        "val_accuracy": val_accuracy,
+        "epochs_run": len(history),
+        "history": history,
+        "device": result.device,
+    }
