@@ -1,4 +1,5 @@
-# make demo: set up, then train on the embedded digits.  make test: set up, then run the tests.
+# make demo: set up, then compare active-learning strategies on the embedded digits.
+# make test: set up, then run the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +18,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: setup
-	$(BIN)/winnow train --data digits --out runs/demo --force
+	$(BIN)/winnow al --data digits --initial 30 --budget 30 --cycles 6 --trials 3 \
+		--strategy random,margin,hybrid --out runs/demo --force
 
 test: setup
 	$(BIN)/python -m pytest -q
