@@ -168,9 +168,9 @@ def _wanted_by(strategy, wanted: set[str]) -> set[str]:
 
 
 def _proxy(dataset, cells_dir: Path, seed: int, wanted: set[str], recipe: Recipe, model_name: str,
-           options: ProxyOptions, progress) -> MadeInputs:
-    """The proxy's inputs for seed `seed`: loaded from cells/proxy-s{seed}.npz when a previous
-    run made them, else made and saved (arrays in train-split order)."""
+           options: ProxyOptions, progress) -> tuple[MadeInputs, dict]:
+    """(inputs, record) of the proxy for seed `seed`: loaded from cells/proxy-s{seed}.npz and
+    .json when a previous run made them, else made and saved (arrays in train-split order)."""
     arrays_path, record_path = cells_dir / f"proxy-s{seed}.npz", cells_dir / f"proxy-s{seed}.json"
     if arrays_path.exists() and record_path.exists():
         record = runs.read_json(record_path)
@@ -187,7 +187,7 @@ def _proxy(dataset, cells_dir: Path, seed: int, wanted: set[str], recipe: Recipe
               "records_seconds": made.records_seconds, "epochs": None, "test_accuracy": None}
     if made.result is not None:
         record.update(evaluate(made.result.model, dataset, recipe), epochs=made.result.history)
-    runs.save_weights(cells_dir / f"proxy-s{seed}.pt", made.result.model) if made.result is not None else None
+        runs.save_weights(cells_dir / f"proxy-s{seed}.pt", made.result.model)
     buffer = io.BytesIO()
     np.savez(buffer, **made.arrays)
     runs.write_bytes(arrays_path, buffer.getvalue())
