@@ -11,6 +11,7 @@ import pytest
 from winnow.strategies import (StrategyInputs, apply_temperature, compute_scores, fit_temperature, get_strategy,
                                list_strategies, register_strategy, select)
 from winnow.strategies import registry
+from winnow.strategies._arrays import group_shares, normalize as normalize_values, random_groups, tiebreak_ranks
 from winnow.strategies.diversity import MMDGain
 
 ALL = list_strategies()
@@ -408,3 +409,167 @@ def test_hybrid_checks_its_options():
                 dict(uncertainty="hybrid"), dict(uncertainty_options=dict(bogus=1))):
         with pytest.raises(ValueError):
             select("hybrid", inputs, 3, **bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast greedy pickers against their plain one-pick-at-a-time loops.
+
+
+def plain_coreset(features, labelled, budget, seed):
+    """k-centre greedy written out: squared distances in float64 from the differences, the
+    whole pool updated after every pick, ties to the smaller seeded tiebreak rank."""
+    x = np.asarray(features, dtype=np.float64)
+    min_sq = np.full(len(x), np.inf)
+    if labelled is not None:
+        min_sq = ((x[:, None] - np.asarray(labelled, dtype=np.float64)[None]) ** 2).sum(-1).min(1)
+    tiebreak, picked, order = tiebreak_ranks(len(x), seed), np.zeros(len(x), dtype=bool), []
+    for _ in range(budget):
+        values = np.where(picked, -np.inf, min_sq)
+        tied = np.flatnonzero(values == values.max())
+        i = tied[np.argmin(tiebreak[tied])]
+        order.append(i)
+        picked[i] = True
+        min_sq = np.minimum(min_sq, ((x - x[i]) ** 2).sum(1))
+    return order
+
+
+def coreset_pools():
+    """(name, features, labelled): random float64 pools, and integer grids whose distances are
+    exact integers in any order of arithmetic, so exact ties are common and the seeded tiebreak
+    decides them; each with and without a labelled set."""
+    r = np.random.default_rng(11)
+    random_pool = blobs([[0, 0, 0], [6, 0, 0], [0, 6, 0]], 30, 1.0, seed=3)  # 90 x 3
+    grid_pool = r.integers(-3, 4, size=(80, 2)).astype(np.float32)  # many duplicates and equal distances
+    for name, pool, labelled in (("random", random_pool, r.normal(size=(5, 3)) * 3),
+                                 ("grid", grid_pool, r.integers(-3, 4, size=(4, 2)).astype(np.float32))):
+        yield name, pool, None
+        yield name + "+labelled", pool, labelled
+
+
+@pytest.mark.parametrize("candidates", [2, 7, 1024])
+def test_coreset_rounds_give_exactly_the_plain_greedy_order(monkeypatch, candidates):
+    from winnow.strategies import diversity
+    monkeypatch.setattr(diversity, "CANDIDATES", candidates)  # few candidates: many rounds, many threshold stops
+    for name, pool, labelled in coreset_pools():
+        n = len(pool)
+        for seed in range(3):
+            for budget in (1, 2, 5, n // 3, n - 1, n):
+                inputs = StrategyInputs(features=pool, labelled_features=labelled)
+                chosen = select("coreset", inputs, budget, seed=seed, chunk_size=16)
+                expected = plain_coreset(pool, labelled, budget, seed)
+                assert chosen.tolist() == expected, (name, seed, budget)
+
+
+def test_mmd_exact_setting_is_the_plain_greedy_and_groups_stay_close():
+    r = np.random.default_rng(4)
+    pool = np.concatenate([blobs([c], size, 0.8, seed=5 + size)  # 130 x 2, uneven density
+                           for c, size in (([0, 0], 60), ([4, 0], 40), ([0, 4], 20), ([4, 4], 10))])
+    labelled = pool[r.choice(130, 6, replace=False)] + 0.1
+
+    def plain_mmd(lab, budget, seed, groups):
+        """The greedy loop over MMDGain.gain, the pool updated after every pick, group by group."""
+        state = MMDGain(pool, lab, seed=seed, chunk_size=None)
+        picked, order, tiebreak = np.zeros(130, dtype=bool), [], tiebreak_ranks(130, seed)
+        for rows, share in zip(groups, group_shares([len(g) for g in groups], budget)):
+            for _ in range(share):
+                gains = np.full(130, -np.inf)
+                gains[rows] = np.where(picked[rows], -np.inf, state.gain()[rows])
+                tied = np.flatnonzero(gains == gains.max())
+                i = tied[np.argmin(tiebreak[tied])]
+                order.append(i)
+                picked[i] = True
+                state.add(i)
+        return order
+
+    for with_labelled in (False, True):
+        lab = labelled if with_labelled else None
+        inputs = StrategyInputs(features=pool, labelled_features=lab)
+        for seed in (0, 1):
+            for budget in (1, 4, 40, 129):
+                expected = plain_mmd(lab, budget, seed, [np.arange(130)])
+                exact = select("mmd", inputs, budget, seed=seed, group_size=None, chunk_size=32)
+                assert exact.tolist() == expected
+                # the default group (4096) holds this whole pool: the same picks
+                assert select("mmd", inputs, budget, seed=seed).tolist() == expected
+                groups = random_groups(130, 30, seed)  # 5 groups of 26
+                assert select("mmd", inputs, budget, seed=seed, group_size=30).tolist() == plain_mmd(
+                    lab, budget, seed, groups)
+
+    # groups of 20: each gives its share, and the MMD reached stays near the exact greedy's, far from random
+    def mmd2_of(chosen):
+        state = MMDGain(pool, None, seed=0, chunk_size=None)
+        state.add_many(chosen)
+        return state.mmd2()
+
+    inputs = StrategyInputs(features=pool)
+    exact, grouped = (select("mmd", inputs, 40, group_size=g) for g in (None, 20))
+    assert len(set(grouped.tolist())) == 40
+    random_mmd2 = np.mean([mmd2_of(r.choice(130, 40, replace=False)) for _ in range(20)])
+    assert mmd2_of(grouped) < 1.5 * mmd2_of(exact) < random_mmd2
+    assert not np.array_equal(grouped, exact)  # the option does something
+
+
+@pytest.mark.parametrize("diversity", ["mmd", "distance"])
+@pytest.mark.parametrize("normalize", ["rank", "zscore"])
+def test_hybrid_exact_setting_is_the_plain_per_pick_computation(diversity, normalize):
+    from winnow.strategies.diversity import KCentre
+    full = make_pool(90, k=3, d=3, seed=8)
+    for with_labelled in (False, True):
+        lab = full.labelled_features.astype(np.float64) if with_labelled else None
+        inputs = StrategyInputs(probs=full.probs, features=full.features.astype(np.float64), labelled_features=lab)
+        for seed, budget, lam in ((0, 1, 1.0), (1, 30, 1.0), (2, 90, 3.0)):
+            base = normalize_values(compute_scores("margin", inputs), normalize)
+            if diversity == "mmd":
+                state = MMDGain(inputs.features, lab, seed=seed, chunk_size=None)
+                spread = state.gain
+            else:
+                state = KCentre(inputs.features, lab, chunk_size=None)
+                spread = state.distance
+            picked, expected, tiebreak = np.zeros(90, dtype=bool), [], tiebreak_ranks(90, seed)
+            for _ in range(budget):  # the hybrid of before: the whole pool normalised again after every pick
+                combined = base.copy()
+                combined[~picked] += lam * normalize_values(spread()[~picked], normalize)
+                combined[picked] = -np.inf
+                tied = np.flatnonzero(combined == combined.max())
+                i = tied[np.argmin(tiebreak[tied])]
+                expected.append(i)
+                picked[i] = True
+                state.add(i)
+            options = dict(diversity=diversity, normalize=normalize, lam=lam, seed=seed)
+            assert select("hybrid", inputs, budget, group_size=None, **options).tolist() == expected
+            assert select("hybrid", inputs, budget, **options).tolist() == expected  # one default group
+            grouped = select("hybrid", inputs, budget, group_size=25, **options)
+            assert len(set(grouped.tolist())) == budget
+
+
+def test_rank_normalisation_matches_its_definition():
+    r = np.random.default_rng(2)
+    for values in (r.normal(size=50), r.integers(0, 4, 50).astype(float), np.zeros(7), np.array([3.0, 1.0])):
+        ordered = np.sort(values)
+        low, high = np.searchsorted(ordered, values, "left"), np.searchsorted(ordered, values, "right")
+        assert np.array_equal(normalize_values(values, "rank"), (low + high - 1) / 2 / (len(values) - 1))
+    assert normalize_values(np.array([5.0]), "rank").tolist() == [0.0]
+
+
+def test_groups_split_the_pool_and_the_budget_in_proportion():
+    groups = random_groups(1000, 300, seed=0)
+    assert [len(g) for g in groups] == [250] * 4
+    assert sorted(np.concatenate(groups).tolist()) == list(range(1000))
+    assert random_groups(10, None, seed=0)[0].tolist() == list(range(10))
+    for sizes, budget in (([250] * 4, 999), ([3, 5, 2], 10), ([3, 5, 2], 1), ([7, 7, 6], 13)):
+        shares = group_shares(sizes, budget)
+        assert shares.sum() == budget and (shares <= np.array(sizes)).all()
+        assert np.abs(shares - np.array(sizes) * budget / sum(sizes)).max() < 1 + 1e-9
+
+
+def test_mmd_blocks_of_picks_count_as_the_picks_one_by_one():
+    r = np.random.default_rng(6)
+    pool, labelled = r.normal(size=(40, 3)), r.normal(size=(4, 3))
+    one_by_one, in_blocks = (MMDGain(pool, labelled, seed=0, chunk_size=7, bandwidth=1.2) for _ in range(2))
+    picks = r.choice(40, 25, replace=False)
+    for i in picks:
+        one_by_one.add(i)
+    in_blocks.add_many(picks[:3])
+    in_blocks.add_many(picks[3:])
+    np.testing.assert_allclose(in_blocks.mmd2(), one_by_one.mmd2(), rtol=1e-12)
+    np.testing.assert_allclose(in_blocks.gain(), one_by_one.gain(), rtol=1e-9, atol=1e-12)

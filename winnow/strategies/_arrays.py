@@ -4,6 +4,7 @@ normalisation and the greedy loop of batch strategies. Private: inputs are assum
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 DEFAULT_CHUNK = 2048  # rows (and columns) per block: a block is at most 2048 x 2048 floats
 
@@ -91,10 +92,20 @@ def normalize(values: np.ndarray, how: str) -> np.ndarray:
     if how == "rank":
         if len(values) == 1:
             return np.zeros(1)
-        ordered = np.sort(values)
-        low = np.searchsorted(ordered, values, "left")
-        high = np.searchsorted(ordered, values, "right")
-        return (low + high - 1) / 2 / (len(values) - 1)
+        n = len(values)
+        order = np.argsort(values)  # the order within a run of equal values does not matter
+        ordered = values[order]
+        first = np.empty(n, dtype=bool)  # the first of each run of equal values
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        ranks = np.empty(n)
+        if first.all():  # no ties: low + high - 1 = 2 * position
+            ranks[order] = np.arange(n) / (n - 1)
+            return ranks
+        starts = np.flatnonzero(first)  # per run: how many values are smaller (low)
+        ends = np.append(starts[1:], n)  # and how many are smaller or equal (high)
+        ranks[order] = (starts + ends - 1)[np.cumsum(first) - 1] / 2 / (n - 1)
+        return ranks
     std = values.std()
     return (values - values.mean()) / std if std > 0 else np.zeros(len(values))
 
@@ -127,90 +138,107 @@ def top_keys(values: np.ndarray, tiebreak: np.ndarray, k: int) -> tuple[np.ndarr
     return np.concatenate([above, tied[:need]]), (float(boundary), int(tiebreak[tied[need]]))
 
 
-def best_key(values: np.ndarray, tiebreak: np.ndarray) -> tuple[float, int]:
-    """The key (value, tiebreak rank) of the best position: the largest value, smallest rank."""
-    top = values.max()
-    return float(top), int(tiebreak[values == top].min())
+def block_greedy(state, priority, n: int, budget: int, tiebreak: np.ndarray, *, candidates: int = 512) -> np.ndarray:
+    """The picks of the plain greedy loop (`greedy_order`: pick the best priority, update the
+    whole pool, repeat) for priorities that never rise as centres are added (a running min
+    distance), with the pool updated once per round of picks instead of once per pick.
 
+    state : holds `values`, an (N,) per-sample array reflecting every centre added so far;
+        `pairwise(positions)` -> (B, B) whose row j is what adding centre positions[j] does to
+        samples `positions`; `update(local, effect)` applies one such row in place to a (B,)
+        slice of values; `add_many(positions, rows)` adds centres, in order, updating
+        `values` of pool positions `rows` (one matrix product per chunk of rows).
+    priority(values, positions) : the priorities of samples `positions` (an index array or a
+        slice) with state `values`; higher is picked first, ties by the smaller tiebreak rank.
 
-def _beats(value: float, rank: int, key: tuple[float, int]) -> bool:
-    return value > key[0] or (value == key[0] and rank < key[1])
-
-
-def block_greedy(state, priority, n: int, budget: int, tiebreak: np.ndarray, *, candidates: int = 512,
-                 count_dependent: bool = False, plan=None) -> np.ndarray:
-    """The same picks as `greedy_order` for greedy pickers whose priorities only fall as centres
-    are added, with the pool updated once per block of picks instead of once per pick.
-
-    state : holds `values`, an (N,) per-sample array (a running min distance, a kernel sum)
-        that reflects every centre added so far; `pairwise(positions)` -> (B, B) whose column j
-        is what adding centre positions[j] does to samples `positions`; `update(local, column)`
-        applies one such column in place to a (B,) slice of values; `add_many(positions)`
-        adds centres, in order, updating `values` for the whole pool (one matrix product per
-        chunk of rows).
-    priority(values, positions, extra) : the priorities of samples `positions` (an index
-        array or a slice) with state `values`, `extra` picks after the state's last update.
-        It must not rise when values are updated by a new centre, and, when
-        `count_dependent`, must not fall as `extra` grows (e.g. t - s / (m + 1 + extra) with
-        s >= 0); otherwise it must not depend on `extra`.
-    plan(done, picked) : optional; called before every round (the state then reflects all
-        `done` picks) and returns the most picks the round may make (e.g. up to a
-        re-normalisation). Rounds never cross such a limit.
-
-    One round: take the `candidates` free samples with the best priority keys (priority, then
-    tiebreak rank), their (B, B) block, and pick greedily among them updating only their
-    values, for as long as the best candidate still beats the best key among the other free
-    samples. Their priorities can only have fallen since the round began (when
-    `count_dependent`, the bound is their priority with `extra` at the round's last pick,
-    then, when that is not enough, at the current pick), so every pick is the global argmax
-    of the plain greedy loop, ties included. Then the pool is updated for the round's picks
-    at once. Exact in exact arithmetic; in floating point a block product and a row product
-    may round differently, which can only swap near-equal priorities."""
+    A round takes the `candidates` free samples with the best keys (priority, then tiebreak
+    rank) and picks greedily among them, updating only their values, for as long as the best
+    of them still beats the best key among the other free samples at the start of the round:
+    those can only have fallen since, so the pick is the global best, ties included. Then the
+    samples not picked yet are updated for the round's picks at once. Exact in exact
+    arithmetic; in floating point a block product and a row product may round differently,
+    which can only swap priorities that are equal up to rounding."""
     picked = np.zeros(n, dtype=bool)
     order = np.empty(budget, dtype=np.int64)
-    everything = slice(None)
     done = 0
     while done < budget:
-        cap = budget - done if plan is None else max(1, min(budget - done, plan(done, picked)))
-        values = np.where(picked, -np.inf, priority(state.values, everything, 0))  # (N,)
-        if cap == 1 or candidates <= 1:
-            new = [argmax_tiebreak(values, tiebreak)]
-        else:
-            new = _block_round(state, priority, values, picked, tiebreak, cap, min(candidates, n - done),
-                               count_dependent)
+        values = np.where(picked, -np.inf, priority(state.values, slice(None)))  # (N,)
+        chosen, threshold = top_keys(values, tiebreak, min(candidates, n - done))  # (B,) candidates
+        local = state.values[chosen].copy()  # (B,)
+        block = state.pairwise(chosen)  # (B, B)
+        ranks = tiebreak[chosen]
+        alive = np.ones(len(chosen), dtype=bool)
+        new = []
+        while len(new) < min(budget - done, len(chosen)):
+            current = np.where(alive, priority(local, chosen), -np.inf)
+            best = argmax_tiebreak(current, ranks)
+            if new and not (current[best] > threshold[0]
+                            or (current[best] == threshold[0] and ranks[best] < threshold[1])):
+                break
+            new.append(int(chosen[best]))
+            alive[best] = False
+            state.update(local, block[best])
         new = np.asarray(new, dtype=np.int64)
-        state.add_many(new)
         picked[new] = True
+        state.add_many(new, rows=np.flatnonzero(~picked))  # picked samples need no update
         order[done:done + len(new)] = new
         done += len(new)
     return order
 
 
-def _block_round(state, priority, values, picked, tiebreak, cap, size, count_dependent) -> list[int]:
-    everything = slice(None)
-    chosen, threshold = top_keys(values, tiebreak, size)  # (B,) candidates
-    others = None
-    if count_dependent and threshold[0] > -np.inf:
-        others = np.ones(len(values), dtype=bool)
-        others[chosen] = False
-        others &= ~picked
+def random_groups(n: int, group_size: int | None, seed: int) -> list[np.ndarray]:
+    """range(n) split at random (seeded) into groups of about `group_size` (sorted positions);
+    one group of everything when group_size is None or >= n."""
+    if group_size is None or group_size >= n:
+        return [np.arange(n)]
+    return [np.sort(g) for g in np.array_split(rng(seed, 4).permutation(n), -(-n // group_size))]
 
-        def bound(extra):  # the best key the other free samples can have `extra` picks on
-            return best_key(np.where(others, priority(state.values, everything, extra), -np.inf), tiebreak)
 
-        threshold = bound(cap - 1)
-    local = state.values[chosen].copy()  # (B,)
-    block = state.pairwise(chosen)  # (B, B)
-    ranks = tiebreak[chosen]
-    alive = np.ones(len(chosen), dtype=bool)
-    new = []
-    for extra in range(min(cap, len(chosen))):
-        current = np.where(alive, priority(local, chosen, extra), -np.inf)
-        best = argmax_tiebreak(current, ranks)
-        if extra and not _beats(current[best], ranks[best], threshold):
-            if others is None or not _beats(current[best], ranks[best], bound(extra)):
-                break
-        new.append(int(chosen[best]))
-        alive[best] = False
-        state.update(local, block[:, best])
-    return new
+def group_shares(sizes, budget: int) -> np.ndarray:
+    """Picks per group, in proportion to the group sizes (at most the size), summing to budget."""
+    sizes = np.asarray(sizes)
+    shares = sizes * budget // sizes.sum()
+    for g in np.argsort(-(sizes * budget % sizes.sum()), kind="stable"):  # largest remainders first
+        if shares.sum() == budget:
+            break
+        if shares[g] < sizes[g]:
+            shares[g] += 1
+    return shares
+
+
+def grouped_greedy(state, chooser, budget: int, groups: list[np.ndarray], *, block_limit: int = 4096) -> np.ndarray:
+    """Greedy picks made group by group: each group of pool positions takes its share of the
+    budget (`group_shares`) by the plain greedy loop over its own samples, with every earlier
+    pick, in any group, counted in the state. With one group of the whole pool it is the plain
+    loop over the pool.
+
+    state : as for `block_greedy`, plus `effects_of(rows, share, block_limit)` -> a function
+        j -> (G,) what adding centre rows[j] does to the samples `rows`.
+    chooser(rows) -> choose(values, alive, extra) : for a group of pool positions `rows`, a
+        function giving the index into `rows` of the next pick from the values of samples
+        `rows`, the mask of those not picked yet and the number of picks made in the group so
+        far (not yet counted in the state).
+    After each group the samples of the later groups are updated for its picks at once."""
+    n = len(state.values)
+    order = []
+    later = np.ones(n, dtype=bool)
+    for rows, share in zip(groups, group_shares([len(g) for g in groups], budget)):
+        later[rows] = False
+        if share == 0:
+            continue
+        local = state.values[rows].copy()  # (G,)
+        effects = state.effects_of(rows, share, block_limit)
+        choose = chooser(rows)
+        alive = np.ones(len(rows), dtype=bool)
+        picks = np.empty(share, dtype=np.int64)
+        # per pick a matrix-vector product at most: BLAS threads only wait on each other (20x
+        # slower than one thread on a busy 2-core machine)
+        with threadpool_limits(1, user_api="blas"):
+            for extra in range(share):
+                best = choose(local, alive, extra)
+                picks[extra] = rows[best]
+                alive[best] = False
+                state.update(local, effects(best))
+        state.add_many(picks, rows=np.flatnonzero(later))
+        order.append(picks)
+    return np.concatenate(order)

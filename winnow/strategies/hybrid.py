@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import greedy_order, normalize as normalized, order_to_scores, tiebreak_ranks
-from .diversity import KCentre, MMDGain
+from ._arrays import argmax_tiebreak, grouped_greedy, normalize as normalized, order_to_scores, random_groups
+from ._arrays import tiebreak_ranks
+from .diversity import GROUP_SIZE, KCentre, MMDGain, group_size_option
 from .registry import get_strategy, register_strategy
 from .selection import compute_scores
 
@@ -13,7 +14,7 @@ from .selection import compute_scores
 @register_strategy("hybrid", needs=("features",), optional=("labelled_features",), kind="batch")
 def hybrid(features, labelled_features=None, *, inputs, pool_size, budget, seed, chunk_size, uncertainty="margin",
            uncertainty_options=None, diversity="mmd", lam=1.0, normalize="rank", repeats=5, draw_size=1000,
-           bandwidth=None):
+           bandwidth=None, group_size=GROUP_SIZE):
     """Greedy batch: repeatedly pick the sample with the largest
     norm(uncertainty) + lam * norm(diversity), where
 
@@ -26,6 +27,16 @@ def hybrid(features, labelled_features=None, *, inputs, pool_size, budget, seed,
     normalize : "rank" (average rank scaled to [0, 1]; default, robust to outliers) or
         "zscore" ((v - mean) / std).
     lam : the weight of diversity; 0 gives exactly the uncertainty order.
+    group_size : None = the exact greedy over the whole pool: after every pick the diversity
+        of every sample is updated and normalised again over all samples not yet picked (a
+        pass over the pool and a sort per pick: minutes for 25 000 picks from 50 000). An int
+        (default 4096): as in `mmd`, the pool is split at random (seeded) into groups of about
+        that size and the exact greedy runs over one group at a time, each group taking its
+        share of the budget (in proportion to its size), with the picks of the earlier groups
+        counted in the diversity; after every pick the diversity is normalised again over the
+        group's samples not yet picked, a random sample of the pool's, whose ranks and
+        z-scores estimate those over the pool. A sample then competes with its group only,
+        for its group's share. Pools up to the group size get the exact greedy.
 
     Why normalise: raw sums are wrong. In the earlier experiments the uncertainty score ran
     from 1 to 600 while the MMD term ran from 0.004 to 0.02, so uncertainty + lam * MMD was
@@ -38,28 +49,34 @@ def hybrid(features, labelled_features=None, *, inputs, pool_size, budget, seed,
         raise ValueError(f"option diversity must be 'mmd' or 'distance', got {diversity!r}")
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
         raise ValueError(f"option lam must be a number >= 0, got {lam!r}")
+    group_size = group_size_option(group_size)
     if uncertainty == "hybrid" or get_strategy(uncertainty).kind != "score":
         raise ValueError(f"option uncertainty must name a score strategy, got {uncertainty!r}")
     scores = compute_scores(uncertainty, inputs, seed=seed, chunk_size=chunk_size, **(uncertainty_options or {}))
     base = normalized(scores, normalize)  # (N,)
+    tiebreak = tiebreak_ranks(pool_size, seed)
+    if lam == 0:  # the greedy on a fixed score: its order
+        return order_to_scores(np.lexsort((tiebreak, -base))[:budget], pool_size)
 
-    if lam == 0:
-        state, spread = None, None
-    elif diversity == "mmd":
+    if diversity == "mmd":
         state = MMDGain(features, labelled_features, seed, chunk_size, repeats, draw_size, bandwidth)
-        spread = state.gain
     else:
         state = KCentre(features, labelled_features, chunk_size)
-        spread = state.distance
 
-    def gain(picked: np.ndarray) -> np.ndarray:
-        if state is None:
-            return base
-        free = ~picked
-        combined = base.copy()
-        combined[free] += lam * normalized(spread()[free], normalize)
-        return combined
+    def chooser(rows):
+        base_rows, ranks = base[rows], tiebreak[rows]
+        t = state.t[rows] if diversity == "mmd" else None
 
-    order = greedy_order(gain, state.add if state else (lambda i: None), pool_size, budget,
-                         tiebreak_ranks(pool_size, seed))
+        def choose(values, alive, extra):
+            free = np.flatnonzero(alive)
+            if diversity == "mmd":  # t - s / (m + 1): the MMD reduction up to a positive affine map, so
+                spread = t[free] - values[free] / (state.m + 1 + extra)  # the same ranks and z-scores
+            else:
+                spread = np.sqrt(values[free])
+            combined = base_rows[free] + lam * normalized(spread, normalize)
+            return free[argmax_tiebreak(combined, ranks[free])]
+
+        return choose
+
+    order = grouped_greedy(state, chooser, budget, random_groups(pool_size, group_size, seed), block_limit=GROUP_SIZE)
     return order_to_scores(order, pool_size)
