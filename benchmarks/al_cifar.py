@@ -13,21 +13,17 @@ runs/bench-al) keeps every finished cycle: started again, it resumes.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from winnow import __version__  # noqa: E402
+from _record import write_result  # noqa: E402
+
 from winnow.experiments.active import al_run, results_markdown  # noqa: E402
-from winnow.train import resolve_device  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 
@@ -59,21 +55,12 @@ def main(argv=None) -> int:
                                               flush=True))
     wall = time.perf_counter() - started
     print(results_markdown(results))
-    device = resolve_device("auto")
-    record = {
-        "benchmark": "al_cifar",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
-                    "winnow": __version__},
+    path = write_result("al-cifar10", {
         "arguments": vars(args),
         "wall_seconds_this_invocation": wall,
         "results": {k: results[k] for k in ("config", "label_counts", "rows", "areas")},
         "cycles": results["cycles"],
-    }
-    path = ROOT / "benchmarks" / "results" / f"al-cifar10-{device.type}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    })
     print(f"written {path} ({wall:.0f} s)")
     return 0
 

@@ -13,20 +13,16 @@ adds their cells.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from winnow import __version__  # noqa: E402
+from _record import write_result  # noqa: E402
+
 from winnow.experiments.prune import prune_run, results_markdown  # noqa: E402
-from winnow.train import resolve_device  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 
@@ -53,20 +49,11 @@ def main(argv=None) -> int:
                                                    f"{100 * cell['test_accuracy']:.2f} % in "
                                                    f"{cell['train_seconds']:.0f} s", flush=True))
     print(results_markdown(results))
-    device = resolve_device("auto")
-    record = {
-        "benchmark": "prune_cifar",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
-                    "winnow": __version__},
+    path = write_result("prune-cifar10", {
         "arguments": vars(args),
         "results": {"config": results["config"], "rows": results["rows"]},
         "cells": results["cells"],
-    }
-    path = ROOT / "benchmarks" / "results" / f"prune-cifar10-{device.type}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    })
     print(f"written {path}")
     return 0
 

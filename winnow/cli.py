@@ -105,6 +105,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
 
 
+def _add_resumable_run_options(parser: argparse.ArgumentParser) -> None:
+    """--out and --force of the commands made of cells that resume (prune, al)."""
+    run = parser.add_argument_group("run folder")
+    run.add_argument("--out", required=True, metavar="RUN_DIR",
+                     help="the run folder; an existing one with the same arguments is resumed")
+    run.add_argument("--force", action="store_true", help="discard an existing run folder's results and start again")
+
+
 def _data_options(args) -> dict:
     options = {}
     if args.image_size is not None:
@@ -238,10 +246,7 @@ def _add_prune_parser(commands) -> None:
                        metavar="KEY=VALUE", help="change the proxy's recipe only, e.g. --proxy-set epochs=3; "
                                                  "by default the proxy is the full-data run")
     _add_proxy_options(model)
-    run = prune.add_argument_group("run folder")
-    run.add_argument("--out", required=True, metavar="RUN_DIR",
-                     help="the run folder; an existing one with the same arguments is resumed")
-    run.add_argument("--force", action="store_true", help="discard an existing run folder's results and start again")
+    _add_resumable_run_options(prune)
     prune.set_defaults(handler=_prune)
 
 
@@ -280,10 +285,7 @@ def _add_al_parser(commands) -> None:
     group.add_argument("--stratified-initial", action="store_true", help="draw the initial set stratified by class")
     group.add_argument("--class-balanced", action="store_true", help="equal picks per predicted class")
     _add_proxy_options(_add_model_options(al.add_argument_group("model and recipe (of every cycle's training)")))
-    run = al.add_argument_group("run folder")
-    run.add_argument("--out", required=True, metavar="RUN_DIR",
-                     help="the run folder; an existing one with the same arguments is resumed")
-    run.add_argument("--force", action="store_true", help="discard an existing run folder's results and start again")
+    _add_resumable_run_options(al)
     al.set_defaults(handler=_al)
 
 
