@@ -43,3 +43,11 @@ def test_one_pair_has_no_interval_and_bad_input_is_named():
         paired_difference([1, 2], [1])
     with pytest.raises(ValueError, match="confidence"):
         paired_difference([1, 2], [1, 2], confidence=1.5)
+
+
+def test_paired_by_key_pairs_the_shared_keys_only():
+    from winnow.stats import paired_by_key
+
+    d = paired_by_key({0: 11.0, 1: 12.0, 2: 13.0, 5: 99.0}, {2: 10.0, 1: 10.0, 0: 10.0, 7: 0.0})
+    assert d == paired_difference([11.0, 12.0, 13.0], [10.0, 10.0, 10.0]).to_dict()
+    assert paired_by_key({0: 1.0}, {1: 1.0}) is None

@@ -77,3 +77,12 @@ def paired_difference(a, b, confidence: float = 0.95) -> PairedDifference:
     half = float(_scipy_stats.t.ppf((1 + confidence) / 2, summary.n - 1)) * summary.std / math.sqrt(summary.n)
     return PairedDifference(summary.mean, summary.std, summary.mean - half, summary.mean + half, summary.n,
                             confidence)
+
+
+def paired_by_key(values: dict, reference: dict, confidence: float = 0.95) -> dict | None:
+    """`paired_difference` over the keys (seeds, trials) both dicts have, in sorted order, as a
+    dict; None when they share none."""
+    common = sorted(set(values) & set(reference))
+    if not common:
+        return None
+    return paired_difference([values[k] for k in common], [reference[k] for k in common], confidence).to_dict()

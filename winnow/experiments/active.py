@@ -37,7 +37,7 @@ from .. import __version__, data, runs, stats
 from ..data.split import stratified_split
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from ..train import TrainResult, fit
-from .proxy import MODEL_INPUTS, ProxyOptions, fresh_model, make_inputs, plan_inputs
+from .proxy import MODEL_INPUTS, ProxyOptions, fresh_model, inputs_used, make_inputs, plan_inputs
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.active")
@@ -178,10 +178,7 @@ def _run_trial(dataset, cells_dir, trial, trials, strategy, start, config, recip
     previous = None
     if config["warm_start"] and done:
         previous = runs.load_weights(cells_dir / f"{_cell_name(trial, strategy, done)}.pt")
-    chosen = get_strategy(strategy)
-    uses = wanted if "inputs" in chosen.context else wanted & set(chosen.needs + chosen.optional)
-    if config["class_balanced"]:
-        uses = uses | {"probs"}
+    uses = inputs_used(get_strategy(strategy), wanted, config["class_balanced"])
     for cycle in range(done + 1, cycles + 1):
         name = _cell_name(trial, strategy, cycle)
         network = fresh_model(dataset, model_name, recipe.seed)
@@ -250,10 +247,11 @@ def summarize(run_dir: str | Path) -> dict:
             rows.append({"strategy": strategy, "labels": n, "trials": sorted(values),
                          "test_accuracy": stats.summarize([values[t] for t in sorted(values)]).to_dict(),
                          "per_trial": [values[t] for t in sorted(values)],
-                         "vs_random": _paired(values, {t: c[n] for t, c in curves.get(RANDOM, {}).items() if n in c})
+                         "vs_random": stats.paired_by_key(values, {t: c[n] for t, c in curves.get(RANDOM, {}).items()
+                                                                   if n in c})
                          if strategy != RANDOM else None})
     area_rows = [{"strategy": s, "trials": sorted(a), "area": stats.summarize([a[t] for t in sorted(a)]).to_dict(),
-                  "vs_random": _paired(a, areas.get(RANDOM, {})) if s != RANDOM else None}
+                  "vs_random": stats.paired_by_key(a, areas.get(RANDOM, {})) if s != RANDOM else None}
                  for s, a in areas.items()]
     keys = ("data", "initial", "budget", "cycles", "trials", "strategies", "model", "preset", "warm_start",
             "pool_subset")
@@ -268,13 +266,6 @@ def _area(label_counts: list[int], accuracies: list[float]) -> float:
         return float(accuracies[0])
     x, y = np.asarray(label_counts, dtype=np.float64), np.asarray(accuracies, dtype=np.float64)
     return float(((y[1:] + y[:-1]) / 2 * np.diff(x)).sum() / (x[-1] - x[0]))
-
-
-def _paired(values: dict, reference: dict) -> dict | None:
-    common = sorted(set(values) & set(reference))
-    if not common:
-        return None
-    return stats.paired_difference([values[t] for t in common], [reference[t] for t in common]).to_dict()
 
 
 def results_markdown(results: dict) -> str:

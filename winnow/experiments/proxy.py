@@ -121,6 +121,13 @@ def plan_inputs(strategies: list[Strategy], mode: str, class_balanced: bool = Fa
     return wanted
 
 
+def inputs_used(strategy: Strategy, wanted: set[str], class_balanced: bool = False) -> set[str]:
+    """The planned inputs (`plan_inputs`) that `strategy` uses: all of them for a strategy that
+    takes the `inputs` context, else those it declares; plus probs for class balancing."""
+    used = set(wanted) if "inputs" in strategy.context else wanted & set(strategy.needs + strategy.optional)
+    return used | {"probs"} if class_balanced else used
+
+
 def needs_training(wanted: set[str]) -> bool:
     """Whether making `wanted` trains anything (the proxy, or the short runs of early_probs)."""
     return bool(wanted & {*MODEL_INPUTS, "early_probs"})

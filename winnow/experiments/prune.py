@@ -33,7 +33,8 @@ import numpy as np
 from .. import __version__, data, runs, stats
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from ..train import Recipe, fit
-from .proxy import MODEL_INPUTS, MadeInputs, ProxyOptions, fresh_model, make_inputs, needs_training, plan_inputs
+from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, fresh_model, inputs_used, make_inputs, needs_training,
+                    plan_inputs)
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.prune")
@@ -113,7 +114,7 @@ def prune_run(
         subset_cells = [(f, s) for f in fractions for s in strategies if not _cell_path(cells_dir, s, f, seed).exists()]
         full_done = _cell_path(cells_dir, FULL, 1.0, seed).exists()
         proxy = None
-        for_subsets = any(needs_training(_wanted_by(get_strategy(s), wanted)) for _, s in subset_cells)
+        for_subsets = any(needs_training(inputs_used(get_strategy(s), wanted)) for _, s in subset_cells)
         for_full = proxy_is_full and not full_done and bool(wanted & set(MODEL_INPUTS))
         if for_subsets or for_full:
             proxy = _proxy(dataset, cells_dir, seed, wanted, proxy_recipe.replace(seed=seed), model_name,
@@ -158,13 +159,6 @@ def _check(fractions, strategies, seeds, options):
 
 def _cell_path(cells_dir: Path, strategy: str, fraction: float, seed: int) -> Path:
     return cells_dir / (f"{FULL}-s{seed}.json" if strategy == FULL else f"{strategy}-f{fraction:g}-s{seed}.json")
-
-
-def _wanted_by(strategy, wanted: set[str]) -> set[str]:
-    """The planned inputs this strategy uses (all of them for strategies that take `inputs`)."""
-    if "inputs" in strategy.context:
-        return wanted
-    return wanted & set(strategy.needs + strategy.optional)
 
 
 def _proxy(dataset, cells_dir: Path, seed: int, wanted: set[str], recipe: Recipe, model_name: str,
@@ -224,7 +218,7 @@ def _tested(result, dataset, recipe) -> dict:
 def _subset_cell(dataset, cells_dir, train_indices, strategy, fraction, seed, recipe, model_name, options,
                  class_balanced, scale_epochs, proxy, wanted, progress, on_cell) -> None:
     chosen = get_strategy(strategy)
-    uses = _wanted_by(chosen, wanted) | ({"probs"} if class_balanced else set())
+    uses = inputs_used(chosen, wanted, class_balanced)
     made, _ = proxy if proxy is not None else (MadeInputs(), None)
     arrays = {name: made.arrays[name] for name in uses if name in made.arrays}
     arrays["labels"] = dataset.labels.numpy()[train_indices]
@@ -263,8 +257,8 @@ def summarize(run_dir: str | Path) -> dict:
     config = runs.read_json(run_dir / runs.CONFIG)
     cells = [runs.read_json(p) for p in sorted((run_dir / runs.CELLS).glob("*.json"))
              if not p.name.startswith("proxy-")]
-    cells = [c for c in cells if c["seed"] in config["seeds"]
-             and (c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
+    cells = [c for c in cells if c["seed"] in config["seeds"] and (
+        c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
     by_key = {(c["strategy"], c["fraction"], c["seed"]): c for c in cells}
     rows = []
     full = {c["seed"]: c["test_accuracy"] for c in cells if c["strategy"] == FULL}
@@ -283,12 +277,6 @@ def _row(strategy, fraction, group, random_acc, full) -> dict:
     accuracies = {c["seed"]: c["test_accuracy"] for c in group}
     seeds = sorted(accuracies)
 
-    def paired(reference):
-        common = [s for s in seeds if reference is not None and s in reference]
-        if reference is None or not common:
-            return None
-        return stats.paired_difference([accuracies[s] for s in common], [reference[s] for s in common]).to_dict()
-
     def mean_of(key):
         return float(np.mean([c[key] for c in group])) if group else None
 
@@ -297,8 +285,8 @@ def _row(strategy, fraction, group, random_acc, full) -> dict:
         "kept": group[0]["kept"] if group else None,
         "test_accuracy": stats.summarize([accuracies[s] for s in seeds]).to_dict(),
         "per_seed": [accuracies[s] for s in seeds],
-        "vs_random": paired(random_acc),
-        "vs_full": None if strategy == FULL else paired(full),
+        "vs_random": None if random_acc is None else stats.paired_by_key(accuracies, random_acc),
+        "vs_full": None if strategy == FULL else stats.paired_by_key(accuracies, full),
         "choose_seconds": (mean_of("proxy_train_seconds") + mean_of("scoring_seconds") + mean_of("records_seconds")
                            + mean_of("selection_seconds")) if group else None,
         "selection_seconds": mean_of("selection_seconds"),
