@@ -70,8 +70,13 @@ def test_badge_factorised_distance_equals_the_explicit_embedding_distance():
     embedding = GradientEmbedding(probs, features, chunk_size=4)
     np.testing.assert_allclose(embedding.sq_norms, (g**2).sum(1), rtol=1e-12)
     for j in (0, 4, 8):
-        np.testing.assert_allclose(embedding.sq_distances_to(j), ((g - g[j]) ** 2).sum(1), rtol=1e-9, atol=1e-12)
+        # float32 products: rounding about 1e-7 of |g_i|^2 + |g_j|^2 per operation
+        scale = (g**2).sum(1) + (g[j] ** 2).sum()
+        np.testing.assert_allclose(embedding.sq_distances_to(j), ((g - g[j]) ** 2).sum(1), rtol=0, atol=1e-5 * scale.max())
         assert embedding.sq_distances_to(j)[j] == 0
+    many = embedding.sq_distances_to([0, 4, 8])  # (N, 3): one column per pick
+    assert many.shape == (9, 3)
+    np.testing.assert_array_equal(many[:, 1], embedding.sq_distances_to(4))
 
 
 def test_badge_first_pick_is_the_largest_gradient_norm():
@@ -107,6 +112,39 @@ def test_badge_draws_the_next_pick_in_proportion_to_the_squared_distance():
     seconds = np.array([select("badge", inputs, 2, seed=seed).tolist() for seed in range(400)])
     assert (seconds[:, 0] == 0).all()
     assert abs((seconds[:, 1] == 1).mean() - 0.75) < 0.08  # binomial std 0.022
+
+
+def test_badge_with_several_draws_per_update_draws_away_from_the_picks_and_never_twice():
+    # 4 far-apart clusters of 25 (spread 0.1, 20 apart). After the first pick, 4 picks are drawn
+    # before the next update: they may share a cluster with each other, but none is drawn from
+    # the first pick's cluster (squared distances about 0.02 against about 800), and none twice.
+    features = blobs([[20, 0], [0, 20], [-20, 0], [0, -20]], 25, 0.1)
+    probs = np.full((100, 4), 0.2) + np.random.default_rng(3).uniform(0, 0.02, size=(100, 4))
+    probs[np.arange(100), np.repeat(np.arange(4), 25)] += 0.2  # each cluster leans to its own class
+    probs /= probs.sum(1, keepdims=True)
+    inputs = StrategyInputs(probs=probs, features=features)
+    for seed in range(5):
+        chosen = select("badge", inputs, 9, seed=seed, draws_per_update=4)
+        assert len(set(chosen.tolist())) == 9
+        assert chosen[0] // 25 not in (chosen[1:5] // 25).tolist()
+    exact = select("badge", inputs, 9, seed=2, draws_per_update=1)
+    assert select("badge", inputs, 9, seed=2).tolist() == exact.tolist()  # budget <= 1 000: exact by default
+    with pytest.raises(ValueError, match="draws_per_update"):
+        select("badge", inputs, 3, draws_per_update=0)
+
+
+def test_badge_random_projection_keeps_distances_within_the_johnson_lindenstrauss_error():
+    r = np.random.default_rng(4)
+    probs = r.dirichlet(np.ones(3), size=50)
+    features = r.normal(size=(50, 1000)).astype(np.float32)
+    exact = GradientEmbedding(probs, features, chunk_size=16).sq_distances_to(np.arange(5))
+    projected = GradientEmbedding(probs, features, chunk_size=16, dims=400, seed=1).sq_distances_to(np.arange(5))
+    off = exact > 0  # each pick is at distance 0 of itself in both
+    relative = np.abs(projected[off] - exact[off]) / exact[off]
+    assert np.median(relative) < 0.1  # sqrt(2 / 400) = 0.07 per inner product
+    assert not np.allclose(projected, exact)  # it did project
+    inputs = StrategyInputs(probs=probs, features=features)
+    assert select("badge", inputs, 10, seed=3).tolist() == select("badge", inputs, 10, seed=3, dims=None).tolist()
 
 
 def test_badge_on_duplicates_follows_the_tiebreak_order():
