@@ -9,3 +9,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+from report_runs import report_runs  # noqa: E402, F401  (run folders shared by the report tests)

@@ -136,6 +136,7 @@ def test_arguments_become_a_train_run_call(monkeypatch, capsys):
     assert code == 0
     assert calls == [{
         "data_spec": "folder:/pics", "out": "somewhere", "model": "fastnet_xs", "preset": "cpu", "force": True,
+        "calibrate": False, "tensorboard": False,
         "recipe_overrides": {"lr": 0.5, "cutout": 8, "tta": False, "seed": 3, "device": "cpu", "epochs": 4.0},
         "data_options": {"image_size": 32, "skip_bad_images": True, "test_fraction": 0.3},
     }]
@@ -162,10 +163,10 @@ def test_one_epoch_on_the_digits_runs(tmp_path, capsys):
     "setting, message",
     [
         ("nosuch=1", r"KEY one of: epochs, batch_size, .*eval_batch_size \(got 'nosuch=1'\)"),
-        ("lr", r"--set expects KEY=VALUE"),
-        ("lr=abc", r"--set lr: 'abc' is not a valid float"),
-        ("batch_size=1.5", r"--set batch_size: '1.5' is not a valid int"),
-        ("flip=maybe", r"--set flip: 'maybe' is not a valid bool"),
+        ("lr", r"argument --set: expected KEY=VALUE"),
+        ("lr=abc", r"argument --set: lr: 'abc' is not a valid float"),
+        ("batch_size=1.5", r"argument --set: batch_size: '1.5' is not a valid int"),
+        ("flip=maybe", r"argument --set: flip: 'maybe' is not a valid bool"),
     ],
 )
 def test_bad_set_values_are_rejected_by_argparse(setting, message, capsys, monkeypatch):

@@ -25,7 +25,7 @@ def _recipe_value(text: str) -> tuple[str, object]:
     fields = {f.name: f for f in dataclasses.fields(Recipe)}
     if not sep or key not in fields:
         raise argparse.ArgumentTypeError(
-            f"--set expects KEY=VALUE with KEY one of: {', '.join(fields)} (got {text!r})")
+            f"expected KEY=VALUE with KEY one of: {', '.join(fields)} (got {text!r})")
     kind = type(getattr(Recipe(), key))
     try:
         if kind is bool:
@@ -34,7 +34,7 @@ def _recipe_value(text: str) -> tuple[str, object]:
             return key, value.lower() in ("true", "1", "yes")
         return key, kind(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--set {key}: {value!r} is not a valid {kind.__name__}") from None
+        raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
 
 
 def _strategy_option(text: str) -> tuple[str, object]:
@@ -145,11 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     group = _add_model_options(train.add_argument_group("model and recipe"))
     group.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    group.add_argument("--calibrate", action="store_true",
+                       help="fit a temperature on a hold-out after training (val_fraction 0.1 unless the recipe "
+                            "has one) and write calibration.json and reliability.png")
+    group.add_argument("--tensorboard", action="store_true",
+                       help="also write the per-epoch scalars as TensorBoard events to RUN_DIR/tensorboard "
+                            "(needs: pip install tensorboard)")
     _add_run_options(train)
     train.set_defaults(handler=_train)
     _add_select_parser(commands)
     _add_prune_parser(commands)
     _add_al_parser(commands)
+    _add_clean_parser(commands)
+    _add_calibrate_parser(commands)
+    _add_report_parser(commands)
     return parser
 
 
@@ -221,7 +230,7 @@ def _add_prune_parser(commands) -> None:
                     "strategy needs one), keep that fraction, train from scratch on it with the same recipe and "
                     "test; plus the full-data run. Prints and writes results.md, results.csv and results.json: "
                     "test accuracy mean ± std per cell, the paired difference to random and to full data with a "
-                    "95 %% confidence interval, and the time spent choosing next to the training time. Finished "
+                    "95 % confidence interval, and the time spent choosing next to the training time. Finished "
                     "cells are kept in RUN_DIR/cells: run the same command again to resume after an interruption.",
         epilog="example: winnow prune --data cifar10:~/data --fractions 0.3,0.5 --strategies "
                "random,el2n,margin,kmeans_margin,hybrid --seeds 3 --out runs/prune",
@@ -259,7 +268,7 @@ def _add_al_parser(commands) -> None:
                     "initial labelled set shared by every strategy; each of --cycles cycles trains on the labelled "
                     "set, tests, and (except the last) labels the --budget pool samples the strategy picks with "
                     "that model. Prints one line per cycle, then the accuracy per label count (mean ± std over "
-                    "trials), the area under each learning curve and the paired difference to random with a 95 %% "
+                    "trials), the area under each learning curve and the paired difference to random with a 95 % "
                     "confidence interval; writes results.md/csv/json and learning_curves.png. Every finished "
                     "cycle is kept: run the same command again to resume after an interruption.",
         epilog="example: winnow al --data digits --initial 30 --budget 30 --cycles 6 --trials 3 "
@@ -358,6 +367,131 @@ def _print_al(results: dict, out) -> None:
     console.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
 
 
+def _add_clean_parser(commands) -> None:
+    from .cleaning import METHODS, NOISE_KINDS
+
+    clean = commands.add_parser(
+        "clean", help="find training labels that are probably wrong, and what removing them does",
+        description="Out-of-fold probabilities from --folds models trained with the one trainer (each predicts the "
+                    "fold it did not train on) rank the train split by how likely each label is wrong. Writes "
+                    "flags.csv and flags.npy (the flagged samples, most likely wrong first, with the given and the "
+                    "suggested label) and flagged.png. --inject-noise corrupts a copy of the training labels in "
+                    "memory and scores the flags against it (flag_quality.json: precision, recall, F1). --remove "
+                    "retrains without the flagged samples and prints the test accuracy of the noisy, cleaned and "
+                    "(with injected noise) true labels, mean ± std over seeds, with paired differences and 95 % "
+                    "confidence intervals. Your files are never changed. Finished folds and trainings are kept in "
+                    "RUN_DIR/cells: run the same command again to resume after an interruption.",
+        epilog="example: winnow clean --data cifar10:~/data --method confident_learning --folds 4 --inject-noise 0.2 "
+               "--remove auto --seeds 3 --cv-set epochs=4 --out runs/clean",
+    )
+    _add_data_options(clean)
+    group = clean.add_argument_group("cleaning")
+    group.add_argument("--method", default="confident_learning", choices=tuple(METHODS),
+                       help="confident_learning (cleanlab's find_label_issues), self_confidence (low probability of "
+                            "the given label first) or low_max_prob (low top probability first) "
+                            "(default confident_learning)")
+    group.add_argument("--folds", type=int, default=4, metavar="K",
+                       help="cross-validation folds, at most the smallest class (default 4)")
+    group.add_argument("--remove", type=_remove_count, metavar="K|auto",
+                       help="flag the top K (or auto: as many as confident learning finds, or cleanlab's estimate of "
+                            "the number of label issues for the ranking methods) and retrain without them; without "
+                            "it, auto many are flagged and nothing is retrained")
+    group.add_argument("--seeds", default=[0, 1, 2], type=_seed_list, metavar="N|S,S",
+                       help="a count N (seeds 0..N-1) or a list of seeds: folds, fold models, flags and trainings "
+                            "per seed (default 3)")
+    group.add_argument("--flagged-images", type=int, default=50, metavar="N",
+                       help="how many of the top flags flagged.png shows (default 50)")
+    noise = clean.add_argument_group("injected noise (a copy of the labels in memory; the data is not changed)")
+    noise.add_argument("--inject-noise", type=float, metavar="RATE",
+                       help="corrupt this share of the training labels, in [0, 1), and score the flags against it")
+    noise.add_argument("--noise-kind", choices=NOISE_KINDS,
+                       help="symmetric (default): another class drawn uniformly; asymmetric: a fixed class map "
+                            "(CIFAR-10: truck->automobile, bird->airplane, deer->horse, cat<->dog; else c->c+1)")
+    noise.add_argument("--noise-seed", type=int, metavar="S", help="seed of the noise draw (default 0)")
+    model = _add_model_options(clean.add_argument_group("model and recipe (of every training: folds and retraining)"))
+    model.add_argument("--cv-set", dest="cv_values", type=_recipe_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="change the fold models' recipe only, e.g. --cv-set epochs=3")
+    _add_resumable_run_options(clean)
+    clean.set_defaults(handler=_clean)
+
+
+def _remove_count(text: str):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a count >= 1, got {text!r}")
+    return value
+
+
+def _clean(args) -> int:
+    from .experiments.clean import clean_run
+
+    overrides = _recipe_overrides(args)
+    if "seed" in overrides or any(key == "seed" for key, _ in args.cv_values):
+        raise ValueError("clean sets the recipe seed from --seeds; do not --set seed")
+    results = clean_run(args.data, args.out, method=args.method, folds=args.folds, seeds=args.seeds,
+                        inject_noise=args.inject_noise, noise_kind=args.noise_kind, noise_seed=args.noise_seed,
+                        remove=args.remove, flagged_images=args.flagged_images, model=args.model,
+                        preset=args.preset, recipe_overrides=overrides, cv_overrides=dict(args.cv_values),
+                        data_options=_data_options(args), force=args.force, on_cell=_print_clean_cell)
+    _print_clean(results, args.out)
+    return 0
+
+
+def _print_clean_cell(cell: dict) -> None:
+    kind = cell["cell"]
+    if kind == "fold":
+        text = (f"fold {cell['fold'] + 1}/{cell['folds']} || held-out accuracy {100 * cell['held_out_accuracy']:.2f} % "
+                f"|| training {cell['train_seconds']:.1f} s")
+    elif kind == "flags":
+        text = f"{cell['flagged']} flagged" + (f" || precision {100 * cell['precision']:.1f} % || recall "
+                                               f"{100 * cell['recall']:.1f} %" if "precision" in cell else "")
+    else:
+        text = (f"{kind} labels || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
+                f"|| training {cell['train_seconds']:.1f} s")
+    print(f"seed {cell['seed']} || {text}", flush=True)
+
+
+def _print_clean(results: dict, out) -> None:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from .runs import FLAG_QUALITY, FLAGGED_PNG, FLAGS_CSV, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from .stats import PairedDifference, Summary
+
+    flags, noisy = results["flags"], results["config"]["noise"] is not None
+    console = _console()
+    title = f"Flags ({results['config']['method']})"
+    table = Table(title=title + (": against the injected noise (%)" if noisy else ""))
+    columns = ("seeds", "flagged", *(("precision", "recall", "F1") if noisy else ()))
+    for column in columns:
+        table.add_column(column, justify="left" if column == "seeds" else "right")
+    table.add_row("mean ± std", Summary(**flags["flagged"]).format(1.0, 1),
+                  *[Summary(**flags[key]).format() for key in ("precision", "recall", "f1") if noisy])
+    if "flags_csv" in flags:
+        quality = flags["flags_csv"]
+        table.add_row("flags.csv (all seeds)", str(quality["flagged"]),
+                      *[f"{100 * quality[key]:.2f}" for key in ("precision", "recall", "f1")])
+    console.print(table)
+    if results["rows"]:
+        table = Table(title="Training after cleaning: test accuracy (%), mean ± std over seeds")
+        for column in ("labels", "kept", "test accuracy", "vs noisy (95 % CI)", "vs true (95 % CI)", "training s"):
+            table.add_column(column, justify="left" if column == "labels" else "right")
+        for row in results["rows"]:
+            table.add_row(row["labels"], f"{row['kept']:.0f}", Summary(**row["test_accuracy"]).format(),
+                          PairedDifference(**row["vs_noisy"]).format() if row["vs_noisy"] else "",
+                          PairedDifference(**row["vs_true"]).format() if row["vs_true"] else "",
+                          f"{row['train_seconds']:.1f}")
+        console.print(table)
+    files = (FLAGS_CSV, FLAGGED_PNG, *((FLAG_QUALITY,) if noisy else ()), RESULTS_MD, RESULTS_CSV, RESULTS_JSON)
+    console.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
+
+
 def _float_list(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -439,9 +573,48 @@ def _train(args) -> int:
 
     overrides = _recipe_overrides(args, ("seed", "device", "epochs"))
     final = train_run(args.data, args.out, model=args.model, preset=args.preset, recipe_overrides=overrides,
-                      data_options=_data_options(args), force=args.force)
+                      data_options=_data_options(args), force=args.force, calibrate=args.calibrate,
+                      tensorboard=args.tensorboard)
     _print_final(final, args.out)
+    if args.calibrate:
+        after = final["calibration"]
+        _print_calibration(after["temperature"], after["hold_out_count"], (final["test_ece"], after["test_ece"]),
+                           (final["test_nll"], after["test_nll"]), args.out)
     return 0
+
+
+def _add_calibrate_parser(commands) -> None:
+    calibrate = commands.add_parser(
+        "calibrate", help="fit a temperature to a trained run's hold-out and measure its calibration",
+        description="Reload the data and weights of RUN_DIR, fit a temperature on its hold-out (val_indices.npy, "
+                    "written by `winnow train --calibrate` or `--set val_fraction=0.1`) by negative log-likelihood, "
+                    "and write calibration.json (test accuracy, ECE, MCE, NLL, Brier score and reliability-diagram "
+                    "data before and after scaling) and reliability.png. Nothing else in RUN_DIR is changed.",
+        epilog="example: winnow calibrate runs/c10 --bins 15",
+    )
+    calibrate.add_argument("run_dir", metavar="RUN_DIR", help="the run folder of a trained model")
+    calibrate.add_argument("--bins", type=int, default=15, metavar="B",
+                           help="equal-width confidence bins of ECE, MCE and the reliability diagram (default 15)")
+    calibrate.add_argument("--device", metavar="DEV", help="predict on DEV instead of the recipe's device")
+    calibrate.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args) -> int:
+    from .experiments.calibrate import calibrate_run
+
+    record = calibrate_run(args.run_dir, bins=args.bins, device=args.device)
+    before, after = record["test"]["before"], record["test"]["after"]
+    _print_calibration(record["temperature"], record["hold_out_count"], (before["ece"], after["ece"]),
+                       (before["nll"], after["nll"]), args.run_dir)
+    return 0
+
+
+def _print_calibration(temperature: float, hold_out_count: int, ece: tuple[float, float], nll: tuple[float, float],
+                       out) -> None:
+    """The temperature, and the test ECE and NLL (before, after) scaling."""
+    print(f"temperature {temperature:.3f}, fitted on {hold_out_count} hold-out images")
+    print(f"test ECE {100 * ece[0]:.2f} % -> {100 * ece[1]:.2f} %; NLL {nll[0]:.4f} -> {nll[1]:.4f}; "
+          f"calibration.json and reliability.png in {out}")
 
 
 def _select(args) -> int:
@@ -632,6 +805,58 @@ def _print_status(summary: dict, folder) -> None:
         print(f"{summary['pending']} queried images wait for labels")
 
 
+def _add_report_parser(commands) -> None:
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page from run folders",
+        description="Read the run folders and write one HTML file: per run, by its kind, the training curves, "
+                    "confusion matrix and per-class accuracy; the chosen images; pruning results against random "
+                    "and full data; active-learning curves and the images picked per cycle; cleaning flags; "
+                    "calibration; and the config and versions. Runs of the same kind are also compared side by "
+                    "side. Images are embedded, so the file opens anywhere without a network; the figures are "
+                    "also saved as PNG files in each run folder. Every command writes RUN_DIR/report.html itself "
+                    "at its end.",
+        epilog="example: winnow report runs/al runs/al-warm --out al.html",
+    )
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by winnow commands")
+    report.add_argument("--out", default="report.html", metavar="HTML",
+                        help="the HTML file to write (default report.html); an existing file is replaced only "
+                             "when it is a Winnow report")
+    report.add_argument("--no-images", action="store_true",
+                        help="do not load the runs' data for image grids (show tables instead)")
+    report.add_argument("--no-figures", action="store_true",
+                        help="embed the figures only; do not write them as PNG files into the run folders")
+    report.set_defaults(handler=_report, writes_run_report=False)
+
+
+def _report(args) -> int:
+    from .report import write_report
+
+    path = write_report(args.run_dirs, args.out, images=not args.no_images, save_figures=not args.no_figures)
+    print(f"report of {len(args.run_dirs)} run folder(s) in {path}")
+    return 0
+
+
+def _write_run_report(args) -> None:
+    """Rewrite the report.html of the run folder a command just wrote (its --out, or the RUN_DIR
+    or DIR it worked on). A report that cannot be made is a warning: the run itself is done."""
+    if not getattr(args, "writes_run_report", True) or args.command == "al status":
+        return
+    folder = next((getattr(args, name) for name in ("out", "run_dir", "dir") if getattr(args, name, None)), None)
+    if folder is None:
+        return
+    from pathlib import Path
+
+    from .report import write_report
+    from .runs import REPORT_HTML
+
+    try:
+        path = write_report([folder], Path(folder) / REPORT_HTML)
+    except Exception as error:  # noqa: BLE001  (a plotting or reading problem must not fail a finished run)
+        print(f"winnow {args.command}: warning: no report written: {type(error).__name__}: {error}", file=sys.stderr)
+        return
+    print(f"report in {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     labelling = len(argv) > 1 and argv[0] == "al" and argv[1] in LABELLING_VERBS
@@ -645,7 +870,10 @@ def main(argv: list[str] | None = None) -> int:
     from .runs import RunExistsError
 
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        if code == 0:
+            _write_run_report(args)
+        return code
     except (DataError, RunExistsError, FileNotFoundError, ValueError) as error:
         print(f"winnow {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -134,8 +134,348 @@ def plot_learning_curves(results: dict, path: str | Path, title: str | None = No
     return path
 
 
+def plot_reliability(before: dict, after: dict, path: str | Path, title: str | None = None) -> Path:
+    """Reliability diagrams before and after temperature scaling, side by side, written as PNG.
+
+    before, after : summaries from `calibration.calibration_summary` (keys "ece", "reliability"
+    with per-bin "edges", "counts", "confidence", "accuracy"). Bars are each bin's accuracy; the
+    outlined bars its mean confidence; the diagonal is perfect calibration. Empty bins are blank.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, panels = plt.subplots(1, 2, figsize=(9, 4.5), dpi=120, sharey=True)
+    for axes, (name, summary) in zip(panels, (("before scaling", before), ("after scaling", after))):
+        diagram = summary["reliability"]
+        edges = np.asarray(diagram["edges"])
+        filled = np.array([count > 0 for count in diagram["counts"]])
+        left, width = edges[:-1][filled], np.diff(edges)[filled]
+        accuracy = np.array([v for v in diagram["accuracy"] if v is not None], dtype=float)
+        confidence = np.array([v for v in diagram["confidence"] if v is not None], dtype=float)
+        axes.bar(left, accuracy, width=width, align="edge", color="tab:blue", edgecolor="white", label="accuracy")
+        axes.bar(left, confidence, width=width, align="edge", fill=False, edgecolor="tab:red", linewidth=1.2,
+                 label="mean confidence")
+        axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("top-1 confidence")
+        axes.set_title(f"{name}: ECE {100 * summary['ece']:.2f} %")
+        axes.grid(alpha=0.3)
+    panels[0].set_ylabel("accuracy")
+    panels[0].legend(loc="upper left")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    path = Path(path)
+    _save_png(figure, path)
+    plt.close(figure)
+    return path
+
+
 def _save_png(figure, path: Path) -> None:
     """Save atomically: a PNG is complete or absent."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     runs.write_bytes(path, buffer.getvalue())
+
+
+# ---------------------------------------------------------------- report figures
+# Each draws from run-folder data (no model, no dataset), returns the PNG bytes, and writes them
+# atomically to `path` when one is given: the report embeds the bytes, the run folder keeps the
+# file for papers and slides. They use matplotlib's Figure directly, so no pyplot backend or
+# global state is touched.
+
+REPORT_STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold", "axes.labelsize": 10,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#9aa1ad",
+    "axes.grid": True, "grid.color": "#e3e6ec", "grid.linewidth": 0.8, "axes.axisbelow": True,
+    "legend.frameon": False, "legend.fontsize": 9, "xtick.color": "#454c59", "ytick.color": "#454c59",
+    "figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight", "savefig.pad_inches": 0.08,
+}
+PALETTE = ("#2f6fde", "#e8710a", "#1e9e5a", "#c5221f", "#8e44ad", "#0f9ba8", "#b58a00", "#d63384", "#5f6b7a")
+NEUTRAL = "#8a919c"  # random (and the full-data reference) in every comparison
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def strategy_colours(names) -> dict[str, str]:
+    """A colour per strategy, stable within a figure: random grey, the others in palette order."""
+    others = [n for n in dict.fromkeys(names) if n != "random"]
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(others)}
+    return {**colours, "random": NEUTRAL}
+
+
+def _report_figure(width: float, height: float, panels: int = 1):
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure = Figure(figsize=(width, height), layout="constrained")
+        axes = figure.subplots(1, panels, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def _finish(figure, path) -> bytes:
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure.savefig(buffer, format="png")
+    content = buffer.getvalue()
+    if path is not None:
+        runs.write_bytes(path, content)
+    return content
+
+
+def plot_training_curves(histories: dict[str, list[dict]], path: str | Path | None = None,
+                         test_accuracy: dict[str, float] | None = None) -> bytes:
+    """Loss (left) and accuracy in % (right) per epoch, one colour per run.
+
+    histories : run name -> its metrics.jsonl records (keys epoch, train_loss, train_accuracy,
+        and val_accuracy when the recipe held data out); train accuracy is drawn solid,
+        validation dashed, and `test_accuracy` (run name -> final fraction) dotted across.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (loss_axes, accuracy_axes) = _report_figure(8.0, 3.2, 2)
+        for i, (name, records) in enumerate(histories.items()):
+            colour = PALETTE[i % len(PALETTE)]
+            label = name if len(histories) > 1 else None
+            epochs = [r["epoch"] for r in records]
+            loss_axes.plot(epochs, [r["train_loss"] for r in records], color=colour, marker="o", markersize=3,
+                           label=label)
+            accuracy_axes.plot(epochs, [100 * r["train_accuracy"] for r in records], color=colour, marker="o",
+                               markersize=3, label=f"{name}: train" if label else "train")
+            validation = [(r["epoch"], 100 * r["val_accuracy"]) for r in records if r.get("val_accuracy") is not None]
+            if validation:
+                accuracy_axes.plot(*zip(*validation), color=colour, linestyle="--", marker="s", markersize=3,
+                                   label=f"{name}: validation" if label else "validation")
+            if test_accuracy and test_accuracy.get(name) is not None:
+                accuracy_axes.axhline(100 * test_accuracy[name], color=colour, linestyle=":", linewidth=1.2,
+                                      label=f"{name}: test (final)" if label else "test (final)")
+        loss_axes.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
+        accuracy_axes.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
+        if len(histories) > 1:
+            loss_axes.legend()
+        accuracy_axes.legend(loc="lower right")
+        from matplotlib.ticker import MaxNLocator
+
+        for axes in (loss_axes, accuracy_axes):
+            axes.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True, min_n_ticks=1))
+        return _finish(figure, path)
+
+
+def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path | None = None,
+                          title: str | None = None) -> bytes:
+    """A heatmap of the (K, K) counts (row = true class, column = predicted), coloured by the
+    share of each true class (so rows of rare classes are as visible as common ones), with the
+    counts written in the cells when K <= 20 and class names on the axes when K <= 50."""
+    import matplotlib
+
+    counts = np.asarray(matrix, dtype=np.int64)
+    k = len(class_names)
+    if counts.shape != (k, k):
+        raise ValueError(f"confusion matrix has shape {counts.shape}, expected ({k}, {k}) for {k} class names")
+    totals = counts.sum(1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=np.float64), where=totals > 0)
+    side = float(np.clip(0.34 * k + 1.4, 3.4, 11.0))
+    slanted = k > 6 and max(len(str(n)) for n in class_names) > 3  # long names along x are turned
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (axes,) = _report_figure(side + 0.9, side)
+        axes.grid(False)
+        image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.03, label="share of the true class")
+        if k <= 20:
+            size = 8 if k <= 12 else 6
+            for row in range(k):
+                for column in range(k):
+                    if counts[row, column]:
+                        axes.text(column, row, str(counts[row, column]), ha="center", va="center", fontsize=size,
+                                  color="white" if shares[row, column] > 0.55 else "#1d2330")
+        if k <= 50:
+            axes.set_xticks(range(k), [_short(n) for n in class_names], rotation=45 if slanted else 0,
+                            ha="right" if slanted else "center", fontsize=8 if k <= 20 else 6)
+            axes.set_yticks(range(k), [_short(n) for n in class_names], fontsize=8 if k <= 20 else 6)
+        axes.set(xlabel="predicted class", ylabel="true class")
+        if title:
+            axes.set_title(title)
+        return _finish(figure, path)
+
+
+def plot_per_class_accuracy(per_class: dict[str, dict[str, float | None]], path: str | Path | None = None,
+                            title: str | None = None) -> bytes:
+    """Horizontal bars of the accuracy (%) of each class, in class order, labelled with their value;
+    for several runs, vertical bars grouped by class, one colour per run.
+
+    per_class : run name -> {class name: accuracy fraction, or None for a class without test samples}
+    """
+    import matplotlib
+
+    runs_shown = list(per_class)
+    classes = list(dict.fromkeys(name for values in per_class.values() for name in values))
+    k, r = len(classes), len(runs_shown)
+    if r > 1:
+        return plot_class_counts({name: {c: (None if v is None else 100 * v) for c, v in values.items()}
+                                  for name, values in per_class.items()}, path, title, ylabel="test accuracy (%)")
+    height = float(np.clip(0.26 * k + 0.9, 2.2, 18.0))
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (axes,) = _report_figure(4.6, height)
+        bar = 0.8 / r
+        for i, name in enumerate(runs_shown):
+            values = [per_class[name].get(c) for c in classes]
+            positions = np.arange(k) - 0.4 + bar * (i + 0.5)
+            accuracy = np.array([np.nan if v is None else 100 * v for v in values])
+            axes.barh(positions, np.nan_to_num(accuracy), height=bar * 0.92, color=PALETTE[i % len(PALETTE)],
+                      label=name if r > 1 else None)
+            if r == 1 and k <= 40:
+                for y, value in zip(positions, accuracy):
+                    if np.isfinite(value):
+                        axes.text(min(value, 100) + 1, y, f"{value:.1f}", va="center", fontsize=7, color="#454c59")
+        axes.set_yticks(range(k), [_short(c) for c in classes], fontsize=8 if k <= 30 else 6)
+        axes.invert_yaxis()
+        axes.set_xlim(0, 108)
+        axes.set(xlabel="test accuracy (%)")
+        if title:
+            axes.set_title(title)
+        axes.grid(axis="y", visible=False)
+        if r > 1:
+            axes.legend(loc="lower right")
+        return _finish(figure, path)
+
+
+def plot_class_counts(counts: dict[str, dict[str, float | None]], path: str | Path | None = None,
+                      title: str | None = None, ylabel: str = "images") -> bytes:
+    """Grouped bars of a value per class (counts by default), one colour per series (e.g.
+    {"label": ..., "predicted": ...}); a missing or None value is no bar."""
+    import matplotlib
+
+    series = list(counts)
+    classes = list(dict.fromkeys(name for values in counts.values() for name in values))
+    k = len(classes)
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (axes,) = _report_figure(float(np.clip(0.3 * k * len(series) + 2.0, 4.0, 10.0)), 2.6)
+        bar = 0.8 / len(series)
+        for i, name in enumerate(series):
+            positions = np.arange(k) - 0.4 + bar * (i + 0.5)
+            values = [counts[name].get(c) for c in classes]
+            axes.bar(positions, [0 if v is None else v for v in values], width=bar * 0.92,
+                     color=PALETTE[i % len(PALETTE)], label=name)
+        slanted = k > 8 and max(len(str(c)) for c in classes) > 3
+        axes.set_xticks(range(k), [_short(c) for c in classes], rotation=45 if slanted else 0,
+                        ha="right" if slanted else "center", fontsize=9 if k <= 30 else 6)
+        axes.set(ylabel=ylabel)
+        if title:
+            axes.set_title(title)
+        axes.grid(axis="x", visible=False)
+        if len(series) > 1:  # above the bars, never over them
+            axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=min(4, len(series)), borderaxespad=0.2)
+        return _finish(figure, path)
+
+
+def plot_prune_results(results: dict, path: str | Path | None = None) -> bytes:
+    """`winnow prune` results: test accuracy (%) per kept fraction as bars with ± one std error
+    bars, one colour per strategy, the full-data run as a line with its ± std band (left); the
+    paired difference to random in points with its 95 % interval (right, when random ran).
+
+    results : results.json of a prune run (`experiments.prune.summarize`)
+    """
+    import matplotlib
+
+    strategies = results["config"]["strategies"]
+    fractions = results["config"]["fractions"]
+    rows = {(r["strategy"], r["fraction"]): r for r in results["rows"]}
+    full = next((r for r in results["rows"] if r["strategy"] == "full"), None)
+    colours = strategy_colours(strategies)
+    differences = [r for r in results["rows"] if r.get("vs_random") and r["vs_random"]["n"] > 0]
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, panels = _report_figure(9.0 if differences else 6.0, 3.6, 2 if differences else 1)
+        axes = panels[0]
+        bar = 0.8 / max(len(strategies), 1)
+        tops, bottoms = [], []
+        for i, strategy in enumerate(strategies):
+            means, stds, xs = [], [], []
+            for j, fraction in enumerate(fractions):
+                row = rows.get((strategy, fraction))
+                if row is None or row["test_accuracy"]["n"] == 0:
+                    continue
+                xs.append(j - 0.4 + bar * (i + 0.5))
+                means.append(100 * row["test_accuracy"]["mean"])
+                stds.append(100 * row["test_accuracy"]["std"])
+            if not xs:
+                continue
+            axes.bar(xs, means, width=bar * 0.9, yerr=stds, capsize=3, color=colours[strategy], label=strategy,
+                     error_kw={"elinewidth": 1, "ecolor": "#2b303a"})
+            for x, mean, std in zip(xs, means, stds):
+                axes.text(x, mean + std + 0.15, f"{mean:.1f}", ha="center", va="bottom", fontsize=7, color="#454c59")
+            tops += [m + s for m, s in zip(means, stds)]
+            bottoms += [m - s for m, s in zip(means, stds)]
+        if full is not None and full["test_accuracy"]["n"] > 0:
+            mean, std = 100 * full["test_accuracy"]["mean"], 100 * full["test_accuracy"]["std"]
+            axes.axhline(mean, color="#1d2330", linestyle="--", linewidth=1.2, label=f"full data {mean:.1f}")
+            if std > 0:
+                axes.axhspan(mean - std, mean + std, color="#1d2330", alpha=0.08, linewidth=0)
+            tops.append(mean + std)
+            bottoms.append(mean - std)
+        if bottoms:
+            low, high = min(bottoms), max(tops)
+            margin = max(1.0, 0.35 * (high - low))
+            axes.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
+        axes.set_xticks(range(len(fractions)), [f"{100 * f:g} % kept" for f in fractions])
+        axes.set(title="Test accuracy (mean ± std over seeds)", ylabel="test accuracy (%)")
+        axes.grid(axis="x", visible=False)
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=min(4, len(strategies) + 1))
+        if differences:
+            axes = panels[1]
+            labels = []
+            for y, row in enumerate(differences):
+                d = row["vs_random"]
+                mean = 100 * d["mean"]
+                colour = colours.get(row["strategy"], PALETTE[0])
+                if d["n"] >= 2 and math.isfinite(d["low"]):
+                    axes.plot([100 * d["low"], 100 * d["high"]], [y, y], color=colour, linewidth=2.2,
+                              solid_capstyle="round")
+                axes.plot([mean], [y], marker="o", color=colour, markersize=6)
+                labels.append(f"{row['strategy']} @ {100 * row['fraction']:g} %")
+            axes.axvline(0, color="#1d2330", linewidth=1)
+            axes.set_yticks(range(len(labels)), labels)
+            axes.invert_yaxis()
+            axes.set(title="Difference to random (points, 95 % CI)", xlabel="accuracy − random (points)")
+            axes.grid(axis="y", visible=False)
+        return _finish(figure, path)
+
+
+def plot_learning_curve_comparison(results_by_run: dict[str, dict], path: str | Path | None = None) -> bytes:
+    """Learning curves of several `winnow al` runs in one plot: test accuracy (%) against
+    labels with ± one std bands; colour = strategy, line style = run.
+
+    results_by_run : run name -> results.json of an al run (`experiments.active.summarize`)
+    """
+    import matplotlib
+
+    strategies = list(dict.fromkeys(s for r in results_by_run.values() for s in r["config"]["strategies"]))
+    colours = strategy_colours(strategies)
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (axes,) = _report_figure(7.5, 4.2)
+        for i, (name, results) in enumerate(results_by_run.items()):
+            for strategy in results["config"]["strategies"]:
+                rows = [r for r in results["rows"] if r["strategy"] == strategy and r["test_accuracy"]["n"] > 0]
+                if not rows:
+                    continue
+                labels = np.array([r["labels"] for r in rows])
+                mean = np.array([r["test_accuracy"]["mean"] for r in rows]) * 100
+                std = np.array([r["test_accuracy"]["std"] for r in rows]) * 100
+                label = f"{name}: {strategy}" if len(results_by_run) > 1 else strategy
+                axes.plot(labels, mean, color=colours[strategy], linestyle=LINE_STYLES[i % len(LINE_STYLES)],
+                          marker="o", markersize=3, label=label)
+                axes.fill_between(labels, mean - std, mean + std, color=colours[strategy], alpha=0.12, linewidth=0)
+        axes.set(title="Test accuracy (mean ± std over trials)", xlabel="labelled samples", ylabel="test accuracy (%)")
+        axes.legend(loc="lower right", ncols=2 if sum(len(r["config"]["strategies"])
+                                                     for r in results_by_run.values()) > 6 else 1)
+        return _finish(figure, path)
+
+
+def _short(name: str, width: int = 16) -> str:
+    name = str(name)
+    return name if len(name) <= width else name[: width - 1] + "…"

@@ -7,9 +7,18 @@
       model.pt        the weights: a state dict, loadable with torch.load(weights_only=True)
       selected.csv    `winnow select`: the chosen samples, best first (rank, index, path, label, score)
       selected.npy    `winnow select`: their dataset indices, int64, best first
+      val_indices.npy the hold-out (dataset indices, int64) of a run trained with one, never trained on
+      calibration.json  `winnow calibrate` / `train --calibrate`: the temperature and the metrics
+                      before and after scaling; reliability.png their reliability diagrams
+      flags.csv, flags.npy  `winnow clean`: the flagged samples, most likely wrongly labelled first;
+                      flagged.png their contact sheet; flag_quality.json precision, recall and F1
+                      against injected noise
       cells/          commands made of many trainings (`winnow prune`): one record per finished
                       cell, so a repeated command resumes where it stopped
       results.md, results.csv, results.json   those commands' summary tables
+      report.html     `winnow report` (and every command at its end): the run as one self-contained page;
+                      its figures beside it as PNG (REPORT_FIGURES, and picks_STRATEGY.png of `winnow al`)
+      tensorboard/    `winnow train --tensorboard`: TensorBoard event files of the per-epoch scalars
 
 Every file is written atomically (a temporary file renamed into place), so a run stopped at
 any moment leaves either the old or the new version of a file, never half of one.
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,7 +43,21 @@ SELECTION_FILES = (SELECTED_CSV, SELECTED_NPY)  # written by `winnow select` bes
 CELLS = "cells"
 RESULTS_MD, RESULTS_CSV, RESULTS_JSON = "results.md", "results.csv", "results.json"
 RESULT_FILES = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON)
-_OWN_FILES = RUN_FILES + SELECTION_FILES + RESULT_FILES
+VAL_INDICES, CALIBRATION, RELIABILITY_PNG = "val_indices.npy", "calibration.json", "reliability.png"
+CALIBRATION_FILES = (VAL_INDICES, CALIBRATION, RELIABILITY_PNG)
+FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY = "flags.csv", "flags.npy", "flagged.png", "flag_quality.json"
+CLEANING_FILES = (FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY)  # written by `winnow clean`
+REPORT_HTML = "report.html"
+TRAINING_CURVES_PNG, CONFUSION_PNG = "training_curves.png", "confusion_matrix.png"
+PER_CLASS_PNG = "per_class_accuracy.png"
+SELECTED_PNG, SELECTED_CLASSES_PNG = "selected.png", "selected_classes.png"
+PRUNE_PNG, LEARNING_CURVES_PNG = "prune_results.png", "learning_curves.png"
+REPORT_FIGURES = (TRAINING_CURVES_PNG, CONFUSION_PNG, PER_CLASS_PNG, SELECTED_PNG, SELECTED_CLASSES_PNG, PRUNE_PNG,
+                  LEARNING_CURVES_PNG)
+REPORT_FILES = (REPORT_HTML, *REPORT_FIGURES)  # written by `winnow report` and at the end of every command
+_PICKS_PNG = re.compile(r"picks_[\w.-]+\.png")  # in `winnow al` runs: the images a strategy picked, per cycle
+TENSORBOARD = "tensorboard"  # `winnow train --tensorboard`: holds only events.out.tfevents.* files
+_OWN_FILES = RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES + REPORT_FILES
 _CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
 _VOLATILE = ("winnow_version", "torch_version", "python_version")  # may change between a run and its resumption
 
@@ -105,7 +129,27 @@ def _is_run_file(name: str, folder: Path | None = None) -> bool:
         cells = folder / CELLS
         return cells.is_dir() and all(p.is_file() and p.suffix in _CELL_SUFFIXES for p in cells.rglob("*")
                                       if not p.is_dir())
+    if name == TENSORBOARD and folder is not None:
+        events = folder / TENSORBOARD
+        return events.is_dir() and all(p.is_file() and p.name.startswith("events.out.tfevents.")
+                                       for p in events.iterdir())
+    temporary = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", name)
+    if _PICKS_PNG.fullmatch(temporary.group(1) if temporary else name):
+        return _is_al_run(folder)
     return name in _OWN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in _OWN_FILES)
+
+
+def _is_al_run(folder: Path | None) -> bool:
+    """Whether `folder` holds a `winnow al` run (whose picks_*.png figures are its own)."""
+    try:
+        return folder is not None and read_json(folder / CONFIG).get("command") == "al"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def picks_png(strategy: str) -> str:
+    """The figure of the images `strategy` picked in each cycle of a `winnow al` run."""
+    return f"picks_{strategy}.png"
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -11,10 +11,11 @@ weights with `warm_start`), tests it, and, except in the last cycle, lets the st
 as the proxy; the picks are labelled (their dataset labels are revealed) for the next cycle.
 So `cycles` trainings see initial, initial + budget, ..., initial + (cycles - 1) * budget labels.
 
-Every finished cycle is a record in `cells/` (labelled count, test accuracy, timings, and the
-labelled set after the cycle's picks as .npy), written atomically after everything it refers
-to: stopped at any moment and started again with the same arguments, the loop resumes after
-the last finished cycle of every trial and strategy. More trials or strategies add cells.
+Every finished cycle is a record in `cells/` (labelled count, test accuracy, timings, the
+labelled set after the cycle's picks as .npy, and the picks in the strategy's order as
+-picks.npy), written atomically after everything it refers to: stopped at any moment and
+started again with the same arguments, the loop resumes after the last finished cycle of
+every trial and strategy. More trials or strategies add cells.
 
 At the end: the test accuracy per label count and strategy (mean ± std over trials), the area
 under each learning curve (mean accuracy over the label range, trapezoidal), the paired
@@ -196,6 +197,7 @@ def _run_trial(dataset, cells_dir, trial, trials, strategy, start, config, recip
                           picked_class_counts=np.bincount(dataset.labels.numpy()[picks],
                                                           minlength=dataset.num_classes).tolist())
             labelled = np.sort(np.concatenate([labelled, picks]))
+            runs.save_array(cells_dir / f"{name}-picks.npy", picks)  # the cycle's picks, best first (reports)
         runs.save_array(cells_dir / f"{name}.npy", labelled)  # the labelled set after this cycle's picks
         if config["warm_start"]:
             runs.save_weights(cells_dir / f"{name}.pt", result.model)

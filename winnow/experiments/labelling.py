@@ -21,6 +21,7 @@ The labelling folder (every file written atomically):
                            a proxy); `label` is left empty for the labeller to fill in and import
       queries/cycle_K.png  a contact sheet of those images, "rank: predicted class" under each
       cycles/cycle_K.json  the cycle's record: counts, the proxy's recipe and epochs, timings
+      report.html          written by the command line after init, next and import (`winnow.report`)
 
 A cycle (`next_cycle`): the proxy model is trained with the one trainer on every labelled image
 (`proxy.make_inputs`, labelled set vs pool as in `winnow select --labelled FILE`), and the strategy
@@ -379,7 +380,7 @@ def _is_labelling_folder(path: Path) -> bool:
 
 def _is_own(path: Path) -> bool:
     """A file the labelling folder writes, or the temporary file of an interrupted write."""
-    own_files = (runs.CONFIG, LABELS_CSV, IMPORTS)
+    own_files = (runs.CONFIG, LABELS_CSV, IMPORTS, runs.REPORT_HTML)
     if path.is_dir():
         return path.name in (QUERIES, CYCLES) and all(
             p.is_file() and (_CYCLE_FILE.fullmatch(p.name) or _is_temporary(p.name)) for p in path.iterdir())
@@ -389,7 +390,8 @@ def _is_own(path: Path) -> bool:
 def _is_temporary(name: str) -> bool:
     """The temporary file `runs` writes before renaming it to one of ours: `.<name>.<random>.tmp`."""
     match = re.fullmatch(r"\.(.+?)\.[^.]+\.tmp", name)
-    return bool(match) and (match.group(1) in (runs.CONFIG, LABELS_CSV) or bool(_CYCLE_FILE.fullmatch(match.group(1))))
+    return bool(match) and (match.group(1) in (runs.CONFIG, LABELS_CSV, runs.REPORT_HTML)
+                            or bool(_CYCLE_FILE.fullmatch(match.group(1))))
 
 
 def _read_config(folder: Path) -> dict:

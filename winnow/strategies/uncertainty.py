@@ -3,74 +3,17 @@
 Each score is higher for a less certain prediction, so `select` picks the most uncertain
 samples first. `temperature` rescales the logits reconstructed as log(probs) before scoring:
 a float, or "fit" to fit it on the hold-out inputs `val_logits` / `val_labels` by negative
-log-likelihood (`fit_temperature`).
+log-likelihood (`fit_temperature`). Both live in `winnow.calibration` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..calibration import apply_temperature, fit_temperature
 from .registry import register_strategy
 
 _TINY = np.finfo(np.float64).tiny
-
-
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """(N, K) softmax(log(probs) / temperature) in float64, i.e. softmax(logits / T) for the
-    logits that gave `probs`. T > 1 flattens, T < 1 sharpens; T = 1 returns the probabilities."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if temperature == 1:
-        return probs
-    logits = np.log(np.maximum(probs, _TINY)) / temperature  # (N, K)
-    logits -= logits.max(1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(1, keepdims=True)
-
-
-def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    z = logits / temperature  # (V, K)
-    top = z.max(1)
-    log_norm = top + np.log(np.exp(z - top[:, None]).sum(1))
-    return float((log_norm - z[np.arange(len(z)), labels]).mean())
-
-
-def fit_temperature(val_logits, val_labels, *, bounds: tuple[float, float] = (0.01, 100.0),
-                    tol: float = 1e-6) -> float:
-    """The temperature T in `bounds` that minimises the mean negative log-likelihood of
-    softmax(val_logits / T) on `val_labels`.
-
-    val_logits : (V, K) float   val_labels : (V,) int in [0, K)
-    The NLL is convex in 1/T, so it has one minimum on log T; a golden-section search on
-    log T finds it to `tol` (relative). A minimum outside `bounds` returns the nearest bound.
-    """
-    logits = np.asarray(val_logits, dtype=np.float64)
-    labels = np.asarray(val_labels)
-    if logits.ndim != 2 or len(logits) == 0:
-        raise ValueError(f"val_logits must have shape (V, K) with V >= 1, got {logits.shape}")
-    if labels.shape != (len(logits),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"val_labels must be ({len(logits)},) integers, got shape {labels.shape}")
-    if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(f"val_labels must be in [0, {logits.shape[1]})")
-    if not np.isfinite(logits).all():
-        raise ValueError("val_logits has non-finite values")
-    if not 0 < bounds[0] < bounds[1]:
-        raise ValueError(f"bounds must be 0 < low < high, got {bounds}")
-    low, high = math.log(bounds[0]), math.log(bounds[1])
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = high - ratio * (high - low), low + ratio * (high - low)
-    fa, fb = _nll(logits, labels, math.exp(a)), _nll(logits, labels, math.exp(b))
-    while high - low > tol:
-        if fa <= fb:
-            high, b, fb = b, a, fa
-            a = high - ratio * (high - low)
-            fa = _nll(logits, labels, math.exp(a))
-        else:
-            low, a, fa = a, b, fb
-            b = low + ratio * (high - low)
-            fb = _nll(logits, labels, math.exp(b))
-    return math.exp((low + high) / 2)
 
 
 def _calibrated(probs, temperature, val_logits, val_labels) -> np.ndarray:

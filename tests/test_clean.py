@@ -1,0 +1,426 @@
+"""Tests of `winnow clean`: noise injection, folds and ranking methods on constructed arrays with
+known answers; then the whole experiment on the embedded digits (1 347 train images, the small
+MLP recipe cut to a few epochs) with injected noise: the flags against the injected errors, the
+out-of-fold bookkeeping, the files, resumption, and the command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+import winnow.experiments.clean as clean_experiment
+from winnow import cleaning, runs
+from winnow.cli import main
+from winnow.data import load
+from winnow.experiments.clean import clean_run, summarize
+from winnow.stats import paired_difference
+
+FAST = {"epochs": 4.0}
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+ARGUMENTS = dict(method="confident_learning", folds=3, seeds=[0], inject_noise=0.2, remove="auto",
+                 recipe_overrides=FAST)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+# ---------------------------------------------------------------- noise injection
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.37])
+def test_symmetric_noise_corrupts_exactly_the_share_asked_and_changes_every_label_it_touches(rate):
+    labels = np.random.default_rng(1).integers(0, 7, size=1001)
+    original = labels.copy()
+    noisy, corrupted = cleaning.inject_noise(labels, rate, "symmetric", [str(c) for c in range(7)], seed=3)
+    np.testing.assert_array_equal(labels, original)  # the input is not changed
+    assert len(corrupted) == round(rate * 1001) == len(np.unique(corrupted))
+    changed = np.flatnonzero(noisy != labels)
+    np.testing.assert_array_equal(changed, corrupted)  # every corrupted label differs, nothing else does
+    assert noisy.min() >= 0 and noisy.max() < 7
+
+
+def test_symmetric_noise_draws_the_other_classes_uniformly_and_is_fixed_by_its_seed():
+    labels = np.zeros(30000, dtype=np.int64)  # every label 0: the new ones spread over classes 1..4
+    noisy, corrupted = cleaning.inject_noise(labels, 0.5, "symmetric", list("abcde"), seed=0)
+    counts = np.bincount(noisy[corrupted], minlength=5)
+    assert counts[0] == 0
+    assert np.all(np.abs(counts[1:] - 15000 / 4) < 5 * np.sqrt(15000 / 4))  # 5 sigma of a binomial
+    again, again_corrupted = cleaning.inject_noise(labels, 0.5, "symmetric", list("abcde"), seed=0)
+    np.testing.assert_array_equal(again, noisy)
+    np.testing.assert_array_equal(again_corrupted, corrupted)
+    other, _ = cleaning.inject_noise(labels, 0.5, "symmetric", list("abcde"), seed=1)
+    assert (other != noisy).any()
+
+
+def test_asymmetric_noise_follows_the_cifar10_map_by_class_name():
+    names = CIFAR10[::-1]  # the map goes by name, not by position
+    labels = np.repeat(np.arange(10), 100)
+    noisy, corrupted = cleaning.inject_noise(labels, 0.3, "asymmetric", names, seed=0)
+    assert len(corrupted) == 300
+    expected = {"truck": "automobile", "bird": "airplane", "deer": "horse", "cat": "dog", "dog": "cat"}
+    for position in corrupted:
+        assert expected[names[labels[position]]] == names[noisy[position]]
+    untouched = [names.index(n) for n in ("airplane", "automobile", "frog", "horse", "ship")]
+    assert not np.isin(labels[corrupted], untouched).any()
+    with pytest.raises(ValueError, match="needs 600 samples of the classes it flips, but there are 500"):
+        cleaning.inject_noise(labels, 0.6, "asymmetric", names, seed=0)
+
+
+def test_asymmetric_noise_of_other_classes_moves_each_class_to_the_next():
+    names = ["a", "b", "c", "d"]
+    assert cleaning.asymmetric_map(names) == {0: 1, 1: 2, 2: 3, 3: 0}
+    labels = np.repeat(np.arange(4), 50)
+    noisy, corrupted = cleaning.inject_noise(labels, 0.5, "asymmetric", names, seed=2)
+    assert len(corrupted) == 100
+    np.testing.assert_array_equal(noisy[corrupted], (labels[corrupted] + 1) % 4)
+
+
+@pytest.mark.parametrize("rate, kind, message", [
+    (1.0, "symmetric", r"must be in \[0, 1\)"),
+    (-0.1, "symmetric", r"must be in \[0, 1\)"),
+    (0.1, "pairwise", "unknown noise kind 'pairwise'"),
+])
+def test_bad_noise_is_refused(rate, kind, message):
+    with pytest.raises(ValueError, match=message):
+        cleaning.inject_noise(np.zeros(10, dtype=np.int64), rate, kind, ["a", "b"], seed=0)
+
+
+# ---------------------------------------------------------------- folds and methods
+
+
+def test_stratified_folds_partition_every_class_evenly():
+    labels = np.repeat(np.arange(3), [10, 11, 13])
+    fold_of = cleaning.stratified_folds(labels, 4, seed=5)
+    assert set(fold_of) == {0, 1, 2, 3}
+    sizes = np.bincount(fold_of)
+    assert sizes.sum() == len(labels) and sizes.max() - sizes.min() <= 1
+    for c in range(3):
+        per_class = np.bincount(fold_of[labels == c], minlength=4)
+        assert per_class.max() - per_class.min() <= 1
+    np.testing.assert_array_equal(cleaning.stratified_folds(labels, 4, seed=5), fold_of)
+    with pytest.raises(ValueError, match="--folds 11 is larger than the smallest class"):
+        cleaning.stratified_folds(labels, 11, seed=0)
+    with pytest.raises(ValueError, match="--folds must be an int >= 2"):
+        cleaning.stratified_folds(labels, 1, seed=0)
+
+
+def test_self_confidence_and_low_max_prob_rank_by_their_own_probability():
+    labels = np.array([0, 0, 1, 2])
+    probs = np.array([[0.34, 0.33, 0.33],  # unsure of every class: the lowest top probability
+                      [0.05, 0.90, 0.05],  # sure of another class: the lowest probability of its label
+                      [0.10, 0.80, 0.10],
+                      [0.20, 0.10, 0.70]])
+    ranked, scores = cleaning.rank_label_issues("self_confidence", labels, probs)
+    np.testing.assert_array_equal(ranked, [1, 0, 3, 2])
+    np.testing.assert_allclose(scores, [0.34, 0.05, 0.80, 0.70])
+    ranked, scores = cleaning.rank_label_issues("low_max_prob", labels, probs)
+    np.testing.assert_array_equal(ranked, [0, 3, 2, 1])
+    np.testing.assert_allclose(scores, [0.34, 0.90, 0.80, 0.70])
+
+
+def _planted(n, k, seed=0):
+    """Probabilities of a model sure of the true class (0.8, and 0.95 on the mislabelled samples),
+    with a tenth of the labels changed: (labels, pred_probs, mislabelled positions)."""
+    rng = np.random.default_rng(seed)
+    true = np.arange(n) % k
+    wrong = rng.choice(n, n // 10, replace=False)
+    confidence = np.full(n, 0.8)
+    confidence[wrong] = 0.95
+    probs = np.repeat(((1 - confidence) / (k - 1))[:, None], k, axis=1)
+    probs[np.arange(n), true] = confidence
+    probs += rng.uniform(0, 0.01, probs.shape)
+    probs /= probs.sum(1, keepdims=True)
+    labels = true.copy()
+    labels[wrong] = (true[wrong] + rng.integers(1, k, len(wrong))) % k
+    return labels, probs, wrong
+
+
+@pytest.mark.parametrize("n, k", [(300, 3), (1000, 10)])
+def test_confident_learning_finds_exactly_the_planted_label_errors(n, k):
+    labels, probs, wrong = _planted(n, k)
+    ranked, scores = cleaning.rank_label_issues("confident_learning", labels, probs)
+    assert sorted(ranked) == list(range(n))  # every sample ranked once
+    count = cleaning.auto_flag_count("confident_learning", labels, probs)
+    assert count == len(wrong)
+    assert set(ranked[:count]) == set(wrong)
+    np.testing.assert_allclose(scores, probs[np.arange(n), labels])
+    assert np.all(np.diff(scores[ranked[:count]]) >= 0)  # the issues by self-confidence, lowest first
+    assert cleaning.auto_flag_count("self_confidence", labels, probs) == len(wrong)
+
+
+def test_flag_quality_by_hand():
+    quality = cleaning.flag_quality([1, 2, 3, 4], [3, 4, 5, 6, 7, 8])
+    assert quality["true_positives"] == 2
+    assert quality["precision"] == pytest.approx(2 / 4) and quality["recall"] == pytest.approx(2 / 6)
+    assert quality["f1"] == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
+    assert cleaning.flag_quality([1], [2])["f1"] == 0.0
+    assert np.isnan(cleaning.flag_quality([], [2])["precision"])
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ValueError, match="unknown --method 'magic'; choose one of confident_learning"):
+        cleaning.rank_label_issues("magic", np.zeros(2, dtype=int), np.full((2, 2), 0.5))
+
+
+# ---------------------------------------------------------------- the experiment on the digits
+
+
+@pytest.fixture(scope="module")
+def cleaned(tmp_path_factory, one_thread):
+    """20 % symmetric noise, confident learning, 3 folds, seed 0, retrained: (results, folder, records)."""
+    out = tmp_path_factory.mktemp("clean") / "run"
+    finished = []
+    results = clean_run("digits", out, on_cell=finished.append, **ARGUMENTS)
+    return results, out, finished
+
+
+def test_every_fold_trains_on_the_other_folds_and_predicts_its_own(tmp_path, digits, monkeypatch, one_thread):
+    trained, predicted = [], []
+    original_fit, original_predict = clean_experiment.fit, clean_experiment.predict
+
+    def fit(model, dataset, indices, recipe, **kwargs):
+        trained.append(np.asarray(indices).copy())
+        return original_fit(model, dataset, indices, recipe, **kwargs)
+
+    def predict(model, dataset, indices, recipe, **kwargs):
+        predicted.append((len(trained), np.asarray(indices).copy()))
+        return original_predict(model, dataset, indices, recipe, **kwargs)
+
+    monkeypatch.setattr(clean_experiment, "fit", fit)
+    monkeypatch.setattr(clean_experiment, "predict", predict)
+    clean_run("digits", tmp_path / "run", method="self_confidence", folds=4, seeds=[3],
+              recipe_overrides={"epochs": 1.0})
+    train = digits.train_indices
+    assert len(trained) == len(predicted) == 4  # no --remove: the fold models only
+    for fold, ((fits_before, held_out), trained_on) in enumerate(zip(predicted, trained)):
+        assert fits_before == fold + 1  # predicted by the model of this fold, trained just before
+        assert len(np.intersect1d(held_out, trained_on)) == 0  # which never saw those samples
+        np.testing.assert_array_equal(np.sort(np.concatenate([held_out, trained_on])), train)
+    every = np.concatenate([held_out for _, held_out in predicted])
+    np.testing.assert_array_equal(np.sort(every), train)  # each training sample predicted exactly once
+    for fold, (_, held_out) in enumerate(predicted):
+        np.testing.assert_array_equal(np.load(tmp_path / "run" / "cells" / f"cv-s3-k{fold}-held_out.npy"), held_out)
+        assert np.load(tmp_path / "run" / "cells" / f"cv-s3-k{fold}.npy").shape == (len(held_out), 10)
+
+
+def _out_of_fold(out, digits, seed, folds):
+    """The out-of-fold probabilities in train-split order, put together from the fold cells."""
+    position = {int(i): p for p, i in enumerate(digits.train_indices)}
+    probs = np.full((len(digits.train_indices), 10), np.nan)
+    for fold in range(folds):
+        held_out = np.load(out / "cells" / f"cv-s{seed}-k{fold}-held_out.npy")
+        probs[[position[int(i)] for i in held_out]] = np.load(out / "cells" / f"cv-s{seed}-k{fold}.npy")
+    return probs
+
+
+def test_the_flags_find_the_injected_errors(cleaned, digits):
+    results, out, finished = cleaned
+    train = digits.train_indices
+    noisy, positions = cleaning.inject_noise(digits.labels.numpy()[train], 0.2, "symmetric", digits.class_names, 0)
+    corrupted = train[positions]
+    flags = [c for c in finished if c["cell"] == "flags"]
+    assert len(flags) == 1 and flags[0]["corrupted"] == round(0.2 * len(train)) == len(corrupted)
+    flagged = np.load(out / "cells" / "flags-confident_learning-auto-s0.npy")
+    hits = np.isin(flagged, corrupted).sum()
+    assert flags[0]["precision"] == pytest.approx(hits / len(flagged)) and flags[0]["precision"] > 0.5  # chance: 0.2
+    assert flags[0]["recall"] == pytest.approx(hits / len(corrupted)) and flags[0]["recall"] > 0.5
+    probs = _out_of_fold(out, digits, 0, 3)
+    assert not np.isnan(probs).any()
+    expected = cleaning.confident_learning_issues(noisy, probs)
+    np.testing.assert_array_equal(flagged, train[expected])
+    quality = runs.read_json(out / "flag_quality.json")
+    assert quality["precision"]["mean"] == flags[0]["precision"] and quality["recall"]["n"] == 1
+    assert quality["per_seed"][0]["f1"] == flags[0]["f1"]
+
+
+def test_flags_csv_lists_the_flags_with_given_and_suggested_labels(cleaned, digits):
+    _, out, _ = cleaned
+    rows = list(csv.DictReader(io.StringIO((out / "flags.csv").read_text())))
+    assert list(rows[0]) == ["rank", "index", "given_label", "suggested_label", "score", "injected", "original_label"]
+    flagged = np.load(out / "flags.npy")
+    assert [int(r["index"]) for r in rows] == flagged.tolist()
+    assert [int(r["rank"]) for r in rows] == list(range(len(rows)))
+    train = digits.train_indices
+    noisy, positions = cleaning.inject_noise(digits.labels.numpy()[train], 0.2, "symmetric", digits.class_names, 0)
+    position = {int(i): p for p, i in enumerate(train)}
+    corrupted = set(positions.tolist())
+    probs = _out_of_fold(out, digits, 0, 3)  # one seed: the run's flags come from its probabilities
+    for row in rows:
+        p = position[int(row["index"])]
+        assert row["given_label"] == digits.class_names[noisy[p]]
+        assert row["suggested_label"] == digits.class_names[probs[p].argmax()]
+        assert float(row["score"]) == pytest.approx(probs[p, noisy[p]], rel=1e-6)
+        assert row["original_label"] == digits.class_names[digits.labels[int(row["index"])]]
+        assert row["injected"] == ("true" if p in corrupted else "false")
+    from PIL import Image
+
+    with Image.open(out / "flagged.png") as sheet:
+        assert sheet.width > 0 and sheet.height > 0
+
+
+def test_trainings_and_their_differences_come_from_the_cells(cleaned, digits):
+    results, out, finished = cleaned
+    trainings = {c["cell"]: c for c in finished if c["cell"] in ("noisy", "cleaned", "true")}
+    assert set(trainings) == {"noisy", "cleaned", "true"}
+    flagged = np.load(out / "flags.npy")
+    assert trainings["cleaned"]["kept"] == len(digits.train_indices) - len(flagged)
+    np.testing.assert_array_equal(np.load(out / "cells" / "cleaned-confident_learning-auto-s0.npy"),
+                                  np.setdiff1d(digits.train_indices, flagged))
+    for record in trainings.values():
+        assert 0.5 < record["test_accuracy"] <= 1  # 4 epochs on the digits learn something
+    rows = {r["labels"]: r for r in results["rows"]}
+    expected = paired_difference([trainings["cleaned"]["test_accuracy"]], [trainings["noisy"]["test_accuracy"]])
+    assert rows["cleaned"]["vs_noisy"] == pytest.approx(expected.to_dict(), nan_ok=True)
+    assert rows["true"]["test_accuracy"]["mean"] == trainings["true"]["test_accuracy"]
+    assert json.dumps(summarize(out)) == json.dumps(runs.read_json(out / "results.json"))  # NaN == NaN here
+    table = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    assert [r["row"] for r in table] == ["noisy", "cleaned", "true", "flags"]
+    assert float(table[1]["vs_noisy_mean"]) == pytest.approx(expected.mean)
+    assert f"| cleaned | {trainings['cleaned']['kept']} | {100 * trainings['cleaned']['test_accuracy']:.2f} ± " \
+        in (out / "results.md").read_text()
+
+
+def test_a_repeated_command_trains_nothing_again(cleaned, monkeypatch):
+    results, out, _ = cleaned
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    fits, finished = [], []
+    monkeypatch.setattr(clean_experiment, "fit", lambda *a, **k: fits.append(1))
+    again = clean_run("digits", out, on_cell=finished.append, **ARGUMENTS)
+    assert fits == [] and finished == [] and json.dumps(again) == json.dumps(results)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == before
+
+
+def _numbers(rows: list[dict]) -> str:
+    """The rows without their times, as JSON (so that NaN equals NaN)."""
+    return json.dumps([{k: v for k, v in row.items() if k != "train_seconds"} for row in rows])
+
+
+def test_an_interrupted_run_resumes_to_the_same_numbers(cleaned, tmp_path, one_thread):
+    results, reference, _ = cleaned
+    out, finished = tmp_path / "run", []
+
+    def stop_after_two(record):
+        finished.append(record)
+        if len(finished) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        clean_run("digits", out, on_cell=stop_after_two, **ARGUMENTS)
+    assert [(c["cell"], c.get("fold")) for c in finished] == [("fold", 0), ("fold", 1)]
+    rest = []
+    resumed = clean_run("digits", out, on_cell=rest.append, **ARGUMENTS)
+    assert [c["cell"] for c in rest] == ["fold", "flags", "noisy", "true", "cleaned"]
+    assert _numbers(resumed["rows"]) == _numbers(results["rows"])
+    assert json.dumps(resumed["flags"]) == json.dumps(results["flags"])
+    np.testing.assert_array_equal(np.load(out / "flags.npy"), np.load(reference / "flags.npy"))
+
+
+def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cleaned, tmp_path, monkeypatch):
+    _, reference, _ = cleaned
+    out = tmp_path / "copy"
+    out.mkdir()
+    for path in [reference / "config.json", *(reference / "cells").iterdir()]:
+        target = out / path.relative_to(reference)
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    finished = []
+    results = clean_run("digits", out, on_cell=finished.append, **{**ARGUMENTS, "method": "low_max_prob",
+                                                                    "remove": 50})
+    assert [c["cell"] for c in finished] == ["flags", "cleaned"]
+    assert finished[0]["flagged"] == 50
+    flagged = np.load(out / "cells" / "flags-low_max_prob-k50-s0.npy")
+    train = load("digits").train_indices
+    probs = _out_of_fold(out, load("digits"), 0, 3)
+    expected = train[np.argsort(probs.max(1), kind="stable")[:50]]
+    np.testing.assert_array_equal(flagged, expected)
+    assert [r["kept"] for r in results["rows"]] == [len(train), len(train) - 50, len(train)]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(method="magic"), "unknown --method 'magic'"),
+    (dict(folds=1), "--folds must be an int >= 2"),
+    (dict(folds=500), "--folds 500 is larger than the smallest class"),
+    (dict(inject_noise=1.0), r"--inject-noise must be a rate in \[0, 1\)"),
+    (dict(inject_noise=-0.2), r"--inject-noise must be a rate in \[0, 1\)"),
+    (dict(remove=5000), "--remove 5000 is not smaller than the train split"),
+    (dict(remove=0), "--remove must be 'auto' or an int >= 1"),
+    (dict(inject_noise=None, noise_kind="asymmetric"), "apply only with --inject-noise"),
+    (dict(seeds=[]), "--seeds"),
+    (dict(recipe_overrides={"seed": 3}), "do not set seed"),
+])
+def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        clean_run("digits", tmp_path / "run", **{**ARGUMENTS, **arguments})
+    assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_the_command_line_runs_clean_end_to_end(tmp_path, capsys, one_thread):
+    out = tmp_path / "run"
+    code = main(["clean", "--data", "digits", "--method", "self_confidence", "--folds", "2", "--seeds", "1",
+                 "--inject-noise", "0.1", "--noise-kind", "asymmetric", "--noise-seed", "4", "--remove", "auto",
+                 "--epochs", "2", "--cv-set", "epochs=3", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    config = runs.read_json(out / "config.json")
+    assert config["noise"] == {"rate": 0.1, "kind": "asymmetric", "seed": 4} and config["seeds"] == [0]
+    assert config["recipe"]["epochs"] == 2 and config["cv_recipe"]["epochs"] == 3 and config["remove"] == "auto"
+    assert "seed 0 || fold 2/2" in printed and "Training after cleaning" in printed and "cleaned" in printed
+    for name in ("flags.csv", "flags.npy", "flagged.png", "flag_quality.json", "results.md", "results.csv"):
+        assert (out / name).is_file()
+    quality = runs.read_json(out / "flag_quality.json")
+    assert 0 <= quality["precision"]["mean"] <= 1 and 0 <= quality["recall"]["mean"] <= 1
+
+
+def test_command_line_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    code = main(["clean", "--folds", "1", "--out", str(tmp_path / "x")])
+    assert code == 2 and "winnow clean: error: --folds must be an int >= 2, got 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["clean", "--remove", "some", "--out", str(tmp_path / "x")])
+    assert "expected auto or a count >= 1, got 'some'" in capsys.readouterr().err
+    code = main(["clean", "--noise-kind", "asymmetric", "--out", str(tmp_path / "x")])
+    assert code == 2 and "apply only with --inject-noise" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_shorter_fold_models_keep_the_share_of_the_resize_schedule():
+    from winnow.experiments.clean import cv_recipe_of
+    from winnow.train import get_preset
+
+    recipe = get_preset("cpu")  # 6.3 epochs: 2 at 16 px, 3 at 24 px, the rest at full size
+    cv = cv_recipe_of(recipe, {"epochs": 3.15, "lr": 0.5})
+    assert cv.epochs == 3.15 and cv.lr == 0.5 and cv.resize_stages() == [(16, 1.0), (24, 1.5)]
+    assert cv_recipe_of(recipe, {"epochs": 3.0, "resize_schedule": ""}).resize_stages() == []
+    assert cv_recipe_of(recipe, None) == recipe
+
+
+def test_folder_data_gets_paths_in_flags_csv_and_stays_untouched(tmp_path, monkeypatch, one_thread):
+    from PIL import Image
+
+    monkeypatch.setenv("WINNOW_CACHE", str(tmp_path / "cache"))
+    root, rng = tmp_path / "photos", np.random.default_rng(0)
+    for label, name in enumerate(("bottom", "left", "right")):
+        (root / name).mkdir(parents=True)
+        for i in range(24):
+            image = rng.integers(0, 60, size=(16, 16, 3)).astype(np.uint8)
+            image[[np.s_[8:, :], np.s_[:8, :8], np.s_[:8, 8:]][label]] += 180
+            Image.fromarray(image).save(root / name / f"{i:02d}.png")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    out = tmp_path / "run"
+    clean_run(f"folder:{root}", out, method="self_confidence", folds=2, seeds=[0], inject_noise=0.1,
+              data_options={"test_fraction": 0.25}, preset="small", model="mlp", recipe_overrides={"epochs": 3.0})
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    dataset = load(f"folder:{root}", test_fraction=0.25)
+    rows = list(csv.DictReader(io.StringIO((out / "flags.csv").read_text())))
+    assert rows and list(rows[0])[:3] == ["rank", "index", "path"]
+    for row in rows:
+        assert row["path"] == dataset.paths[int(row["index"])]
+        assert row["original_label"] == row["path"].split("/")[-2]
