@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import winnow.experiments.active as active
 from winnow import runs
 from winnow.cli import main
 from winnow.data import load

@@ -172,7 +172,7 @@ def test_without_a_model_strategy_the_full_run_is_trained_and_scale_epochs_stret
     (dict(fractions=[1.0]), "must be in (0, 1)"),
     (dict(fractions=[0.5, 0.5]), "distinct"),
     (dict(strategies=["random", "nope"]), "unknown strategy 'nope'"),
-    (dict(options={"margin": {"temperature": 2.0}}), "not among --strategies"),
+    (dict(options={"margin": {"temperature": 2.0}}), "not among the strategies"),
     (dict(strategies=["margin"], options={"margin": {"temp": 2.0}}), "unknown option"),
     (dict(seeds=[]), "seeds"),
 ])

@@ -335,8 +335,7 @@ def _print_al(results: dict, out) -> None:
 
     from rich.table import Table
 
-    from .experiments.active import CURVE_PNG
-    from .runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from .runs import LEARNING_CURVES_PNG, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
     from .stats import PairedDifference, Summary
 
     strategies = results["config"]["strategies"]
@@ -363,7 +362,7 @@ def _print_al(results: dict, out) -> None:
     console = _console()
     console.print(table)
     console.print(areas)
-    files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, CURVE_PNG)
+    files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, LEARNING_CURVES_PNG)
     console.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
 
 

@@ -102,38 +102,6 @@ def _fitted(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     return text + "..."
 
 
-def plot_learning_curves(results: dict, path: str | Path, title: str | None = None) -> Path:
-    """Test accuracy against labels, one line per strategy with a band of ± one std over
-    trials, from the results of `winnow al` (`experiments.active.summarize`). Written as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for strategy in results["config"]["strategies"]:
-        rows = [r for r in results["rows"] if r["strategy"] == strategy and r["test_accuracy"]["n"] > 0]
-        if not rows:
-            continue
-        labels = np.array([r["labels"] for r in rows])
-        mean = np.array([r["test_accuracy"]["mean"] for r in rows]) * 100
-        std = np.array([r["test_accuracy"]["std"] for r in rows]) * 100
-        (line,) = axes.plot(labels, mean, marker="o", label=strategy)
-        axes.fill_between(labels, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    axes.set_xlabel("labelled samples")
-    axes.set_ylabel("test accuracy (%)")
-    trials = results["config"].get("trials")
-    axes.set_title(title or f"Active learning on {results['config']['data']}"
-                   + (f" (mean ± std over {trials} trials)" if trials else ""))
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    path = Path(path)
-    _save_png(figure, path)
-    plt.close(figure)
-    return path
-
-
 def plot_reliability(before: dict, after: dict, path: str | Path, title: str | None = None) -> Path:
     """Reliability diagrams before and after temperature scaling, side by side, written as PNG.
 

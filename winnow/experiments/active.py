@@ -38,13 +38,12 @@ from .. import __version__, data, runs, stats
 from ..data.split import stratified_split
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from ..train import TrainResult, fit
-from .proxy import MODEL_INPUTS, ProxyOptions, fresh_model, inputs_used, make_inputs, plan_inputs
+from .proxy import MODEL_INPUTS, ProxyOptions, check_strategies, fresh_model, inputs_used, make_inputs, plan_inputs
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.active")
 
 RANDOM = "random"
-CURVE_PNG = "learning_curves.png"
 
 
 def al_run(
@@ -119,9 +118,9 @@ def al_run(
     runs.write_json(run_dir / runs.RESULTS_JSON, results)
     runs.write_text(run_dir / runs.RESULTS_CSV, results_csv(results))
     runs.write_text(run_dir / runs.RESULTS_MD, results_markdown(results))
-    from ..plots import plot_learning_curves
+    from ..plots import plot_learning_curve_comparison
 
-    plot_learning_curves(results, run_dir / CURVE_PNG)
+    plot_learning_curve_comparison({run_dir.name: results}, run_dir / runs.LEARNING_CURVES_PNG)
     runs.write_json(run_dir / runs.FINAL, {"cycles_recorded": len(results["cycles"]), "resumed": resumed,
                                            "winnow_version": __version__})
     return results
@@ -135,14 +134,7 @@ def _check(initial, budget, cycles, trials, strategies, options, pool_subset) ->
     if pool_subset is not None and (isinstance(pool_subset, bool) or not isinstance(pool_subset, (int, np.integer))
                                     or pool_subset < budget):
         raise ValueError(f"pool_subset must be an int >= the budget ({budget}), got {pool_subset!r}")
-    if not strategies or len(set(strategies)) != len(strategies):
-        raise ValueError(f"strategies must be distinct and at least one, got {strategies}")
-    for name in strategies:
-        get_strategy(name)
-    for name, values in options.items():
-        if name not in strategies:
-            raise ValueError(f"options given for strategy {name!r}, which is not among the strategies")
-        get_strategy(name).check_options(values)
+    check_strategies(strategies, options)
 
 
 def initial_set(dataset: data.Dataset, size: int, trial: int, stratified: bool = False) -> np.ndarray:

@@ -25,7 +25,7 @@ import torch
 
 from .. import data
 from ..models import create_model
-from ..strategies import Strategy
+from ..strategies import Strategy, get_strategy
 from ..train import Outputs, Recipe, TrainResult, fit, predict
 
 log = logging.getLogger("winnow.experiments.proxy")
@@ -83,6 +83,21 @@ class MadeInputs:
     train_seconds: float = 0.0
     scoring_seconds: float = 0.0
     records_seconds: float = 0.0
+
+
+def check_strategies(strategies: list[str], options: dict | None) -> dict[str, dict]:
+    """Distinct, known strategy names, and options (name -> {key: value}) that each name among
+    them accepts; returns a copy of the options. Errors name the strategy or option."""
+    if not strategies or len(set(strategies)) != len(strategies):
+        raise ValueError(f"strategies must be distinct and at least one, got {strategies}")
+    for name in strategies:
+        get_strategy(name)  # an unknown name is an error naming the known ones
+    options = {name: dict(values) for name, values in (options or {}).items()}
+    for name, values in options.items():
+        if name not in strategies:
+            raise ValueError(f"options given for strategy {name!r}, which is not among the strategies {strategies}")
+        get_strategy(name).check_options(values)
+    return options
 
 
 def plan_inputs(strategies: list[Strategy], mode: str, class_balanced: bool = False) -> set[str]:

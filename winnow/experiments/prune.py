@@ -33,8 +33,8 @@ import numpy as np
 from .. import __version__, data, runs, stats
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from ..train import Recipe, fit
-from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, fresh_model, inputs_used, make_inputs, needs_training,
-                    plan_inputs)
+from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_strategies, fresh_model, inputs_used, make_inputs,
+                    needs_training, plan_inputs)
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.prune")
@@ -142,18 +142,10 @@ def _check(fractions, strategies, seeds, options):
             raise ValueError(f"fraction {f} must be in (0, 1); the full-data run is always included")
     if len(set(fractions)) != len(fractions) or not fractions:
         raise ValueError(f"fractions must be distinct and at least one, got {fractions}")
-    if not strategies or len(set(strategies)) != len(strategies):
-        raise ValueError(f"strategies must be distinct and at least one, got {strategies}")
-    for name in strategies:
-        get_strategy(name)  # an unknown name is an error naming the known ones
+    options = check_strategies(strategies, options)
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
-    options = {k: dict(v) for k, v in (options or {}).items()}
-    for name, values in options.items():
-        if name not in strategies:
-            raise ValueError(f"options given for strategy {name!r}, which is not among --strategies")
-        get_strategy(name).check_options(values)
     return sorted(fractions), list(strategies), seeds, options
 
 
