@@ -514,7 +514,8 @@ def predict(
     tta = recipe.tta and recipe.flip
     indices = _check_indices(dataset, indices, "indices")
     device = next(model.parameters()).device if recipe.device == "auto" else resolve_device(recipe.device)
-    model.to(device)
+    # weights in the inputs' memory format, as `fit` leaves them (a model loaded from a file is contiguous)
+    model.to(device, memory_format=torch.channels_last if recipe.channels_last else torch.contiguous_format)
     was_training = model.training
     model.eval()
     logits_out, features_out, mc_out = [], [], []
