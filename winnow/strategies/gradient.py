@@ -59,6 +59,7 @@ class GradientEmbedding:
             block = self.h[rows].astype(np.float64)
             h_norms[rows] = np.einsum("ij,ij->i", block, block)
         self.sq_norms = np.einsum("ij,ij->i", a, a) * h_norms  # (N,) |g_i|^2
+        self._sq_norms32 = self.sq_norms.astype(np.float32)  # what each distance update adds
 
     def sq_distances_to(self, picks) -> np.ndarray:
         """(N, B) float32 |g_i - g_j|^2 for every pool sample i and each j in `picks` (B,), in
@@ -66,7 +67,7 @@ class GradientEmbedding:
         one = np.ndim(picks) == 0
         picks = np.atleast_1d(picks)
         a_picks, h_picks = self.a[picks].T, self.h[picks].T  # (K, B), (D', B)
-        norms = self.sq_norms.astype(np.float32)
+        norms = self._sq_norms32
         out = np.empty((len(self.a), len(picks)), dtype=np.float32)
         for rows in chunks(len(self.a), self.chunk_size):
             scale = norms[rows, None] + norms[None, picks]  # (R, B)
