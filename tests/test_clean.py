@@ -154,6 +154,26 @@ def test_confident_learning_finds_exactly_the_planted_label_errors(n, k):
     assert cleaning.auto_flag_count("self_confidence", labels, probs) == len(wrong)
 
 
+def test_calibration_recovers_the_temperature_that_made_probabilities_too_sharp():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1.5, size=(20000, 5))
+    true_probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = (rng.random((20000, 1)) > true_probs.cumsum(1)).sum(1)  # each label drawn from softmax(logits)
+    sharp = np.exp(2 * logits) / np.exp(2 * logits).sum(1, keepdims=True)  # the same logits, twice too sharp
+    calibrated, temperature = cleaning.calibrate_probs(labels, sharp)
+    assert temperature == pytest.approx(2.0, rel=0.05)  # log(sharp) / 2 = logits - const
+    assert np.abs(calibrated - true_probs).max() < 0.05
+    np.testing.assert_allclose(calibrated.sum(1), 1.0)
+    np.testing.assert_array_equal(calibrated.argmax(1), sharp.argmax(1))  # each sample's classes keep their order
+    again, one = cleaning.calibrate_probs(labels, true_probs)  # already calibrated: T stays near 1
+    assert one == pytest.approx(1.0, rel=0.05) and np.abs(again - true_probs).max() < 0.02
+
+
+def test_unknown_filter_is_named():
+    with pytest.raises(ValueError, match="unknown --filter-by 'magic'; choose one of cleanlab's low_self_confidence"):
+        cleaning.rank_label_issues("confident_learning", np.zeros(2, dtype=int), np.full((2, 2), 0.5), "magic")
+
+
 def test_flag_quality_by_hand():
     quality = cleaning.flag_quality([1, 2, 3, 4], [3, 4, 5, 6, 7, 8])
     assert quality["true_positives"] == 2
@@ -226,13 +246,15 @@ def test_the_flags_find_the_injected_errors(cleaned, digits):
     corrupted = train[positions]
     flags = [c for c in finished if c["cell"] == "flags"]
     assert len(flags) == 1 and flags[0]["corrupted"] == round(0.2 * len(train)) == len(corrupted)
-    flagged = np.load(out / "cells" / "flags-confident_learning-auto-s0.npy")
+    flagged = np.load(out / "cells" / "flags-confident_learning-low_self_confidence-auto-s0.npy")
     hits = np.isin(flagged, corrupted).sum()
     assert flags[0]["precision"] == pytest.approx(hits / len(flagged)) and flags[0]["precision"] > 0.5  # chance: 0.2
     assert flags[0]["recall"] == pytest.approx(hits / len(corrupted)) and flags[0]["recall"] > 0.5
     probs = _out_of_fold(out, digits, 0, 3)
     assert not np.isnan(probs).any()
-    expected = cleaning.confident_learning_issues(noisy, probs)
+    calibrated, temperature = cleaning.calibrate_probs(noisy, probs)  # by default the flags use calibrated probs
+    assert flags[0]["temperature"] == pytest.approx(temperature)
+    expected = cleaning.confident_learning_issues(noisy, calibrated, "low_self_confidence")
     np.testing.assert_array_equal(flagged, train[expected])
     quality = runs.read_json(out / "flag_quality.json")
     assert quality["precision"]["mean"] == flags[0]["precision"] and quality["recall"]["n"] == 1
@@ -250,7 +272,8 @@ def test_flags_csv_lists_the_flags_with_given_and_suggested_labels(cleaned, digi
     noisy, positions = cleaning.inject_noise(digits.labels.numpy()[train], 0.2, "symmetric", digits.class_names, 0)
     position = {int(i): p for p, i in enumerate(train)}
     corrupted = set(positions.tolist())
-    probs = _out_of_fold(out, digits, 0, 3)  # one seed: the run's flags come from its probabilities
+    # one seed: the run's flags come from its probabilities, calibrated to the given labels
+    probs = cleaning.calibrate_probs(noisy, _out_of_fold(out, digits, 0, 3))[0]
     for row in rows:
         p = position[int(row["index"])]
         assert row["given_label"] == digits.class_names[noisy[p]]
@@ -270,7 +293,7 @@ def test_trainings_and_their_differences_come_from_the_cells(cleaned, digits):
     assert set(trainings) == {"noisy", "cleaned", "true"}
     flagged = np.load(out / "flags.npy")
     assert trainings["cleaned"]["kept"] == len(digits.train_indices) - len(flagged)
-    np.testing.assert_array_equal(np.load(out / "cells" / "cleaned-confident_learning-auto-s0.npy"),
+    np.testing.assert_array_equal(np.load(out / "cells" / "cleaned-confident_learning-low_self_confidence-auto-s0.npy"),
                                   np.setdiff1d(digits.train_indices, flagged))
     for record in trainings.values():
         assert 0.5 < record["test_accuracy"] <= 1  # 4 epochs on the digits learn something
@@ -335,15 +358,46 @@ def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cl
     assert [c["cell"] for c in finished] == ["flags", "cleaned"]
     assert finished[0]["flagged"] == 50
     flagged = np.load(out / "cells" / "flags-low_max_prob-k50-s0.npy")
-    train = load("digits").train_indices
-    probs = _out_of_fold(out, load("digits"), 0, 3)
-    expected = train[np.argsort(probs.max(1), kind="stable")[:50]]
+    dataset = load("digits")
+    train = dataset.train_indices
+    probs = _out_of_fold(out, dataset, 0, 3)
+    noisy = cleaning.inject_noise(dataset.labels.numpy()[train], 0.2, "symmetric", dataset.class_names, 0)[0]
+    expected = train[np.argsort(cleaning.calibrate_probs(noisy, probs)[0].max(1), kind="stable")[:50]]
     np.testing.assert_array_equal(flagged, expected)
     assert [r["kept"] for r in results["rows"]] == [len(train), len(train) - 50, len(train)]
 
 
+def test_another_filter_raw_probabilities_and_scaled_epochs_reuse_the_folds(cleaned, tmp_path):
+    _, reference, _ = cleaned
+    out = tmp_path / "copy"
+    out.mkdir()
+    for path in [reference / "config.json", *(reference / "cells").iterdir()]:
+        target = out / path.relative_to(reference)
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    finished = []
+    results = clean_run("digits", out, on_cell=finished.append, filter_by="prune_by_noise_rate", calibrate=False,
+                        scale_epochs=True, **ARGUMENTS)
+    assert [c["cell"] for c in finished] == ["flags", "cleaned"]  # the folds, noisy and true are reused
+    dataset = load("digits")
+    train = dataset.train_indices
+    noisy = cleaning.inject_noise(dataset.labels.numpy()[train], 0.2, "symmetric", dataset.class_names, 0)[0]
+    raw = _out_of_fold(out, dataset, 0, 3)
+    flagged = np.load(out / "cells" / "flags-confident_learning-prune_by_noise_rate-auto-raw-s0.npy")
+    np.testing.assert_array_equal(flagged, train[cleaning.confident_learning_issues(noisy, raw, "prune_by_noise_rate")])
+    assert finished[0]["temperature"] is None
+    cleaned_cell = runs.read_json(
+        out / "cells" / "cleaned-confident_learning-prune_by_noise_rate-auto-raw-same-steps-s0.json")
+    kept = len(train) - len(flagged)
+    assert cleaned_cell["kept"] == kept and cleaned_cell["epochs"] == pytest.approx(FAST["epochs"] * len(train) / kept)
+    rows = {r["labels"]: r for r in results["rows"]}
+    assert rows["cleaned"]["per_seed"] == [cleaned_cell["test_accuracy"]]  # the summary reads this run's cells
+    assert results["config"]["filter_by"] == "prune_by_noise_rate" and results["config"]["scale_epochs"] is True
+
+
 @pytest.mark.parametrize("arguments, message", [
     (dict(method="magic"), "unknown --method 'magic'"),
+    (dict(filter_by="magic"), "unknown --filter-by 'magic'"),
     (dict(folds=1), "--folds must be an int >= 2"),
     (dict(folds=500), "--folds 500 is larger than the smallest class"),
     (dict(inject_noise=1.0), r"--inject-noise must be a rate in \[0, 1\)"),
@@ -367,12 +421,14 @@ def test_the_command_line_runs_clean_end_to_end(tmp_path, capsys, one_thread):
     out = tmp_path / "run"
     code = main(["clean", "--data", "digits", "--method", "self_confidence", "--folds", "2", "--seeds", "1",
                  "--inject-noise", "0.1", "--noise-kind", "asymmetric", "--noise-seed", "4", "--remove", "auto",
-                 "--epochs", "2", "--cv-set", "epochs=3", "--out", str(out)])
+                 "--epochs", "2", "--cv-set", "epochs=3", "--filter-by", "both", "--raw-probs", "--scale-epochs",
+                 "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     config = runs.read_json(out / "config.json")
     assert config["noise"] == {"rate": 0.1, "kind": "asymmetric", "seed": 4} and config["seeds"] == [0]
     assert config["recipe"]["epochs"] == 2 and config["cv_recipe"]["epochs"] == 3 and config["remove"] == "auto"
+    assert config["filter_by"] == "both" and config["calibrate"] is False and config["scale_epochs"] is True
     assert "seed 0 || fold 2/2" in printed and "Training after cleaning" in printed and "cleaned" in printed
     for name in ("flags.csv", "flags.npy", "flagged.png", "flag_quality.json", "results.md", "results.csv"):
         assert (out / name).is_file()

@@ -134,6 +134,11 @@ def test_al_report_shows_the_picks_of_each_cycle_in_a_grid(report_runs):
             assert sheet.size == plots.sheet_size(10, 10, 64)
 
 
+def test_clean_report_names_the_filter_and_the_calibration_it_flagged_with(report_runs):
+    text = (report_runs["clean"][0] / runs.REPORT_HTML).read_text(encoding="utf-8")
+    assert "confident_learning (low_self_confidence, calibrated probabilities)" in text
+
+
 def test_select_report_grid_shows_the_selection_best_first(report_runs):
     folder = report_runs["select"][0]
     text = (folder / runs.REPORT_HTML).read_text(encoding="utf-8")

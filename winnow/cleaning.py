@@ -6,24 +6,34 @@ Like cleanlab's core API this module works on arrays, not on models: training st
     noisy, corrupted = inject_noise(labels, 0.2, "symmetric", num_classes=10, seed=0)
     folds = stratified_folds(noisy, 4, seed=0)              # (N,) fold of each sample
     ... train on folds != k, predict folds == k: pred_probs (N, K), never in-sample ...
-    ranked, scores = rank_label_issues("self_confidence", noisy, pred_probs)
-    flagged = ranked[:auto_flag_count("self_confidence", noisy, pred_probs)]
+    probs, temperature = calibrate_probs(noisy, pred_probs)  # see "Calibration first" below
+    ranked, scores = rank_label_issues("confident_learning", noisy, probs)
+    flagged = ranked[:auto_flag_count("confident_learning", noisy, probs)]
     flag_quality(flagged, corrupted)                         # {"precision", "recall", "f1", ...}
 
 Methods (`METHODS`), each giving every sample a label-quality score (LOW = more likely a wrong
 label) and a ranking of all samples, most likely wrong first:
 
-* `confident_learning`: cleanlab's `find_label_issues` (prune by noise rate) on the
-  out-of-fold probabilities; its issues first, ranked by self-confidence, then the other
-  samples by self-confidence. Score: self-confidence p[given label].
+* `confident_learning`: cleanlab's `find_label_issues` on the out-of-fold probabilities, with
+  one of cleanlab's filters (`FILTERS`; default `low_self_confidence`: cleanlab's estimate of
+  the number of label issues, taken from the lowest self-confidence); its issues first, ranked
+  by self-confidence, then the other samples by self-confidence. Score: self-confidence
+  p[given label].
 * `self_confidence`: the out-of-fold probability of the given label, low first.
 * `low_max_prob`: the top out-of-fold probability, low first (the earlier experiments' method:
   it flags images the model finds of no class, whatever their label).
 
 How many to flag when not told (`auto_flag_count`): for `confident_learning`, the number of
-issues cleanlab's confident learning finds; for the two ranking methods, cleanlab's estimate of
-the number of label issues, `cleanlab.count.num_label_issues(..., estimation_method=
-"off_diagonal_calibrated")`, which cleanlab documents as the cut-off to use with a ranking.
+issues cleanlab's filter finds; for the two ranking methods, cleanlab's estimate of the number
+of label issues, `cleanlab.count.num_label_issues` (the off-diagonal of the confident joint).
+
+Calibration first (`calibrate_probs`): confident learning counts samples whose probability of
+a class reaches that class's mean self-confidence, so its counts depend on how sharp the
+probabilities are. A model trained with label smoothing is under-confident, and on CIFAR-10
+with 20 % injected noise cleanlab's default filter flagged 12 164 (precision 0.73) where 10 000
+were wrong. Scaling the out-of-fold logits by one temperature fitted by NLL to the given labels
+(no clean labels needed) and counting with the off-diagonal estimate flagged 9 696 (precision
+0.89, recall 0.86). `winnow clean` does this unless told not to (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -31,6 +41,10 @@ from __future__ import annotations
 import numpy as np
 
 NOISE_KINDS = ("symmetric", "asymmetric")
+# cleanlab.filter.find_label_issues's filters, and the one `confident_learning` uses unless told
+FILTERS = ("low_self_confidence", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+           "predicted_neq_given", "low_normalized_margin")
+DEFAULT_FILTER = "low_self_confidence"
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The asymmetric noise of the CIFAR-10 literature (Patrini et al. 2017): a class is mistaken for a similar one.
@@ -131,8 +145,8 @@ def rank_low_max_prob(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
     return _ranked(scores), scores
 
 
-def rank_confident_learning(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
-    issues = confident_learning_issues(labels, pred_probs)
+def rank_confident_learning(labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> tuple[np.ndarray, np.ndarray]:
+    issues = confident_learning_issues(labels, pred_probs, filter_by)
     scores = _self_confidence(labels, pred_probs)
     is_issue = np.zeros(len(labels), dtype=bool)
     is_issue[issues] = True
@@ -140,13 +154,35 @@ def rank_confident_learning(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate([issues, rest[_ranked(scores[rest])]]).astype(np.int64), scores
 
 
-def confident_learning_issues(labels, pred_probs) -> np.ndarray:
-    """cleanlab's confident learning: the positions of the label issues it finds, ranked by
-    self-confidence (lowest first)."""
+def confident_learning_issues(labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> np.ndarray:
+    """cleanlab's confident learning with its filter `filter_by`: the positions of the label
+    issues it finds, ranked by self-confidence (lowest first)."""
     from cleanlab.filter import find_label_issues
 
-    return np.asarray(find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence", n_jobs=1),
-                      dtype=np.int64)
+    check_filter(filter_by)
+    return np.asarray(find_label_issues(labels, pred_probs, filter_by=filter_by,
+                                        return_indices_ranked_by="self_confidence", n_jobs=1), dtype=np.int64)
+
+
+def check_filter(filter_by: str) -> None:
+    if filter_by not in FILTERS:
+        raise ValueError(f"unknown --filter-by {filter_by!r}; choose one of cleanlab's {', '.join(FILTERS)}")
+
+
+def calibrate_probs(labels, pred_probs) -> tuple[np.ndarray, float]:
+    """(probabilities, T): `pred_probs` with their log scaled by the one temperature T that
+    minimises the negative log-likelihood of the given `labels` (`calibration.fit_temperature`),
+    renormalised. T < 1 sharpens under-confident probabilities; the ranking of each sample's
+    classes is unchanged."""
+    from .calibration import fit_temperature
+
+    labels, pred_probs = _check_arrays(labels, pred_probs)
+    logits = np.log(np.clip(pred_probs, 1e-12, None))
+    temperature = fit_temperature(logits, labels)
+    scaled = logits / temperature
+    scaled -= scaled.max(1, keepdims=True)
+    probs = np.exp(scaled)
+    return probs / probs.sum(1, keepdims=True), temperature
 
 
 METHODS = {
@@ -170,27 +206,31 @@ def _check_arrays(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
     return labels.astype(np.int64), pred_probs
 
 
-def rank_label_issues(method: str, labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
+def rank_label_issues(method: str, labels, pred_probs,
+                      filter_by: str = DEFAULT_FILTER) -> tuple[np.ndarray, np.ndarray]:
     """(ranked, scores): every position, most likely wrongly labelled first, and each sample's
     label-quality score (low = more likely wrong; see the module doc for each method).
 
     labels : (N,) given labels;  pred_probs : (N, K) out-of-fold probabilities
+    filter_by : cleanlab's filter (`FILTERS`), used by `confident_learning` only
     """
     check_method(method)
     labels, pred_probs = _check_arrays(labels, pred_probs)
+    if method == "confident_learning":
+        return rank_confident_learning(labels, pred_probs, filter_by)
     return METHODS[method](labels, pred_probs)
 
 
-def auto_flag_count(method: str, labels, pred_probs) -> int:
-    """How many samples to flag when not told: the issues confident learning finds
-    (`confident_learning`), else cleanlab's calibrated estimate of the number of label issues."""
+def auto_flag_count(method: str, labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> int:
+    """How many samples to flag when not told: the issues confident learning finds with
+    `filter_by` (`confident_learning`), else cleanlab's estimate of the number of label issues."""
     check_method(method)
     labels, pred_probs = _check_arrays(labels, pred_probs)
     if method == "confident_learning":
-        return len(confident_learning_issues(labels, pred_probs))
+        return len(confident_learning_issues(labels, pred_probs, filter_by))
     from cleanlab.count import num_label_issues
 
-    return int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal_calibrated"))
+    return int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal"))
 
 
 def flag_quality(flagged, corrupted) -> dict:

@@ -367,7 +367,7 @@ def _print_al(results: dict, out) -> None:
 
 
 def _add_clean_parser(commands) -> None:
-    from .cleaning import METHODS, NOISE_KINDS
+    from .cleaning import DEFAULT_FILTER, FILTERS, METHODS, NOISE_KINDS
 
     clean = commands.add_parser(
         "clean", help="find training labels that are probably wrong, and what removing them does",
@@ -389,12 +389,23 @@ def _add_clean_parser(commands) -> None:
                        help="confident_learning (cleanlab's find_label_issues), self_confidence (low probability of "
                             "the given label first) or low_max_prob (low top probability first) "
                             "(default confident_learning)")
+    group.add_argument("--filter-by", default=DEFAULT_FILTER, choices=FILTERS, metavar="FILTER",
+                       help=f"cleanlab's filter for confident_learning: {', '.join(FILTERS)} (default "
+                            f"{DEFAULT_FILTER}: cleanlab's estimate of the number of issues, lowest probability of "
+                            "the given label first)")
+    group.add_argument("--raw-probs", action="store_true",
+                       help="flag on the fold models' probabilities as predicted; by default they are first "
+                            "temperature-scaled to fit the given labels, which makes cleanlab's counts far closer "
+                            "for under-confident models (BENCHMARKS.md)")
     group.add_argument("--folds", type=int, default=4, metavar="K",
                        help="cross-validation folds, at most the smallest class (default 4)")
     group.add_argument("--remove", type=_remove_count, metavar="K|auto",
                        help="flag the top K (or auto: as many as confident learning finds, or cleanlab's estimate of "
                             "the number of label issues for the ranking methods) and retrain without them; without "
                             "it, auto many are flagged and nothing is retrained")
+    group.add_argument("--scale-epochs", action="store_true",
+                       help="train the cleaned set for epochs * N / N_kept (as many steps as the noisy and true "
+                            "trainings) instead of the recipe's epochs")
     group.add_argument("--seeds", default=[0, 1, 2], type=_seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds: folds, fold models, flags and trainings "
                             "per seed (default 3)")
@@ -432,9 +443,11 @@ def _clean(args) -> int:
     overrides = _recipe_overrides(args)
     if "seed" in overrides or any(key == "seed" for key, _ in args.cv_values):
         raise ValueError("clean sets the recipe seed from --seeds; do not --set seed")
-    results = clean_run(args.data, args.out, method=args.method, folds=args.folds, seeds=args.seeds,
+    results = clean_run(args.data, args.out, method=args.method, filter_by=args.filter_by,
+                        calibrate=not args.raw_probs, folds=args.folds, seeds=args.seeds,
                         inject_noise=args.inject_noise, noise_kind=args.noise_kind, noise_seed=args.noise_seed,
-                        remove=args.remove, flagged_images=args.flagged_images, model=args.model,
+                        remove=args.remove, scale_epochs=args.scale_epochs, flagged_images=args.flagged_images,
+                        model=args.model,
                         preset=args.preset, recipe_overrides=overrides, cv_overrides=dict(args.cv_values),
                         data_options=_data_options(args), force=args.force, on_cell=_print_clean_cell)
     _print_clean(results, args.out)

@@ -13,17 +13,20 @@ For every seed:
    labels as given, seeded by the seed); for each fold a fresh model is trained with the one
    trainer on the other folds (the `cv` recipe) and predicts the held-out fold. Every training
    sample is predicted exactly once, by a model that never trained on it.
-2. Flags: the method ranks the samples (`cleaning.rank_label_issues`); the top `remove` are
-   flagged, or with `remove` "auto" or None as many as `cleaning.auto_flag_count` says
-   (confident learning's issue count, or cleanlab's estimate of the number of label issues).
+2. Flags: the probabilities are temperature-scaled to fit the given labels
+   (`cleaning.calibrate_probs`; not with `calibrate=False`), the method ranks the samples
+   (`cleaning.rank_label_issues`), and the top `remove` are flagged, or with `remove` "auto" or
+   None as many as `cleaning.auto_flag_count` says (the issues confident learning finds with
+   cleanlab's `filter_by`, or cleanlab's estimate of the number of label issues).
 3. With `remove`: fresh models trained from scratch with the training recipe on all samples
-   with the given (noisy) labels ("noisy"), on all but the flagged ones ("cleaned"), and, when
-   noise was injected, on all samples with the true labels ("true"); each is tested.
+   with the given (noisy) labels ("noisy"), on all but the flagged ones ("cleaned"; with
+   `scale_epochs` for epochs * N / N_kept, as many steps as the others), and, when noise was
+   injected, on all samples with the true labels ("true"); each is tested.
 
 Every fold, flag set and training is a cell in `cells/` (arrays as .npy, the record as .json
 written last): a command stopped at any moment and run again skips what is done. More seeds
-add cells; another `method`, `remove` or `flagged_images` reuses the folds and the trainings
-that do not depend on them.
+add cells; another `method`, `filter_by`, `calibrate`, `remove`, `scale_epochs` or
+`flagged_images` reuses the folds and the trainings that do not depend on them.
 
 The run folder gets flags.csv and flags.npy (the run's flags: the method applied to the
 out-of-fold probabilities averaged over the seeds), flagged.png (the top flagged images, given
@@ -46,7 +49,7 @@ import numpy as np
 from .. import __version__, cleaning, data, runs, stats
 from ..plots import contact_sheet
 from ..train import Recipe, fit, predict
-from .proxy import fresh_model
+from .proxy import check_seeds, fresh_model
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.clean")
@@ -60,12 +63,15 @@ def clean_run(
     out: str | Path,
     *,
     method: str = "confident_learning",
+    filter_by: str = cleaning.DEFAULT_FILTER,
+    calibrate: bool = True,
     folds: int = 4,
     seeds: list[int] = (0, 1, 2),
     inject_noise: float | None = None,
     noise_kind: str | None = None,
     noise_seed: int | None = None,
     remove: int | str | None = None,
+    scale_epochs: bool = False,
     flagged_images: int = 50,
     model: str | None = None,
     preset: str = "auto",
@@ -81,12 +87,16 @@ def clean_run(
     with injected noise, flag_quality.json).
 
     method : "confident_learning", "self_confidence" or "low_max_prob" (`cleaning.METHODS`)
+    filter_by : cleanlab's filter for confident_learning (`cleaning.FILTERS`)
+    calibrate : flag on the out-of-fold probabilities temperature-scaled to the given labels
+        (`cleaning.calibrate_probs`); False: as the fold models predicted them
     folds : cross-validation folds, >= 2 and at most the smallest class of the train split
     seeds : per seed the folds, the fold models, the flags and the trainings (paired)
     inject_noise : corrupt this share of the train labels, in [0, 1) (None: use them as given)
     noise_kind : "symmetric" (default) or "asymmetric"; noise_seed : the draw (default 0)
     remove : flag the top K (an int) or "auto" and retrain without them; None flags "auto"
         many and trains nothing beyond the folds
+    scale_epochs : train the cleaned set for epochs * N / N_kept: as many steps as the others
     flagged_images : how many of the top flags flagged.png shows (0: none)
     recipe_overrides : the recipe of every training (as for `winnow train`); cv_overrides
         change the fold models' recipe on top of it (e.g. {"epochs": 3}, `cv_recipe_of`)
@@ -94,6 +104,7 @@ def clean_run(
         ("flags") and trainings ("noisy", "cleaned", "true")
     """
     seeds, remove, noise = _check(method, folds, seeds, inject_noise, noise_kind, noise_seed, remove, flagged_images)
+    cleaning.check_filter(filter_by)
     for name, overrides in (("recipe_overrides", recipe_overrides), ("cv_overrides", cv_overrides)):
         if "seed" in (overrides or {}):
             raise ValueError(f"clean sets the recipe seed from --seeds; do not set seed in {name}")
@@ -120,10 +131,13 @@ def clean_run(
     config = {
         **run_config("clean", data_spec, data_options, dataset),
         "method": method,
+        "filter_by": filter_by,
+        "calibrate": bool(calibrate),
         "folds": folds,
         "seeds": seeds,
         "noise": noise,
         "remove": remove,
+        "scale_epochs": bool(scale_epochs),
         "flagged_images": flagged_images,
         "model": model_name,
         "preset": preset,
@@ -131,7 +145,8 @@ def clean_run(
         "cv_recipe": cv_recipe.to_dict(),
     }
     run_dir, resumed = runs.open_resumable_run(out, config, force=force,
-                                               grid=("seeds", "method", "remove", "flagged_images"))
+                                               grid=("seeds", "method", "filter_by", "calibrate", "remove",
+                                                     "scale_epochs", "flagged_images"))
     cells_dir = run_dir / runs.CELLS
     cells_dir.mkdir(exist_ok=True)
     if resumed:
@@ -143,7 +158,7 @@ def clean_run(
         probs = _out_of_fold(noisy_data, cells_dir, seed, folds, cv_recipe.replace(seed=seed), model_name, progress,
                              on_cell)
         all_probs.append(probs)
-        flagged = _flags(cells_dir, seed, method, remove, train_labels, probs, train_indices, corrupted, noise, on_cell)
+        flagged = _flags(cells_dir, seed, config, train_labels, probs, train_indices, corrupted, noise, on_cell)
         if remove is None:
             continue
         seeded = recipe.replace(seed=seed)
@@ -151,11 +166,12 @@ def clean_run(
         if noise is not None:
             _training(dataset, cells_dir, TRUE, seed, train_indices, seeded, model_name, progress, on_cell)
         kept = np.setdiff1d(train_indices, flagged)
+        if scale_epochs:
+            seeded = seeded.with_epochs(seeded.epochs * len(train_indices) / len(kept))
         _training(noisy_data, cells_dir, CLEANED, seed, kept, seeded, model_name, progress, on_cell,
-                  tag=_tag(method, remove))
+                  tag=_cleaned_tag(config))
 
-    _write_flags(run_dir, noisy_data, given, train_indices, corrupted, noise, method, remove, flagged_images,
-                 np.mean(all_probs, axis=0))
+    _write_flags(run_dir, noisy_data, given, train_indices, corrupted, noise, config, np.mean(all_probs, axis=0))
     results = summarize(run_dir)
     runs.write_json(run_dir / runs.RESULTS_JSON, results)
     runs.write_text(run_dir / runs.RESULTS_CSV, results_csv(results))
@@ -178,9 +194,7 @@ def _check(method, folds, seeds, rate, kind, noise_seed, remove, flagged_images)
     cleaning.check_method(method)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"--folds must be an int >= 2, got {folds!r}")
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds must be distinct and at least one, got {seeds}")
+    seeds = check_seeds(seeds)
     if remove is not None and remove != AUTO and (isinstance(remove, bool) or not isinstance(remove, int)
                                                   or remove < 1):
         raise ValueError(f"--remove must be 'auto' or an int >= 1, got {remove!r}")
@@ -200,9 +214,18 @@ def _check(method, folds, seeds, rate, kind, noise_seed, remove, flagged_images)
     return seeds, remove, {"rate": float(rate), "kind": kind, "seed": 0 if noise_seed is None else noise_seed}
 
 
-def _tag(method: str, remove) -> str:
-    """The flag set's name: method and count rule (`auto` or `k{K}`)."""
-    return f"{method}-{AUTO if remove in (None, AUTO) else f'k{remove}'}"
+def _flags_tag(config: dict) -> str:
+    """The flag set's name: method (with cleanlab's filter), count rule (`auto` or `k{K}`), and
+    `raw` when the probabilities were not calibrated."""
+    method, remove = config["method"], config["remove"]
+    parts = [method, *([config["filter_by"]] if method == "confident_learning" else []),
+             AUTO if remove in (None, AUTO) else f"k{remove}", *([] if config["calibrate"] else ["raw"])]
+    return "-".join(parts)
+
+
+def _cleaned_tag(config: dict) -> str:
+    """The cleaned training's name: its flag set's, and `same-steps` with scaled epochs."""
+    return _flags_tag(config) + ("-same-steps" if config["scale_epochs"] else "")
 
 
 def _fold_paths(cells_dir: Path, seed: int, fold: int) -> tuple[Path, Path, Path]:
@@ -249,22 +272,28 @@ def _out_of_fold(dataset, cells_dir, seed, folds, recipe, model_name, progress, 
     return probs
 
 
-def _flag(method, remove, labels, probs) -> tuple[np.ndarray, np.ndarray]:
-    """(flagged positions, most likely wrong first; scores of all samples)."""
-    ranked, scores = cleaning.rank_label_issues(method, labels, probs)
-    count = cleaning.auto_flag_count(method, labels, probs) if remove in (None, AUTO) else remove
-    return ranked[:count], scores
+def _flag(config, labels, probs) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+    """(flagged positions, most likely wrong first; scores of all samples; the probabilities
+    flagged on; their temperature, None uncalibrated) with the run's method and count rule."""
+    method, remove, filter_by = config["method"], config["remove"], config["filter_by"]
+    temperature = None
+    if config["calibrate"]:
+        probs, temperature = cleaning.calibrate_probs(labels, probs)
+    ranked, scores = cleaning.rank_label_issues(method, labels, probs, filter_by)
+    count = cleaning.auto_flag_count(method, labels, probs, filter_by) if remove in (None, AUTO) else remove
+    return ranked[:count], scores, probs, temperature
 
 
-def _flags(cells_dir, seed, method, remove, train_labels, probs, train_indices, corrupted, noise,
-           on_cell) -> np.ndarray:
+def _flags(cells_dir, seed, config, train_labels, probs, train_indices, corrupted, noise, on_cell) -> np.ndarray:
     """The flagged dataset indices of `seed` (ranked), from their cell or computed and saved."""
-    stem = cells_dir / f"flags-{_tag(method, remove)}-s{seed}"
+    stem = cells_dir / f"flags-{_flags_tag(config)}-s{seed}"
     if stem.with_suffix(".json").exists():
         return np.load(stem.with_suffix(".npy"))
-    positions, _ = _flag(method, remove, train_labels, probs)
+    positions, _, _, temperature = _flag(config, train_labels, probs)
     flagged = train_indices[positions].astype(np.int64)
-    record = {"cell": "flags", "seed": seed, "method": method, "remove": remove, "flagged": len(flagged)}
+    record = {"cell": "flags", "seed": seed, "tag": _flags_tag(config), "method": config["method"],
+              "filter_by": config["filter_by"], "remove": config["remove"], "temperature": temperature,
+              "flagged": len(flagged)}
     if noise is not None:
         record.update(cleaning.flag_quality(flagged, corrupted))
     runs.save_array(stem.with_suffix(".npy"), flagged)
@@ -284,7 +313,7 @@ def _training(dataset, cells_dir, name, seed, kept, recipe, model_name, progress
     result = fit(fresh_model(dataset, model_name, seed), dataset, kept, recipe, progress=progress)
     final = evaluate(result.model, dataset, recipe)
     record = {"cell": name, "seed": seed, "tag": tag, "kept": len(kept),
-              "removed": len(dataset.train_indices) - len(kept),
+              "removed": len(dataset.train_indices) - len(kept), "epochs": recipe.epochs,
               "test_accuracy": final["test_accuracy"], "per_class_accuracy": final["per_class_accuracy"],
               "train_seconds": result.train_seconds, "epochs_run": len(result.history)}
     runs.write_json(path, record)  # last: the training is done
@@ -292,13 +321,14 @@ def _training(dataset, cells_dir, name, seed, kept, recipe, model_name, progress
         on_cell(record)
 
 
-def _write_flags(run_dir, noisy_data, given, train_indices, corrupted, noise, method, remove, shown, mean_probs):
+def _write_flags(run_dir, noisy_data, given, train_indices, corrupted, noise, config, mean_probs):
     """flags.csv, flags.npy, flagged.png and flag_quality.json: the run's flags, from the
     out-of-fold probabilities averaged over the seeds."""
     train_labels = noisy_data.labels.numpy()[train_indices]
-    positions, scores = _flag(method, remove, train_labels, mean_probs)
+    positions, scores, probs, temperature = _flag(config, train_labels, mean_probs)
     flagged = train_indices[positions].astype(np.int64)
-    suggested = mean_probs[positions].argmax(1)
+    suggested = probs[positions].argmax(1)
+    shown = config["flagged_images"]
     injected = np.isin(flagged, corrupted) if noise is not None else None
     names = noisy_data.class_names
 
@@ -326,16 +356,16 @@ def _write_flags(run_dir, noisy_data, given, train_indices, corrupted, noise, me
     if noise is None:
         (run_dir / runs.FLAG_QUALITY).unlink(missing_ok=True)
         return
-    config = runs.read_json(run_dir / runs.CONFIG)
-    per_seed = [runs.read_json(run_dir / runs.CELLS / f"flags-{_tag(method, remove)}-s{seed}.json")
+    per_seed = [runs.read_json(run_dir / runs.CELLS / f"flags-{_flags_tag(config)}-s{seed}.json")
                 for seed in config["seeds"]]
     quality = {key: stats.summarize([r[key] for r in per_seed]).to_dict() for key in ("precision", "recall", "f1")}
     runs.write_json(run_dir / runs.FLAG_QUALITY, {
         **quality,
         "per_seed": [{k: r[k] for k in ("seed", "precision", "recall", "f1", "flagged", "corrupted",
                                         "true_positives")} for r in per_seed],
-        "flags_csv": cleaning.flag_quality(flagged, corrupted),
-        "method": method, "remove": remove, "noise": noise, "injected": int(len(corrupted)),
+        "flags_csv": {**cleaning.flag_quality(flagged, corrupted), "temperature": temperature},
+        **{key: config[key] for key in ("method", "filter_by", "calibrate", "remove")},
+        "noise": noise, "injected": int(len(corrupted)),
     })
 
 
@@ -345,13 +375,13 @@ def summarize(run_dir: str | Path) -> dict:
     count (and precision, recall, F1 with injected noise) and their mean ± std."""
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
-    tag = _tag(config["method"], config["remove"])
+    flags_tag, cleaned_tag = _flags_tag(config), _cleaned_tag(config)
     seeds = config["seeds"]
     cells = [runs.read_json(p) for p in sorted((run_dir / runs.CELLS).glob("*.json"))]
-    flags = sorted((c for c in cells if c["cell"] == "flags" and c["seed"] in seeds
-                    and _tag(c["method"], c["remove"]) == tag), key=lambda c: seeds.index(c["seed"]))
+    flags = sorted((c for c in cells if c["cell"] == "flags" and c["seed"] in seeds and c.get("tag") == flags_tag),
+                   key=lambda c: seeds.index(c["seed"]))
     trainings = [c for c in cells if c["cell"] in (NOISY, CLEANED, TRUE) and c["seed"] in seeds
-                 and (c["cell"] != CLEANED or c["tag"] == tag)] if config["remove"] is not None else []
+                 and (c["cell"] != CLEANED or c["tag"] == cleaned_tag)] if config["remove"] is not None else []
     folds = [c for c in cells if c["cell"] == "fold" and c["seed"] in seeds and c["folds"] == config["folds"]]
     accuracy = {name: {c["seed"]: c["test_accuracy"] for c in trainings if c["cell"] == name}
                 for name in (NOISY, CLEANED, TRUE)}
@@ -378,7 +408,8 @@ def summarize(run_dir: str | Path) -> dict:
     if config["noise"] is not None and quality_path.exists():
         flag_summary["flags_csv"] = runs.read_json(quality_path)["flags_csv"]
     return {
-        "config": {k: config[k] for k in ("data", "method", "folds", "seeds", "noise", "remove", "model", "preset")},
+        "config": {k: config[k] for k in ("data", "method", "filter_by", "calibrate", "folds", "seeds", "noise",
+                                          "remove", "scale_epochs", "model", "preset")},
         "rows": rows,
         "flags": flag_summary,
         "cv_train_seconds": float(np.mean([c["train_seconds"] for c in folds])) if folds else None,

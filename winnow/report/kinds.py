@@ -482,6 +482,15 @@ def _clean_headline(run: Run) -> str:
     return text
 
 
+def _clean_method(config: dict) -> str:
+    """The method as the run applied it: cleanlab's filter, and whether the probabilities were
+    calibrated first (runs from before these options show the method alone)."""
+    details = [config["filter_by"]] if config["method"] == "confident_learning" and config.get("filter_by") else []
+    if "calibrate" in config:
+        details.append("calibrated probabilities" if config["calibrate"] else "raw probabilities")
+    return config["method"] + (f" ({', '.join(details)})" if details else "")
+
+
 @register_kind("clean", "cleaning run", headline=_clean_headline, wall_seconds=_clean_wall,
                compare=lambda group, context: _compare_clean(group, context))
 def clean_sections(run: Run, context: Context) -> list[Block]:
@@ -493,7 +502,7 @@ def clean_sections(run: Run, context: Context) -> list[Block]:
     noise = config.get("noise")
     quality = run.json(runs.FLAG_QUALITY)
     items = [(f"{flags['flagged']['mean']:.0f}", "flagged (mean over seeds)"),
-             (config["method"], f"method, {config['folds']} folds")]
+             (_clean_method(config), f"method, {config['folds']} folds")]
     if quality:
         items += [(f"{summary_text(quality[k])} %", f"{name} of the flags") for k, name in
                   (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))]
@@ -527,7 +536,9 @@ def clean_sections(run: Run, context: Context) -> list[Block]:
         blocks.append(Block("Accuracy after removing the flags", h.table(
             ["training labels", "kept", "test accuracy %", "seeds", "vs noisy (95 % CI)", "vs true (95 % CI)",
              "training s"], rows) + h.note("noisy: every image with its given label; cleaned: without the flagged "
-                                           "images; true: every image with its original label (injected noise "
+                                           "images" + (", trained for as many steps as the others"
+                                                       if config.get("scale_epochs") else "")
+                                           + "; true: every image with its original label (injected noise "
                                            "only). Differences are paired over seeds, in points.")))
     return blocks
 
@@ -540,7 +551,7 @@ def _compare_clean(group: list[Run], context: Context) -> list[Block]:
             continue
         quality = run.json(runs.FLAG_QUALITY) or {}
         by_labels = {r["labels"]: r for r in results["rows"]}
-        rows.append([run.name, results["config"]["method"], summary_text(results["flags"]["flagged"], 1.0),
+        rows.append([run.name, _clean_method(results["config"]), summary_text(results["flags"]["flagged"], 1.0),
                      *[summary_text(quality.get(k)) for k in ("precision", "recall", "f1")],
                      *[summary_text(by_labels[k]["test_accuracy"]) if k in by_labels else "–"
                        for k in ("noisy", "cleaned", "true")]])
