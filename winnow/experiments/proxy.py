@@ -85,6 +85,14 @@ class MadeInputs:
     records_seconds: float = 0.0
 
 
+def check_seeds(seeds) -> list[int]:
+    """The seeds as ints; an error unless they are distinct and at least one."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must be distinct and at least one, got {seeds}")
+    return seeds
+
+
 def check_strategies(strategies: list[str], options: dict | None) -> dict[str, dict]:
     """Distinct, known strategy names, and options (name -> {key: value}) that each name among
     them accepts; returns a copy of the options. Errors name the strategy or option."""

@@ -33,8 +33,8 @@ import numpy as np
 from .. import __version__, data, runs, stats
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from ..train import Recipe, fit
-from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_strategies, fresh_model, inputs_used, make_inputs,
-                    needs_training, plan_inputs)
+from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_seeds, check_strategies, fresh_model, inputs_used,
+                    make_inputs, needs_training, plan_inputs)
 from .train import build_model, evaluate, run_config
 
 log = logging.getLogger("winnow.experiments.prune")
@@ -143,9 +143,7 @@ def _check(fractions, strategies, seeds, options):
     if len(set(fractions)) != len(fractions) or not fractions:
         raise ValueError(f"fractions must be distinct and at least one, got {fractions}")
     options = check_strategies(strategies, options)
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    seeds = check_seeds(seeds)
     return sorted(fractions), list(strategies), seeds, options
 
 
