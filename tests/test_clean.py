@@ -344,14 +344,17 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(cleaned, tmp_path, one_t
     np.testing.assert_array_equal(np.load(out / "flags.npy"), np.load(reference / "flags.npy"))
 
 
-def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cleaned, tmp_path, monkeypatch):
-    _, reference, _ = cleaned
-    out = tmp_path / "copy"
-    out.mkdir()
+def _copy_of_run(reference, out):
+    """A copy of the run folder `reference` (its config and cells) in `out`."""
     for path in [reference / "config.json", *(reference / "cells").iterdir()]:
         target = out / path.relative_to(reference)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
+    return out
+
+
+def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cleaned, tmp_path):
+    out = _copy_of_run(cleaned[1], tmp_path / "copy")
     finished = []
     results = clean_run("digits", out, on_cell=finished.append, **{**ARGUMENTS, "method": "low_max_prob",
                                                                     "remove": 50})
@@ -368,13 +371,7 @@ def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cl
 
 
 def test_another_filter_raw_probabilities_and_scaled_epochs_reuse_the_folds(cleaned, tmp_path):
-    _, reference, _ = cleaned
-    out = tmp_path / "copy"
-    out.mkdir()
-    for path in [reference / "config.json", *(reference / "cells").iterdir()]:
-        target = out / path.relative_to(reference)
-        target.parent.mkdir(exist_ok=True)
-        target.write_bytes(path.read_bytes())
+    out = _copy_of_run(cleaned[1], tmp_path / "copy")
     finished = []
     results = clean_run("digits", out, on_cell=finished.append, filter_by="prune_by_noise_rate", calibrate=False,
                         scale_epochs=True, **ARGUMENTS)
