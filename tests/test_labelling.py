@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from winnow import plots
-from winnow.data import DataError
+from winnow.data import DataError, label_files
 from winnow.experiments import labelling
 from winnow.runs import RunExistsError
 
@@ -421,7 +421,7 @@ def test_label_studio_errors_name_the_task(started, photos, tmp_path):
 
 
 def test_path_matcher_rules_and_ambiguity():
-    matcher = labelling._PathMatcher(["a/cat.png", "b/cat.png", "b/dog.png", "top.png", "x/y/top.png"])
+    matcher = label_files.PathMatcher(["a/cat.png", "b/cat.png", "b/dog.png", "top.png", "x/y/top.png"])
     assert matcher.find("b/dog.png") == ["b/dog.png"]
     assert matcher.find("/data/local-files/?d=data/b/cat.png") == ["b/cat.png"]  # longest path ending it
     assert matcher.find("/srv/x/y/top.png") == ["x/y/top.png"]
@@ -432,7 +432,7 @@ def test_path_matcher_rules_and_ambiguity():
     assert matcher.find("/srv/0f3e-dog.png") == []  # only uploads lose the prefix
     assert matcher.find("cat.png") == ["a/cat.png", "b/cat.png"]  # ambiguous
     assert matcher.find("http://host/data/local-files/?d=my%20photos%2Fb%2Fdog.png") == ["b/dog.png"]
-    answers = [labelling._Answer("task 0", "cat.png", "x")]
+    answers = [label_files.Answer("task 0", "cat.png", "x")]
     assert matcher.match(answers, "folder:/p") == [
         "task 0: image 'cat.png' matches 2 images of folder:/p: a/cat.png, b/cat.png"]
 

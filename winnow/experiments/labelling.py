@@ -37,7 +37,7 @@ path inside the folder, as in `Dataset.paths` and the queries) and `label` (a cl
 not answered yet, skipped); other columns are ignored, so a filled-in queries/cycle_K.csv can be
 imported as it is. Or Label Studio's JSON export (`.json`): a list of tasks, each with the image
 in `data.image` and the class in the last annotation that was not cancelled (a `choices` result);
-its image URL is matched to a folder path (`_PathMatcher`). Every problem (a path that is not an
+its image URL is matched to a folder path (`data.label_files.PathMatcher`). Every problem (a path that is not an
 image of the folder, an unknown class, the same image twice in the file, an image already
 labelled otherwise without `force`) is reported with its CSV line or JSON task index, all of
 them at once, and nothing is imported then. The answers file and the images are only read.
@@ -48,21 +48,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import math
 import re
 import shutil
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import torch
 
 from .. import __version__, data, plots, runs
+from ..data import label_files
 from ..strategies import StrategyInputs, get_strategy, select_scored
 from .proxy import ProxyOptions, make_inputs, needs_training, plan_inputs
 from .train import build_model, run_config
@@ -76,17 +74,6 @@ INITIAL = "initial"
 DATA_OPTIONS = ("image_size", "skip_bad_images", "cache_dir", "workers")  # what load_unlabelled takes
 QUERY_COLUMNS = ("rank", "path", "predicted", "score", "label")
 _CYCLE_FILE = re.compile(r"cycle_([0-9]+)\.(csv|png|json)")
-_MAX_REPORTED = 20  # problems listed in one error
-
-
-@dataclass
-class _Answer:
-    """One row of a label file: where it is (for errors), the image it names and its class."""
-
-    where: str  # "line 4" or "task 2 (id 17)"
-    reference: str  # the path or URL as written
-    label: str | None  # None or "" = not answered
-    path: str | None = None  # the folder path it names, once matched
 
 
 # ---------------------------------------------------------------- the public functions
@@ -137,12 +124,12 @@ def init(
     dataset = data.load_unlabelled(data_spec, **data_options)
     log.info("%s", dataset.describe())
 
-    answers = [] if labels_csv is None else _read_csv(Path(labels_csv))
+    answers = [] if labels_csv is None else label_files.read_csv(Path(labels_csv))
     class_names = _class_names(classes, answers, labels_csv)
-    problems = _match_exact(answers, set(dataset.paths), data_spec)
+    problems = label_files.match_exact(answers, set(dataset.paths), data_spec)
     problems += _answer_problems(answers, class_names, {}, force=False)
     if problems:
-        raise data.DataError(_problem_report(labels_csv, problems, "nothing was written"))
+        raise data.DataError(label_files.problem_report(labels_csv, problems, "nothing was written"))
     given = [answer for answer in answers if answer.label]
     labelled = dataset.with_labels(dataset.labels, class_names)
     if needs_training(plan_inputs([get_strategy(strategy)], "file", class_balanced)):
@@ -281,17 +268,17 @@ def import_labels(run_dir: str | Path, answers_path: str | Path, *, force: bool 
         raise FileNotFoundError(f"answers file {answers_path} does not exist")
     image_paths = data.list_images(config["data"])
     if answers_path.suffix.lower() == ".json":
-        answers = _read_label_studio(answers_path)
-        problems = _PathMatcher(image_paths).match(answers, config["data"])
+        answers = label_files.read_label_studio(answers_path)
+        problems = label_files.PathMatcher(image_paths).match(answers, config["data"])
     elif answers_path.suffix.lower() == ".csv":
-        answers = _read_csv(answers_path)
-        problems = _match_exact(answers, set(image_paths), config["data"])
+        answers = label_files.read_csv(answers_path)
+        problems = label_files.match_exact(answers, set(image_paths), config["data"])
     else:
         raise data.DataError(f"answers file {answers_path}: give a .csv (path,label) or Label Studio's .json export")
     existing = _read_labels(folder, config["class_names"])
     problems += _answer_problems(answers, config["class_names"], existing, force)
     if problems:
-        raise data.DataError(_problem_report(answers_path, problems, "nothing was imported"))
+        raise data.DataError(label_files.problem_report(answers_path, problems, "nothing was imported"))
 
     query_of = {path: f"cycle_{cycle}" for cycle, paths in sorted(_finished_cycles(folder).items())
                 for path in paths}  # the latest query that asked about each image
@@ -494,7 +481,7 @@ def _absolute_spec(spec: str) -> str:
     return spec  # load_unlabelled names what is wrong
 
 
-def _class_names(classes, answers: list[_Answer], labels_csv) -> list[str]:
+def _class_names(classes, answers: list[label_files.Answer], labels_csv) -> list[str]:
     if classes is not None:
         names = [str(name) for name in classes]
         if len(set(names)) != len(names) or not all(name.strip() == name and name for name in names):
@@ -508,7 +495,8 @@ def _class_names(classes, answers: list[_Answer], labels_csv) -> list[str]:
     return names
 
 
-def _answer_problems(answers: list[_Answer], class_names: list[str], existing: dict, force: bool) -> list[str]:
+def _answer_problems(answers: list[label_files.Answer], class_names: list[str], existing: dict,
+                     force: bool) -> list[str]:
     """Unknown classes, images named twice, and (without force) labels that would change; for
     answers whose path was matched."""
     problems = []
@@ -532,160 +520,6 @@ def _answer_problems(answers: list[_Answer], class_names: list[str], existing: d
             problems.append(f"{answer.where}: {answer.path} is already labelled {old[0]!r} ({old[1]}), not "
                             f"{answer.label!r}; pass --force to overwrite")
     return problems
-
-
-def _problem_report(source, problems: list[str], consequence: str) -> str:
-    shown = problems[:_MAX_REPORTED]
-    more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-    count = "a problem" if len(problems) == 1 else f"{len(problems)} problems"
-    return f"{source}: {count}, {consequence}:\n  " + "\n  ".join(shown) + more
-
-
-# ---------------------------------------------------------------- reading label files
-
-
-def _read_csv(path: Path) -> list[_Answer]:
-    """Rows of a CSV with columns path and label (others ignored)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"labels file {path} does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [name.strip() for name in reader.fieldnames or []]
-        if not {"path", "label"} <= set(columns):
-            raise data.DataError(f"{path}: needs the columns path and label (a class name); "
-                                 f"found {', '.join(columns) or 'no header'}")
-        reader.fieldnames = columns
-        answers = []
-        for row in reader:
-            reference = (row["path"] or "").strip()
-            answers.append(_Answer(f"line {reader.line_num}", reference, (row["label"] or "").strip()))
-    return answers
-
-
-def _match_exact(answers: list[_Answer], image_paths: set[str], spec: str) -> list[str]:
-    """Set each answer's path to its reference when that is an image path of the folder ("./"
-    allowed in front); the problems of those that are not."""
-    problems = []
-    for answer in answers:
-        reference = answer.reference[2:] if answer.reference.startswith("./") else answer.reference
-        if reference in image_paths:
-            answer.path = reference
-        elif not reference:
-            problems.append(f"{answer.where}: empty path")
-        else:
-            problems.append(f"{answer.where}: {answer.reference!r} is not an image of {spec} "
-                            "(paths are relative to the folder, as in queries/cycle_K.csv)")
-    return problems
-
-
-def _read_label_studio(path: Path) -> list[_Answer]:
-    """The tasks of a Label Studio JSON export: each task's image reference (`data.image`, or the
-    only text value of `data`) and the single choice of its last annotation that was not
-    cancelled (no such annotation = unanswered)."""
-    try:
-        tasks = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise data.DataError(f"{path}: not a JSON file ({error})") from None
-    if not isinstance(tasks, list):
-        raise data.DataError(f"{path}: expected Label Studio's JSON export, a list of tasks; "
-                             f"got a {type(tasks).__name__}")
-    answers, problems = [], []
-    for index, task in enumerate(tasks):
-        where = f"task {index}"
-        if not isinstance(task, dict):
-            problems.append(f"{where}: not a task object")
-            continue
-        if "id" in task:
-            where += f" (id {task['id']})"
-        task_data = task.get("data") if isinstance(task.get("data"), dict) else {}
-        texts = [value for value in task_data.values() if isinstance(value, str)]
-        reference = task_data.get("image", texts[0] if len(texts) == 1 else None)
-        if not isinstance(reference, str) or not reference:
-            problems.append(f"{where}: no image in its data (expected data.image)")
-            continue
-        done = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
-        label = None
-        if done:
-            choices = [choice for result in done[-1].get("result") or []
-                       if isinstance(result, dict) and result.get("type") == "choices"
-                       for choice in (result.get("value") or {}).get("choices") or []]
-            if len(choices) != 1:
-                problems.append(f"{where}: its last annotation holds {len(choices)} choices {choices}; "
-                                "expected one class per image")
-                continue
-            label = str(choices[0]).strip()
-        answers.append(_Answer(where, reference, label))
-    if problems:
-        raise data.DataError(_problem_report(path, problems, "nothing was imported"))
-    return answers
-
-
-class _PathMatcher:
-    """Finds the folder image a Label Studio image reference names.
-
-    The reference is reduced to a path: the `d` parameter of a local-files URL
-    (`/data/local-files/?d=photos/img.jpg`), else the decoded path of a URL
-    (`/data/upload/3/8a7c-img.jpg`, `s3://bucket/photos/img.jpg`), else the text as it is. Then:
-
-    1. by path: of the images for which one path ends the other (`/home/me/photos/img.jpg` and
-       `photos/img.jpg`, `img.jpg` and `photos/img.jpg`, or the same path), the one sharing the
-       most trailing folders with the reference; several sharing as many = ambiguous;
-    2. else by file name: the images of that file name, or, for Label Studio uploads named
-       `<hex>-<name>`, of `<name>`; more than one = ambiguous.
-    """
-
-    _UPLOAD_PREFIX = re.compile(r"[0-9a-fA-F]{4,}-(.+)")
-
-    def __init__(self, image_paths: list[str]):
-        self.image_paths = set(image_paths)
-        self.by_name = defaultdict(list)
-        for path in image_paths:
-            self.by_name[path.rsplit("/", 1)[-1]].append(path)
-
-    def match(self, answers: list[_Answer], spec: str) -> list[str]:
-        """Set each answer's path; the problems of those that match none or several."""
-        problems = []
-        for answer in answers:
-            found = self.find(answer.reference)
-            if len(found) == 1:
-                answer.path = found[0]
-            elif found:
-                problems.append(f"{answer.where}: image {answer.reference!r} matches {len(found)} images of {spec}: "
-                                f"{', '.join(found[:3])}{', ...' if len(found) > 3 else ''}")
-            else:
-                problems.append(f"{answer.where}: image {answer.reference!r} matches no image of {spec} "
-                                "(by path, path suffix or file name)")
-        return problems
-
-    def find(self, reference: str) -> list[str]:
-        """The images the reference may name, sorted: one, several (ambiguous) or none."""
-        path, is_upload = _reference_path(reference)
-        parts = path.split("/")
-        same_name = self.by_name.get(parts[-1], [])
-        shared = {}  # image -> trailing path parts it shares with the reference, where one path ends the other
-        for image in same_name:
-            image_parts = image.split("/")
-            common = min(len(parts), len(image_parts))
-            if parts[-common:] == image_parts[-common:]:
-                shared[image] = common
-        if shared:
-            most = max(shared.values())
-            return sorted(image for image, count in shared.items() if count == most)
-        upload = self._UPLOAD_PREFIX.fullmatch(parts[-1]) if is_upload else None
-        if not same_name and upload:
-            same_name = self.by_name.get(upload.group(1), [])
-        return sorted(same_name)
-
-
-def _reference_path(reference: str) -> tuple[str, bool]:
-    """(the path a Label Studio image reference stands for, whether it is an upload)."""
-    parts = urlsplit(reference.strip())
-    local = parse_qs(parts.query).get("d")
-    if local:
-        return local[0].lstrip("/"), False
-    is_url = bool(parts.scheme or parts.query or parts.netloc) or reference.strip().startswith("/data/")
-    path = (unquote(parts.path) if is_url else reference.strip()).lstrip("/")
-    return path, is_url and path.startswith("data/upload/")
 
 
 def _class_counts(class_names: list[str], labels: np.ndarray) -> dict[str, int]:
