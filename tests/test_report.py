@@ -136,7 +136,7 @@ def test_al_report_shows_the_picks_of_each_cycle_in_a_grid(report_runs):
 
 def test_clean_report_names_the_filter_and_the_calibration_it_flagged_with(report_runs):
     text = (report_runs["clean"][0] / runs.REPORT_HTML).read_text(encoding="utf-8")
-    assert "confident_learning (low_self_confidence, calibrated probabilities)" in text
+    assert "method, low_self_confidence, calibrated probabilities, 2 folds" in text
 
 
 def test_select_report_grid_shows_the_selection_best_first(report_runs):

@@ -482,13 +482,18 @@ def _clean_headline(run: Run) -> str:
     return text
 
 
-def _clean_method(config: dict) -> str:
-    """The method as the run applied it: cleanlab's filter, and whether the probabilities were
-    calibrated first (runs from before these options show the method alone)."""
+def _clean_details(config: dict) -> str:
+    """How the run applied its method: cleanlab's filter, and whether the probabilities were
+    calibrated first ("" for runs from before these options)."""
     details = [config["filter_by"]] if config["method"] == "confident_learning" and config.get("filter_by") else []
     if "calibrate" in config:
         details.append("calibrated probabilities" if config["calibrate"] else "raw probabilities")
-    return config["method"] + (f" ({', '.join(details)})" if details else "")
+    return ", ".join(details)
+
+
+def _clean_method(config: dict) -> str:
+    details = _clean_details(config)
+    return config["method"] + (f" ({details})" if details else "")
 
 
 @register_kind("clean", "cleaning run", headline=_clean_headline, wall_seconds=_clean_wall,
@@ -502,7 +507,8 @@ def clean_sections(run: Run, context: Context) -> list[Block]:
     noise = config.get("noise")
     quality = run.json(runs.FLAG_QUALITY)
     items = [(f"{flags['flagged']['mean']:.0f}", "flagged (mean over seeds)"),
-             (_clean_method(config), f"method, {config['folds']} folds")]
+             (config["method"], ", ".join(filter(None, ["method", _clean_details(config),
+                                                         f"{config['folds']} folds"])))]
     if quality:
         items += [(f"{summary_text(quality[k])} %", f"{name} of the flags") for k, name in
                   (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))]
