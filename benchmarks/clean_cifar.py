@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _record import write_result  # noqa: E402
 
 from winnow import cleaning, data  # noqa: E402
-from winnow.experiments.clean import clean_run, fold_assignment, results_markdown  # noqa: E402
+from winnow.experiments.clean import clean_run, read_out_of_fold, results_markdown  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 TARGETS = {"precision": 0.85, "recall": 0.85, "cleaned_within_true_points": 1.5}
@@ -72,8 +72,7 @@ def main(argv=None) -> int:
                                    + (f"{cell['flagged']} flagged" if cell["cell"] == "flags" else
                                       f"{cell['train_seconds']:.0f} s"), flush=True))
     print(results_markdown(results))
-    rules = count_rules(f"folder:{args.data}", Path(args.out), list(range(args.seeds)), args.folds,
-                        results["config"]["noise"])
+    rules = count_rules(f"folder:{args.data}", Path(args.out), list(range(args.seeds)), results["config"]["noise"])
     print(count_rules_markdown(rules))
     flags, rows = results["flags"], {row["labels"]: row for row in results["rows"]}
     gap = rows["true"]["test_accuracy"]["mean"] - rows["cleaned"]["test_accuracy"]["mean"]
@@ -94,24 +93,16 @@ def main(argv=None) -> int:
     return 0
 
 
-def count_rules(data_spec: str, run_dir: Path, seeds: list[int], folds: int, noise: dict) -> list[dict]:
+def count_rules(data_spec: str, run_dir: Path, seeds: list[int], noise: dict) -> list[dict]:
     """Precision, recall and count of every cleanlab filter, on calibrated and raw out-of-fold
     probabilities, per seed: read from the run's fold cells, no training."""
     dataset = data.load(data_spec)
     train_indices, given = dataset.train_indices, dataset.labels.numpy()
     noisy, corrupted = cleaning.inject_noise(given[train_indices], noise["rate"], noise["kind"], dataset.class_names,
                                              noise["seed"])
-    position = np.full(len(given), -1)
-    position[train_indices] = np.arange(len(train_indices))
     rows = []
     for seed in seeds:
-        fold_of = fold_assignment(noisy, folds, seed)
-        probs = np.zeros((len(train_indices), dataset.num_classes))
-        for fold in range(folds):
-            held = np.load(run_dir / "cells" / f"cv-s{seed}-k{fold}-held_out.npy")
-            if not (fold_of[position[held]] == fold).all():
-                raise RuntimeError(f"seed {seed} fold {fold}: the cells hold another fold than this benchmark deals")
-            probs[position[held]] = np.load(run_dir / "cells" / f"cv-s{seed}-k{fold}.npy")
+        probs = read_out_of_fold(run_dir, seed, train_indices, dataset.num_classes).astype(np.float64)
         calibrated, temperature = cleaning.calibrate_probs(noisy, probs)
         for name, p in (("calibrated", calibrated), ("raw", probs)):
             for filter_by in cleaning.FILTERS:

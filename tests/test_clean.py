@@ -252,6 +252,7 @@ def test_the_flags_find_the_injected_errors(cleaned, digits):
     assert flags[0]["recall"] == pytest.approx(hits / len(corrupted)) and flags[0]["recall"] > 0.5
     probs = _out_of_fold(out, digits, 0, 3)
     assert not np.isnan(probs).any()
+    np.testing.assert_allclose(clean_experiment.read_out_of_fold(out, 0, train, 10), probs, rtol=1e-6)
     calibrated, temperature = cleaning.calibrate_probs(noisy, probs)  # by default the flags use calibrated probs
     assert flags[0]["temperature"] == pytest.approx(temperature)
     expected = cleaning.confident_learning_issues(noisy, calibrated, "low_self_confidence")

@@ -234,6 +234,20 @@ def _fold_paths(cells_dir: Path, seed: int, fold: int) -> tuple[Path, Path, Path
     return cells_dir / f"{stem}.npy", cells_dir / f"{stem}-held_out.npy", cells_dir / f"{stem}.json"
 
 
+def read_out_of_fold(run_dir: str | Path, seed: int, train_indices: np.ndarray, num_classes: int) -> np.ndarray:
+    """(N_train, K) out-of-fold probabilities of `seed` in train-split order, read from the fold
+    cells of a run folder in which they are all finished."""
+    cells_dir = Path(run_dir) / runs.CELLS
+    position = {int(index): p for p, index in enumerate(train_indices)}
+    probs = np.full((len(train_indices), num_classes), np.nan, dtype=np.float32)
+    for fold in range(runs.read_json(Path(run_dir) / runs.CONFIG)["folds"]):
+        probs_path, held_path, _ = _fold_paths(cells_dir, seed, fold)
+        probs[[position[int(index)] for index in np.load(held_path)]] = np.load(probs_path)
+    if np.isnan(probs).any():
+        raise RuntimeError(f"{run_dir}: the folds of seed {seed} do not predict every training sample")
+    return probs
+
+
 def fold_assignment(train_labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """The fold of each train-split sample (in train-split order) for `seed`."""
     return cleaning.stratified_folds(train_labels, folds, seed)
