@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     met = {"precision": flags["precision"]["mean"] >= TARGETS["precision"],
            "recall": flags["recall"]["mean"] >= TARGETS["recall"],
            "cleaned_within_true_points": 100 * gap <= TARGETS["cleaned_within_true_points"]}
-    path = write_result("clean-cifar10", {
+    name = "clean-cifar10" if args.noise_kind == "symmetric" else f"clean-cifar10-{args.noise_kind}"
+    path = write_result(name, {
         "arguments": vars(args),
         "targets": TARGETS,
         "met": met,
