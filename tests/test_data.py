@@ -15,7 +15,9 @@ from PIL import Image
 
 import winnow.data
 from winnow.data import DataError, from_arrays, load
+from winnow.data import cache as cache_module
 from winnow.data import folder as folder_module
+from winnow.data.dataset import Dataset
 from winnow.data.split import stratified_split
 
 CIFAR10_JPEG_ZIP = Path("/work/shared/data/cifar10-jpeg.zip")
@@ -94,8 +96,9 @@ def test_zip_with_wrapping_folder_gives_identical_tensors(tmp_path, cache_dir):
         assert np.array_equal(from_zip.splits[split], from_folder.splits[split])
 
 
-@pytest.mark.parametrize("test_folder", ["test", "val"])
+@pytest.mark.parametrize("test_folder", ["test", "val", "devel"])
 def test_split_folders_become_the_splits(tmp_path, cache_dir, test_folder):
+    """train/ with test/, or with val/ or devel/ alone: the second folder is the test split, no validation split."""
     write_class_folder(tmp_path / "data" / "train", images_per_class=2)
     write_image(tmp_path / "data" / test_folder / "dog" / "9.png", (1, 2, 3))
     write_image(tmp_path / "data" / "README.png.txt", (0, 0, 0), image_format="PNG")  # not an image extension
@@ -105,7 +108,87 @@ def test_split_folders_become_the_splits(tmp_path, cache_dir, test_folder):
     assert dataset.labels.tolist() == [0, 0, 1, 1, 1]
     assert dataset.splits["train"].tolist() == [0, 1, 2, 3]
     assert dataset.splits["test"].tolist() == [4]
+    assert "val" not in dataset.splits
+    assert dataset.val_indices.tolist() == [] and dataset.val_indices.dtype == np.int64
     assert dataset.images[4, :, 0, 0].tolist() == [1, 2, 3]
+    assert dataset.describe().endswith("(train 4, test 1)")
+
+
+# Image counts per split folder and class of the three-way folder the tests below write.
+THREE_WAY_COUNTS = {"train": {"cat": 3, "dog": 2}, "val": {"cat": 1, "dog": 2}, "test": {"cat": 2, "dog": 1}}
+
+
+def write_three_way_folder(root: Path, val_folder: str = "val") -> dict[str, tuple[int, int, int]]:
+    """root/{train,<val_folder>,test}/{cat,dog}/{i}.png in the counts of THREE_WAY_COUNTS, each image of
+    its own colour; returns each image's path (relative to root) -> its colour."""
+    colors = {}
+    for split_folder, class_counts in THREE_WAY_COUNTS.items():
+        for class_name, count in class_counts.items():
+            for image_index in range(count):
+                path = f"{val_folder if split_folder == 'val' else split_folder}/{class_name}/{image_index}.png"
+                colors[path] = (len(colors), 7, 9)
+                write_image(root / path, colors[path])
+    return colors
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+@pytest.mark.parametrize("val_folder", ["val", "devel"])
+def test_train_val_test_folders_give_three_disjoint_splits(tmp_path, cache_dir, as_zip, val_folder):
+    colors = write_three_way_folder(tmp_path / "data", val_folder)
+    wrapper = "data/" if as_zip else ""
+    source = zip_folder(tmp_path / "data", tmp_path / "data.zip", wrapper=wrapper) if as_zip else tmp_path / "data"
+    dataset = load(f"folder:{source}", workers=1)
+    # train, then val, then test; sorted paths within each
+    expected_paths = ["train/cat/0.png", "train/cat/1.png", "train/cat/2.png", "train/dog/0.png", "train/dog/1.png",
+                      f"{val_folder}/cat/0.png", f"{val_folder}/dog/0.png", f"{val_folder}/dog/1.png",
+                      "test/cat/0.png", "test/cat/1.png", "test/dog/0.png"]
+    assert dataset.paths == [wrapper + path for path in expected_paths]
+    assert dataset.class_names == ["cat", "dog"]
+    assert dataset.labels.tolist() == [0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 1]
+    assert dataset.images[:, :, 0, 0].tolist() == [list(colors[path]) for path in expected_paths]
+    assert list(dataset.splits) == ["train", "val", "test"]
+    assert dataset.train_indices.tolist() == [0, 1, 2, 3, 4]
+    assert dataset.val_indices.tolist() == [5, 6, 7] and dataset.val_indices.dtype == np.int64
+    assert dataset.test_indices.tolist() == [8, 9, 10]
+    assert dataset.describe() == f"folder:{source}: 11 images 3x3x4, 2 classes (train 5, val 3, test 3)"
+    relabelled = dataset.with_labels(1 - dataset.labels.numpy())  # the splits come along, as index arrays
+    assert relabelled.val_indices.tolist() == [5, 6, 7] and relabelled.test_indices.tolist() == [8, 9, 10]
+    assert relabelled.images is dataset.images
+
+
+def test_val_and_devel_folders_together_are_an_error(tmp_path, cache_dir):
+    write_three_way_folder(tmp_path / "data")
+    write_image(tmp_path / "data" / "devel" / "cat" / "0.png", (0, 0, 0))
+    with pytest.raises(DataError, match=r"data/ has both devel/ and val/ folders: keep one as the validation split"):
+        load(f"folder:{tmp_path / 'data'}", workers=1)
+
+
+@pytest.mark.parametrize("held_out_folder", ["val", "test"])
+def test_class_only_in_val_or_test_of_three_is_an_error(tmp_path, cache_dir, held_out_folder):
+    write_three_way_folder(tmp_path / "data")
+    write_image(tmp_path / "data" / held_out_folder / "bird" / "0.png", (0, 0, 0))
+    with pytest.raises(DataError, match=rf"class folder .*data/{held_out_folder}/bird/ has no counterpart in "
+                                        rf".*data/train/: every {held_out_folder} class needs training images"):
+        load(f"folder:{tmp_path / 'data'}", workers=1)
+
+
+def test_class_missing_from_val_is_allowed(tmp_path, cache_dir):
+    write_class_folder(tmp_path / "data" / "train", images_per_class=2)
+    write_image(tmp_path / "data" / "val" / "dog" / "5.png", (5, 5, 5))
+    write_image(tmp_path / "data" / "test" / "cat" / "6.png", (6, 6, 6))
+    dataset = load(f"folder:{tmp_path / 'data'}", workers=1)
+    assert dataset.labels.tolist() == [0, 0, 1, 1, 1, 0]
+    assert dataset.val_indices.tolist() == [4] and dataset.test_indices.tolist() == [5]
+
+
+def test_skipping_every_val_image_leaves_no_val_split(tmp_path, cache_dir):
+    write_class_folder(tmp_path / "data" / "train", images_per_class=2)
+    (tmp_path / "data" / "val" / "cat").mkdir(parents=True)
+    (tmp_path / "data" / "val" / "cat" / "broken.png").write_bytes(b"not a png")
+    write_image(tmp_path / "data" / "test" / "cat" / "0.png", (6, 6, 6))
+    dataset = load(f"folder:{tmp_path / 'data'}", skip_bad_images=True, workers=1)
+    assert dataset.skipped == 1 and list(dataset.splits) == ["train", "test"]
+    assert dataset.val_indices.tolist() == [] and dataset.test_indices.tolist() == [4]
 
 
 def test_folder_split_is_seeded(tmp_path, cache_dir):
@@ -213,6 +296,39 @@ def test_cache_key_holds_the_image_size(tmp_path, cache_dir, monkeypatch):
     assert len(decodes) == 12
 
 
+def test_cache_round_trips_the_val_split(tmp_path, cache_dir, monkeypatch):
+    write_three_way_folder(tmp_path / "data")
+    decodes = count_decodes(monkeypatch)
+    first = load(f"folder:{tmp_path / 'data'}", workers=1)
+    cached = load(f"folder:{tmp_path / 'data'}", workers=1)
+    assert len(decodes) == 11, "the second load should come from the cache"
+    assert cached.paths == first.paths and torch.equal(cached.images, first.images)
+    assert list(cached.splits) == ["train", "val", "test"]
+    assert cached.train_indices.tolist() == [0, 1, 2, 3, 4]
+    assert cached.val_indices.tolist() == [5, 6, 7] and cached.val_indices.dtype == np.int64
+    assert cached.test_indices.tolist() == [8, 9, 10]
+
+
+def test_cache_entry_of_the_old_format_is_not_read(tmp_path, cache_dir, monkeypatch):
+    """A format-1 entry (is_test, no validation split) of the same folder is decoded again, not misread."""
+    root = tmp_path / "data"
+    write_three_way_folder(root)
+    settings = {"image_size": None, "skip_bad_images": False}
+    fingerprint = folder_module._DirectoryFiles(root).fingerprint()
+    with monkeypatch.context() as patch:
+        patch.setattr(cache_module, "CACHE_FORMAT", 1)
+        old_name = cache_module.entry_name(root, settings, fingerprint)
+    cache_module.save_entry(cache_dir, old_name, {"images": np.zeros((11, 3, 3, 4), dtype=np.uint8),
+                                                  "labels": np.zeros(11, dtype=np.int64),
+                                                  "is_test": np.arange(11) >= 5},
+                            {"class_names": ["cat", "dog"], "paths": ["x.png"] * 11, "skipped": 0})
+    decodes = count_decodes(monkeypatch)
+    dataset = load(f"folder:{root}", workers=1)
+    assert len(decodes) == 11, "the format-1 entry should not be read"
+    assert len(list(cache_dir.glob("*.json"))) == 2  # the old entry and the new one, under different identities
+    assert dataset.val_indices.tolist() == [5, 6, 7] and dataset.test_indices.tolist() == [8, 9, 10]
+
+
 def test_cache_dir_argument_overrides_the_environment(tmp_path, cache_dir):
     root = write_class_folder(tmp_path / "pets")
     load(f"folder:{root}", workers=1)
@@ -312,6 +428,7 @@ def test_digits_are_embedded_with_a_fixed_stratified_split():
     all_counts = np.bincount(dataset.labels.numpy())
     assert np.all(np.abs(test_counts - 0.25 * all_counts) <= 1)
     assert np.array_equal(load("digits", seed=7).splits["test"], dataset.splits["test"])
+    assert list(dataset.splits) == ["train", "test"] and dataset.val_indices.tolist() == []
 
 
 # ---------------------------------------------------------------- CIFAR pickles
@@ -348,6 +465,7 @@ def test_cifar10_batches_load_from_the_folder_or_its_parent(tmp_path, give_paren
     assert dataset.labels.tolist() == [1, 1, 2, 2, 0, 0, 1, 1, 2, 2, 2, 2]
     assert dataset.class_names == ["cat", "dog", "frog"]
     assert dataset.splits["train"].tolist() == list(range(10)) and dataset.splits["test"].tolist() == [10, 11]
+    assert dataset.val_indices.tolist() == []
 
 
 @pytest.mark.parametrize(("label_kind", "labels", "names"), [("fine", [3, 4, 5], ["a", "b", "c", "d", "e", "f"]),
@@ -425,11 +543,35 @@ def test_from_arrays_scales_floats_and_splits_test_indices():
         (np.zeros((2, 4, 4)), [0.0, 1.0], {}, "labels must be integers"),
         (np.zeros((2, 4, 4)), [0, 1], {"test_indices": [1, 2]}, r"test_indices\[1\] = 2 is outside \[0, 2\)"),
         (np.zeros((2, 4, 4)), [0, 1], {"test_indices": [1, 1]}, "holds 1 more than once"),
+        (np.zeros((2, 4, 4)), [0, 1], {"val_indices": [-1]}, r"val_indices\[0\] = -1 is outside \[0, 2\)"),
+        (np.zeros((2, 4, 4)), [0, 1], {"test_indices": [0, 1], "val_indices": [1]},
+         "val_indices and test_indices both hold 1"),
     ],
 )
 def test_from_arrays_errors_name_the_index_or_lengths(images, labels, options, message):
     with pytest.raises(DataError, match=message):
         from_arrays(images, labels, ["a", "b"], **options)
+
+
+def test_from_arrays_val_indices_become_the_val_split():
+    dataset = from_arrays(np.zeros((5, 2, 2)), [0, 1, 0, 1, 0], ["a", "b"], test_indices=[4], val_indices=[3, 1])
+    assert dataset.splits["train"].tolist() == [0, 2]
+    assert dataset.val_indices.tolist() == [1, 3] and dataset.val_indices.dtype == np.int64
+    assert dataset.test_indices.tolist() == [4]
+    assert dataset.describe() == "arrays: 5 images 1x2x2, 2 classes (train 2, val 2, test 1)"
+    assert dataset.with_labels([1, 1, 1, 1, 1]).val_indices.tolist() == [1, 3]
+    without_val = from_arrays(np.zeros((5, 2, 2)), [0, 1, 0, 1, 0], ["a", "b"], test_indices=[4])
+    assert "val" not in without_val.splits and without_val.val_indices.tolist() == []
+    assert without_val.describe() == "arrays: 5 images 1x2x2, 2 classes (train 4, test 1)"
+    empty_val = from_arrays(np.zeros((5, 2, 2)), [0, 1, 0, 1, 0], ["a", "b"], val_indices=[])
+    assert empty_val.splits["train"].tolist() == [0, 1, 2, 3, 4] and empty_val.val_indices.tolist() == []
+    assert empty_val.describe() == "arrays: 5 images 1x2x2, 2 classes (train 5)"
+
+
+def test_dataset_splits_must_be_disjoint():
+    with pytest.raises(DataError, match=r"splits 'train' and 'val' share index 1: splits are disjoint"):
+        Dataset(images=torch.zeros((3, 1, 2, 2), dtype=torch.uint8), labels=torch.zeros(3, dtype=torch.int64),
+                class_names=["a"], splits={"train": np.array([0, 1]), "val": np.array([1]), "test": np.array([2])})
 
 
 def test_package_exports_the_public_api():

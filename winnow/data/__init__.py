@@ -1,4 +1,5 @@
-"""Winnow's data: every source becomes one in-memory `Dataset` with "train" and "test" splits.
+"""Winnow's data: every source becomes one in-memory `Dataset` with "train" and "test" splits, and
+a "val" split (`Dataset.val_indices`) where the source has one (a folder with train/, val/ and test/).
 
 Specs for `load`:
 
@@ -42,10 +43,11 @@ def load(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
 ) -> Dataset:
-    """The dataset a spec names, train and test images together, with splits["train"] and splits["test"].
+    """The dataset a spec names, train and test images together, with splits["train"] and splits["test"]
+    (and splits["val"] for a folder with val/ or devel/ beside test/).
 
     image_size : folder only; resize the short side to this and centre-crop a square
-    test_fraction, seed : folder only, when it has no train/ and test/ folders: the stratified draw of the test split
+    test_fraction, seed : folder only, when it has no split folders: the stratified draw of the test split
     skip_bad_images : folder only; leave unreadable images out (counted in Dataset.skipped) instead of failing
     cifar100_labels : "fine" (100 classes) or "coarse" (20 classes)
     cache_dir : where decoded folders are cached; default $WINNOW_CACHE, else ~/.cache/winnow

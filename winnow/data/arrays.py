@@ -12,7 +12,7 @@ from winnow.data.dataset import DataError, Dataset
 _CHANNEL_COUNTS = (1, 3, 4)
 
 
-def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None) -> Dataset:
+def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None, val_indices=None) -> Dataset:
     """A Dataset from in-memory arrays.
 
     images : (N, H, W) grey, (N, C, H, W) or (N, H, W, C) with C in 1, 3, 4 (channels last is
@@ -21,6 +21,8 @@ def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None
     labels : (N,) integers in [0, K), or -1 for an image without a label
     class_names : K names
     test_indices : (T,) indices of the test images; the others are "train". Without it, every image is "train".
+    val_indices : (V,) indices of a validation split (Dataset.val_indices), disjoint from test_indices;
+                  they leave "train" too. Without it, the dataset has no "val" split.
     """
     images = _as_uint8_nchw(_to_numpy(images))
     labels = _to_numpy(labels)
@@ -37,7 +39,7 @@ def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None
         images=torch.from_numpy(images),
         labels=torch.from_numpy(labels.astype(np.int64)),  # a label out of range is reported with its index
         class_names=class_names,
-        splits=_splits(len(images), test_indices),
+        splits=_splits(len(images), test_indices, val_indices),
         source="arrays",
     )
 
@@ -68,18 +70,29 @@ def _as_uint8_nchw(images: np.ndarray) -> np.ndarray:
     return np.rint(images * 255).astype(np.uint8)
 
 
-def _splits(image_count: int, test_indices) -> dict[str, np.ndarray]:
-    if test_indices is None:
-        return {"train": np.arange(image_count)}
-    test_indices = _to_numpy(test_indices)
-    if test_indices.ndim != 1 or not (len(test_indices) == 0 or np.issubdtype(test_indices.dtype, np.integer)):
-        raise DataError(f"test_indices must be a 1-D array of integers, got {test_indices.dtype} {test_indices.shape}")
-    outside = np.flatnonzero((test_indices < 0) | (test_indices >= image_count))
+def _splits(image_count: int, test_indices, val_indices) -> dict[str, np.ndarray]:
+    """{"train", "val" (when val_indices is given), "test" (when test_indices is given)} -> sorted int64 indices."""
+    held_out = {name: _checked_indices(indices, f"{name}_indices", image_count)
+                for name, indices in (("val", val_indices), ("test", test_indices)) if indices is not None}
+    if len(held_out) == 2:
+        shared = np.intersect1d(held_out["val"], held_out["test"])
+        if len(shared):
+            raise DataError(f"val_indices and test_indices both hold {shared[0]}")
+    is_held_out = np.zeros(image_count, dtype=bool)
+    for indices in held_out.values():
+        is_held_out[indices] = True
+    return {"train": np.flatnonzero(~is_held_out), **{name: np.sort(indices) for name, indices in held_out.items()}}
+
+
+def _checked_indices(indices, argument: str, image_count: int) -> np.ndarray:
+    """indices as int64, each in [0, image_count) and given once."""
+    indices = _to_numpy(indices)
+    if indices.ndim != 1 or not (len(indices) == 0 or np.issubdtype(indices.dtype, np.integer)):
+        raise DataError(f"{argument} must be a 1-D array of integers, got {indices.dtype} {indices.shape}")
+    outside = np.flatnonzero((indices < 0) | (indices >= image_count))
     if len(outside):
-        raise DataError(f"test_indices[{outside[0]}] = {test_indices[outside[0]]} is outside [0, {image_count})")
-    unique_indices, counts = np.unique(test_indices, return_counts=True)
+        raise DataError(f"{argument}[{outside[0]}] = {indices[outside[0]]} is outside [0, {image_count})")
+    unique_indices, counts = np.unique(indices, return_counts=True)
     if (counts > 1).any():
-        raise DataError(f"test_indices holds {unique_indices[counts > 1][0]} more than once")
-    is_test = np.zeros(image_count, dtype=bool)
-    is_test[test_indices.astype(np.int64)] = True
-    return {"train": np.flatnonzero(~is_test), "test": np.flatnonzero(is_test)}
+        raise DataError(f"{argument} holds {unique_indices[counts > 1][0]} more than once")
+    return indices.astype(np.int64)

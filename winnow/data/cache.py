@@ -26,7 +26,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 CACHE_ENV_VAR = "WINNOW_CACHE"
-CACHE_FORMAT = 1
+# Part of every entry's identity, so entries of an older format are never read. 2: folder entries hold
+# split_ids (train / val / test) in place of format 1's is_test, which could not hold a validation split.
+CACHE_FORMAT = 2
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:

@@ -19,7 +19,9 @@ class Dataset:
     images : (N, C, H, W) uint8 tensor
     labels : (N,) int64 tensor, values in [0, K) (or -1 for an image without a label)
     class_names : K names
-    splits : split name ("train", "test") -> int64 index array into the N images
+    splits : split name -> int64 index array into the N images: "train", "test", and "val" (a
+             validation split, given by the source: a folder's val/ beside test/, or from_arrays'
+             val_indices) only when the source has one; the splits are disjoint
     paths : optional N source paths (folder data), for reports and exported selections
     source : where the data came from, e.g. the spec given to `winnow.data.load`
     skipped : how many unreadable images were left out while loading (with skip_bad_images)
@@ -53,6 +55,12 @@ class Dataset:
             if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= n)):
                 raise DataError(f"split {name!r} holds indices outside [0, {n})")
             self.splits[name] = indices
+        names = list(self.splits)
+        for position, name in enumerate(names):
+            for other in names[position + 1:]:
+                shared = np.intersect1d(self.splits[name], self.splits[other])
+                if len(shared):
+                    raise DataError(f"splits {name!r} and {other!r} share index {int(shared[0])}: splits are disjoint")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -77,6 +85,12 @@ class Dataset:
     def test_indices(self) -> np.ndarray:
         return self.splits.get("test", np.zeros(0, dtype=np.int64))
 
+    @property
+    def val_indices(self) -> np.ndarray:
+        """(V,) int64: the validation split the source gave (a hold-out for early stopping and
+        calibration, never trained on); empty when it gave none."""
+        return self.splits.get("val", np.zeros(0, dtype=np.int64))
+
     def with_labels(self, labels, class_names=None) -> Dataset:
         """A copy with other labels (and class names); the images, paths and split arrays are shared,
         not copied.
@@ -93,5 +107,5 @@ class Dataset:
 
     def describe(self) -> str:
         c, h, w = self.images.shape[1:]
-        sizes = ", ".join(f"{name} {len(idx)}" for name, idx in self.splits.items())
+        sizes = ", ".join(f"{name} {len(idx)}" for name, idx in self.splits.items() if name != "val" or len(idx))
         return f"{self.source or 'dataset'}: {len(self)} images {c}x{h}x{w}, {self.num_classes} classes ({sizes})"

@@ -3,9 +3,15 @@
 Layout:
 
 - One sub-folder per class, searched recursively; class names are the sorted folder names.
-- `train/` and `test/` (or `val/`) folders at the top hold the splits, each with the same class
-  folders (a class folder only in the test split is an error). Without them, the images are split
-  by a seeded, stratified draw of `test_fraction`.
+- Split folders at the top hold the splits, each with the same class folders (a class folder in
+  test/ or val/ but not in train/ is an error; train/ may have classes the others lack):
+  - `train/`, `val/` and `test/`: the training, validation (`Dataset.val_indices`) and test splits.
+    `devel/` (the face anti-spoofing challenges' name) is read as `val/`.
+  - `train/` and `test/`: the training and test splits; no validation split.
+  - `train/` and `val/` (or `devel/`) without `test/`: val/ is the test split, not a validation
+    split, since it is the only held-out data (Imagenette's layout).
+  - `val/` and `devel/` together, or any split folder without `train/`, is an error.
+  Without split folders, the images are split by a seeded, stratified draw of `test_fraction`.
 - A single folder wrapping everything (`cifar10/` in `cifar10/train/cat/0001.jpg`) is descended
   through.
 - Images end in .jpg .jpeg .png .bmp .gif .webp .tif .tiff (any case); hidden files and folders
@@ -60,7 +66,10 @@ logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 TRAIN_FOLDER = "train"
-TEST_FOLDERS = ("test", "val")
+TEST_FOLDER = "test"
+VAL_FOLDERS = ("val", "devel")  # the validation split beside test/; the test split without it
+SPLIT_FOLDERS = frozenset({TRAIN_FOLDER, TEST_FOLDER, *VAL_FOLDERS})
+FOLDER_SPLITS = ("train", "val", "test")  # in load order; FolderImages.split_ids are positions in it
 DECODE_CHUNK_SIZE = 512
 
 # What reading or decoding a broken image raises.
@@ -75,7 +84,8 @@ class FolderImages:
     labels : (N,) int64
     class_names : K names
     paths : N image paths inside the folder or zip
-    is_test : (N,) bool, True for images from test/ or val/; None when the folder has no split folders
+    split_ids : (N,) int8, each image's split as a position in FOLDER_SPLITS; None when the folder
+                has no split folders
     skipped : how many unreadable images were left out
     """
 
@@ -83,14 +93,23 @@ class FolderImages:
     labels: np.ndarray
     class_names: list[str]
     paths: list[str]
-    is_test: np.ndarray | None
+    split_ids: np.ndarray | None
     skipped: int = 0
 
     def to_cache(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {"images": self.images, "labels": self.labels}
-        if self.is_test is not None:
-            arrays["is_test"] = self.is_test
+        if self.split_ids is not None:
+            arrays["split_ids"] = self.split_ids
         return arrays, {"class_names": self.class_names, "paths": self.paths, "skipped": self.skipped}
+
+    def splits(self) -> dict[str, np.ndarray] | None:
+        """Split name -> sorted int64 indices ("val" only when it holds images); None without split folders."""
+        if self.split_ids is None:
+            return None
+        splits = {name: np.flatnonzero(self.split_ids == split_id) for split_id, name in enumerate(FOLDER_SPLITS)}
+        if not len(splits["val"]):
+            del splits["val"]
+        return splits
 
     @classmethod
     def from_cache(cls, arrays: dict[str, np.ndarray], meta: dict) -> FolderImages:
@@ -99,7 +118,7 @@ class FolderImages:
             labels=arrays["labels"],
             class_names=meta["class_names"],
             paths=meta["paths"],
-            is_test=arrays.get("is_test"),
+            split_ids=arrays.get("split_ids"),
             skipped=meta["skipped"],
         )
 
@@ -117,14 +136,13 @@ def load_folder(
     """An image folder (a directory or a .zip) as a Dataset; see the module docstring for the layout.
 
     Arguments are checked by `winnow.data.load`; seed and test_fraction draw the split only when the
-    folder has no train/ and test/ folders.
+    folder has no split folders.
     """
     with closing(_open_source(path)) as files:
         folder = _cached_or_decoded(files, image_size, skip_bad_images, cache_dir, workers or _default_workers())
-    if folder.is_test is None:
+    splits = folder.splits()
+    if splits is None:
         splits = stratified_split(folder.labels, test_fraction, seed)
-    else:
-        splits = {"train": np.flatnonzero(~folder.is_test), "test": np.flatnonzero(folder.is_test)}
     return Dataset(
         images=torch.from_numpy(folder.images),
         labels=torch.from_numpy(folder.labels),
@@ -269,12 +287,12 @@ _ImageFiles = _DirectoryFiles | _ZipFiles
 
 @dataclass
 class _Layout:
-    """Which images a folder holds, in load order: the train split first."""
+    """Which images a folder holds, in load order: train, then val, then test."""
 
     paths: list[str]
     labels: np.ndarray  # (N,) int64
     class_names: list[str]
-    is_test: np.ndarray | None  # (N,) bool, None without split folders
+    split_ids: np.ndarray | None  # (N,) int8 positions in FOLDER_SPLITS, None without split folders
 
 
 def find_layout(image_paths: list[str], folder_paths: set[str], location: Path) -> _Layout:
@@ -289,14 +307,15 @@ def find_layout(image_paths: list[str], folder_paths: set[str], location: Path) 
     paths_by_group, labels_by_group = _assign_images(image_paths, group_prefixes, class_names, location)
     for group, prefix in group_prefixes.items():
         _check_no_empty_class_folder(prefix, folder_paths, labels_by_group[group], class_names, location)
-    is_test = None
-    if "test" in group_prefixes:
-        is_test = np.repeat([False, True], [len(labels_by_group["train"]), len(labels_by_group["test"])])
+    split_ids = None
+    if "all" not in group_prefixes:
+        split_ids = np.concatenate([np.full(len(labels_by_group[group]), FOLDER_SPLITS.index(group), dtype=np.int8)
+                                    for group in group_prefixes])
     return _Layout(
         paths=[path for group in group_prefixes for path in paths_by_group[group]],
         labels=np.array([label for group in group_prefixes for label in labels_by_group[group]], dtype=np.int64),
         class_names=_readable_class_names(class_names),
-        is_test=is_test,
+        split_ids=split_ids,
     )
 
 
@@ -305,7 +324,7 @@ def _unlabelled_layout(image_paths: list[str], folder_paths: set[str], location:
     if not image_paths:
         raise DataError(f"no images in {location} (looked for {' '.join(sorted(IMAGE_EXTENSIONS))})")
     return _Layout(paths=list(image_paths), labels=np.full(len(image_paths), -1, dtype=np.int64), class_names=[],
-                   is_test=None)
+                   split_ids=None)
 
 
 def _cached_or_decoded(
@@ -346,7 +365,7 @@ def _decode_folder(
         labels=layout.labels[readable],
         class_names=layout.class_names,
         paths=readable_paths,
-        is_test=None if layout.is_test is None else layout.is_test[readable],
+        split_ids=None if layout.split_ids is None else layout.split_ids[readable],
         skipped=skipped,
     )
 
@@ -432,46 +451,53 @@ def _unwrapped_root(image_paths: list[str], folder_paths: set[str]) -> str:
         if len(subfolders) != 1 or _holds_images(root, image_paths):
             return root
         (only_folder,) = subfolders
-        if only_folder in (TRAIN_FOLDER, *TEST_FOLDERS) or _holds_images(f"{root}{only_folder}/", image_paths):
+        if only_folder in SPLIT_FOLDERS or _holds_images(f"{root}{only_folder}/", image_paths):
             return root
         root = f"{root}{only_folder}/"
 
 
 def _split_prefixes(root: str, folder_paths: set[str], location: Path) -> dict[str, str]:
-    """{"train": prefix} or {"train": prefix, "test": prefix} from split folders in root; {} when it has none."""
+    """Split name -> folder prefix, from the split folders in root, in load order: {"train": ...}, then
+    "val" and "test", or "test" alone (val/ when there is no test/); {} when root has no split folders."""
     subfolders = _subfolders(root, folder_paths)
-    split_folders = subfolders & {TRAIN_FOLDER, *TEST_FOLDERS}
+    split_folders = subfolders & SPLIT_FOLDERS
     if not split_folders:
         return {}
-    test_folders = sorted(split_folders & set(TEST_FOLDERS))
+    held_out_folders = sorted(split_folders - {TRAIN_FOLDER})
     if TRAIN_FOLDER not in split_folders:
-        raise DataError(f"{location}/{root} has a {test_folders[0]}/ folder but no {TRAIN_FOLDER}/ folder")
-    if len(test_folders) > 1:
-        raise DataError(f"{location}/{root} has both test/ and val/ folders: keep one as the test split")
+        raise DataError(f"{location}/{root} has a {held_out_folders[0]}/ folder but no {TRAIN_FOLDER}/ folder")
+    val_folders = sorted(split_folders & set(VAL_FOLDERS))
+    if len(val_folders) > 1:
+        raise DataError(f"{location}/{root} has both {val_folders[0]}/ and {val_folders[1]}/ folders: keep one as "
+                        "the validation split")
     other_folders = sorted(subfolders - split_folders)
     if other_folders:
         raise DataError(f"{location}/{root}{other_folders[0]}/ sits beside the split folders {sorted(split_folders)}: "
                         "class folders belong inside them")
     prefixes = {"train": f"{root}{TRAIN_FOLDER}/"}
-    if test_folders:
-        prefixes["test"] = f"{root}{test_folders[0]}/"
+    if TEST_FOLDER in split_folders:
+        if val_folders:
+            prefixes["val"] = f"{root}{val_folders[0]}/"
+        prefixes["test"] = f"{root}{TEST_FOLDER}/"
+    elif val_folders:  # the only held-out folder: the test split, as before test/ and val/ could be read together
+        prefixes["test"] = f"{root}{val_folders[0]}/"
     return prefixes
 
 
 def _class_names(group_prefixes: dict[str, str], folder_paths: set[str], location: Path) -> list[str]:
     """Sorted class folder names of the first group (train/, or the root); other groups may not add classes."""
-    (first_group_prefix, *other_prefixes) = group_prefixes.values()
+    (first_group_prefix, *_) = group_prefixes.values()
     class_names = sorted(_subfolders(first_group_prefix, folder_paths))
     if not class_names:
         raise DataError(
             f"no class folders in {location}/{first_group_prefix}: expected one sub-folder of images per class "
             "(images without labels are read by winnow.data.load_unlabelled, as `winnow al init` does)"
         )
-    for prefix in other_prefixes:
-        test_only_classes = sorted(_subfolders(prefix, folder_paths) - set(class_names))
-        if test_only_classes:
-            raise DataError(f"the class folder {location}/{prefix}{test_only_classes[0]}/ has no counterpart in "
-                            f"{location}/{first_group_prefix}: every test class needs training images")
+    for group, prefix in list(group_prefixes.items())[1:]:
+        held_out_only_classes = sorted(_subfolders(prefix, folder_paths) - set(class_names))
+        if held_out_only_classes:
+            raise DataError(f"the class folder {location}/{prefix}{held_out_only_classes[0]}/ has no counterpart in "
+                            f"{location}/{first_group_prefix}: every {group} class needs training images")
     return class_names
 
 
