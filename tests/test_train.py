@@ -15,7 +15,8 @@ import torch
 from winnow import metrics
 from winnow.data import from_arrays
 from winnow.models import create_model, list_models
-from winnow.train import PRESETS, Recipe, _lr_factor, _train_size, fit, get_preset, predict, preset_model
+from winnow.train import (PRESETS, Progress, Recipe, _lr_factor, _train_size, check_no_seed, fit, get_preset, predict,
+                          preset_model)
 
 
 # Quick, CPU-only training on 16x16 images. flip=False: mirroring would move the bright quadrant.
@@ -82,7 +83,6 @@ def test_unknown_recipe_key_is_named():
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"translate": -1}, "translate"),
         ({"cutout": -2}, "cutout"),
-        ({"early_stopping_patience": 2}, "early_stopping_patience"),  # without val_fraction
         ({"early_stopping_patience": -1, "val_fraction": 0.2}, "early_stopping_patience"),
     ],
 )
@@ -114,6 +114,29 @@ def test_get_preset_applies_overrides_to_the_preset():
     assert explicit.resize_stages() == [(16, 1.0)]
     with pytest.raises(ValueError, match="nosuch"):
         get_preset("cpu", nosuch=1)
+
+
+def test_override_stretches_the_resize_schedule_and_replace_does_not():
+    cpu = get_preset("cpu")  # epochs 6.3, resize_schedule "16:2,24:3"
+    shortened = cpu.override(epochs=3)
+    assert shortened.epochs == 3
+    # each stage scaled by 3 / 6.3, written with 6 significant digits
+    assert shortened.resize_stages() == [(16, pytest.approx(2 * 3 / 6.3, rel=1e-5)),
+                                         (24, pytest.approx(3 * 3 / 6.3, rel=1e-5))]
+    assert shortened == get_preset("cpu", epochs=3)  # get_preset applies its overrides the same way
+    assert cpu.override(epochs=3, resize_schedule="16:1") == cpu.replace(epochs=3, resize_schedule="16:1")
+    assert cpu.override(lr=0.5) == cpu.replace(lr=0.5)
+    with pytest.raises(ValueError, match="resize_schedule.*longer than epochs=3"):
+        cpu.replace(epochs=3)  # replace sets fields as given: 5 epochs of resizing in 3
+    with pytest.raises(ValueError, match="nosuch"):
+        cpu.override(epochs=3, nosuch=1)
+
+
+def test_check_no_seed_names_the_option_that_sets_the_seed():
+    check_no_seed({"lr": 0.1}, "--seeds")
+    check_no_seed(None, "--seeds")
+    with pytest.raises(ValueError, match=r"^the seed is set by --seeds, not by --set seed=\.\.\.$"):
+        check_no_seed({"seed": 3}, "--seeds")
 
 
 def test_resize_schedule_parses_and_gives_the_size_of_each_epoch():
@@ -315,6 +338,99 @@ def test_on_epoch_end_sees_every_record_of_the_history(dataset):
         assert {"epoch", "train_loss", "train_accuracy", "lr", "seconds"} <= set(record)
         assert 0 <= record["train_accuracy"] <= 1 and record["train_loss"] > 0
     assert records[0]["seconds"] <= records[1]["seconds"]
+
+
+def test_on_progress_sees_every_training_step(dataset):
+    records = []
+    recipe = QUICK.replace(epochs=1.5, batch_size=25)  # 120 training images: 4 steps an epoch, 6 in all
+    fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe, on_progress=records.append)
+    assert all(isinstance(record, Progress) and record.stage == "training" for record in records)
+    assert [record.step for record in records] == [1, 2, 3, 4, 5, 6]
+    assert {record.total_steps for record in records} == {6} and {record.num_epochs for record in records} == {2}
+    assert [record.epoch for record in records] == [1, 1, 1, 1, 2, 2]
+    assert [record.done for record in records] == [False] * 5 + [True]
+    seconds = [record.elapsed_seconds for record in records]
+    assert seconds == sorted(seconds) and seconds[0] >= 0
+
+
+def test_on_progress_sees_every_prediction_batch(dataset, trained_mlp):
+    batches = []
+    predict(trained_mlp, dataset, np.arange(23), QUICK.replace(eval_batch_size=10), on_progress=batches.append)
+    assert [(r.stage, r.step, r.total_steps, r.epoch, r.num_epochs, r.done) for r in batches] == [
+        ("predicting", 1, 3, 0, 0, False), ("predicting", 2, 3, 0, 0, False), ("predicting", 3, 3, 0, 0, True)]
+
+
+def test_early_stopping_ends_the_progress_with_a_done_record(dataset):
+    records = []
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices,
+                 QUICK.replace(epochs=30, val_fraction=0.1, early_stopping_patience=1), on_progress=records.append)
+    assert len(result.history) < 30, "stopped early"
+    steps = [record.step for record in records]
+    assert steps[:-1] == list(range(1, len(steps))) and steps[-1] == steps[-2] < records[-1].total_steps
+    assert [record.done for record in records] == [False] * (len(records) - 1) + [True]
+
+
+def test_the_old_progress_option_is_accepted_and_changes_nothing(dataset):
+    # a shim for callers not yet moved to on_progress; remove with the option
+    recipe = QUICK.replace(epochs=1)
+    plain = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
+    shimmed = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe, progress=True)
+    assert without_timing(plain.history) == without_timing(shimmed.history)
+    assert np.array_equal(predict(plain.model, dataset, [0, 1], recipe).logits,
+                          predict(shimmed.model, dataset, [0, 1], recipe, progress=True).logits)
+
+
+def test_fit_and_predict_leave_numpys_global_generator_alone(dataset):
+    state = np.random.get_state()
+    expected = np.random.random(3)  # the next draws, had nothing touched the generator
+    np.random.set_state(state)
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, QUICK.replace(epochs=1, val_fraction=0.2))
+    predict(result.model, dataset, dataset.test_indices, QUICK, mc_passes=2)
+    assert np.array_equal(np.random.random(3), expected)
+
+
+def with_val_split(data, val_indices):
+    """`data` with the validation split `val_indices` (as a folder's val/ gives it)."""
+    data.splits["val"] = np.asarray(val_indices, dtype=np.int64)
+    if not isinstance(getattr(type(data), "val_indices", None), property):  # a Dataset without val splits yet
+        data.val_indices = data.splits["val"]
+    return data
+
+
+def test_the_datasets_val_split_is_the_hold_out_when_the_recipe_asks_for_validation():
+    data = index_coded_dataset()  # 120 images, label = index % 4
+    val = np.arange(100, 120)
+    data = with_val_split(data, val)
+    model = fresh_model("mlp", data)
+    seen = record_training_inputs(model)
+    recipe = Recipe(epochs=1, batch_size=20, optimizer="adamw", lr=1e-3, val_fraction=0.2, flip=False,
+                    translate=0, device="cpu")
+    result = fit(model, data, np.arange(100), recipe)
+    assert result.val_indices.tolist() == val.tolist(), "the val split, not a part of the training indices"
+    assert result.train_indices.tolist() == list(range(100)) and sorted(seen) == list(range(100))
+    assert result.history[0]["val_accuracy"] == predict(result.model, data, val, recipe).accuracy
+
+    # early stopping needs no val_fraction then; val images among the training indices are not trained on
+    model = fresh_model("mlp", data)
+    seen = record_training_inputs(model)
+    result = fit(model, data, np.arange(120), recipe.replace(val_fraction=0.0, early_stopping_patience=3))
+    assert result.val_indices.tolist() == val.tolist() and result.train_indices.tolist() == list(range(100))
+    assert sorted(seen) == list(range(100))
+
+    # without validation in the recipe the split is not used; explicit val_indices win over it
+    assert fit(fresh_model("mlp", data), data, np.arange(100), recipe.replace(val_fraction=0.0)).val_indices is None
+    explicit = fit(fresh_model("mlp", data), data, np.arange(100), recipe, val_indices=[0, 1, 2, 3])
+    assert explicit.val_indices.tolist() == [0, 1, 2, 3]
+
+
+def test_early_stopping_without_any_validation_images_is_named(dataset):
+    recipe = QUICK.replace(early_stopping_patience=2)  # a valid recipe: the data may bring a val split
+    assert recipe.val_fraction == 0
+    with pytest.raises(ValueError, match=r"early_stopping_patience=2 needs validation images: set val_fraction > 0"):
+        fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
+    empty = with_val_split(quadrant_dataset(), [])
+    with pytest.raises(ValueError, match="needs validation images"):
+        fit(fresh_model("mlp", empty), empty, empty.train_indices, recipe)
 
 
 def test_unlabelled_training_image_is_named(dataset):

@@ -2,7 +2,8 @@
 per-sample logits, probabilities and penultimate features.
 
 Active learning, pruning, cleaning and distillation all call these two functions; nothing else
-in Winnow has a training loop.
+in Winnow has a training loop. Neither draws anything: both report through an `on_progress`
+callback, and `winnow.progress` has the reporters the CLI passes.
 
     recipe = get_preset("cpu", epochs=12)
     result = fit(model, dataset, dataset.train_indices, recipe)
@@ -14,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -59,8 +59,8 @@ class Recipe:
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
     mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
     channels_last: bool = True
-    val_fraction: float = 0.0  # stratified hold-out from the training indices for validation
-    early_stopping_patience: int = 0  # epochs without a better validation accuracy; 0 = off
+    val_fraction: float = 0.0  # validation: stratified hold-out from the training indices (or the data's val split)
+    early_stopping_patience: int = 0  # epochs without a better validation accuracy; 0 = off (needs validation, see fit)
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
     eval_batch_size: int = 1024
@@ -95,8 +95,6 @@ class Recipe:
         for name, (ok, rule) in checks.items():
             if not ok:
                 raise ValueError(f"recipe option {name}={getattr(self, name)!r} is not valid: it {rule}")
-        if self.early_stopping_patience and not self.val_fraction:
-            raise ValueError("recipe option early_stopping_patience needs val_fraction > 0")
 
     def resize_stages(self) -> list[tuple[int, float]]:
         """`resize_schedule` as [(size in pixels, epochs), ...]."""
@@ -125,7 +123,22 @@ class Recipe:
         return dataclasses.asdict(self)
 
     def replace(self, **changes) -> "Recipe":
+        """The recipe with fields set exactly as given. For a user's overrides use `override`."""
         return Recipe.from_dict({**self.to_dict(), **changes})
+
+    def override(self, **changes) -> "Recipe":
+        """The recipe with a user's overrides applied (unknown keys are an error).
+
+        Every override a user gives (`--set`, `--epochs`, a preset's overrides, a proxy's or a
+        fold's recipe changes) goes through here, so one rule holds everywhere: a new `epochs`
+        without a new `resize_schedule` stretches or shortens the resize schedule with it
+        (`with_epochs`), so each stage keeps its share of the training. `replace` sets fields
+        as given and is for code that means exactly that.
+        """
+        recipe = self
+        if "epochs" in changes and "resize_schedule" not in changes:
+            recipe = recipe.with_epochs(changes["epochs"])
+        return recipe.replace(**changes)
 
     def with_epochs(self, epochs: float) -> "Recipe":
         """The recipe stretched or shortened to `epochs`: the resize schedule keeps its share."""
@@ -161,17 +174,18 @@ PRESETS: dict[str, dict] = {
 
 
 def get_preset(name: str, **overrides) -> Recipe:
-    """The recipe of preset `name`, with `overrides` applied (unknown keys are an error).
-
-    When `epochs` is overridden, the preset's resize schedule keeps its share of the training
-    unless it is overridden too.
-    """
+    """The recipe of preset `name`, with `overrides` applied by `Recipe.override` (unknown keys
+    are an error; a new `epochs` stretches the resize schedule unless it is overridden too)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    preset = Recipe.from_dict(PRESETS[name]["recipe"])
-    if "epochs" in overrides and "resize_schedule" not in overrides:
-        preset = preset.with_epochs(overrides["epochs"])
-    return preset.replace(**overrides)
+    return Recipe.from_dict(PRESETS[name]["recipe"]).override(**overrides)
+
+
+def check_no_seed(overrides: dict | None, seed_option: str) -> None:
+    """For commands that set the recipe seed themselves (from `seed_option`, e.g. "--seeds"):
+    a seed among the user's recipe overrides is an error, with the same message in every command."""
+    if overrides and "seed" in overrides:
+        raise ValueError(f"the seed is set by {seed_option}, not by --set seed=...")
 
 
 def preset_model(name: str) -> str:
@@ -200,6 +214,28 @@ class TrainResult:
     best_epoch: int | None = None
     train_indices: np.ndarray | None = None
     correct_history: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What `fit` and `predict` pass to `on_progress` after every training step or prediction batch.
+
+    stage : "training" or "predicting"
+    step : steps (training) or batches (predicting) done so far, 1 .. total_steps
+    total_steps : the steps or batches of the whole run as planned
+    epoch, num_epochs : the epoch of the step, 1 .. num_epochs; both 0 when predicting
+    elapsed_seconds : since the run started (training: after the model was prepared)
+    done : True on the run's last call: its last step, or, when early stopping ends training
+        before `total_steps`, one more call with the same step
+    """
+
+    stage: str
+    step: int
+    total_steps: int
+    epoch: int
+    num_epochs: int
+    elapsed_seconds: float
+    done: bool = False
 
 
 @dataclass
@@ -234,11 +270,6 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
 
 
 def _to_float(images_uint8: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -278,30 +309,6 @@ def _lr_factor(step: int, total_steps: int, warmup_steps: int, recipe: Recipe) -
     return low + (1 - low) * (1 - progress)
 
 
-class _Progress:
-    """A rich progress bar on a terminal; nothing otherwise."""
-
-    def __init__(self, total: int, description: str, enabled: bool | None):
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                                TimeRemainingColumn(), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(description, total=total, info="")
-
-    def update(self, info: str = "", advance: int = 1):
-        if self.bar is not None:
-            self.bar.update(self.task, advance=advance, info=info)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _check_indices(dataset: Dataset, indices, name: str) -> np.ndarray:
     indices = np.asarray(indices, dtype=np.int64)
     if indices.ndim != 1 or len(indices) == 0:
@@ -320,15 +327,23 @@ def fit(
     *,
     val_indices: Sequence[int] | np.ndarray | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     prepare: bool = True,
-    progress: bool | None = None,
+    progress: object = None,  # ignored: a shim until every caller passes on_progress; to be removed
 ) -> TrainResult:
     """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
 
-    With `recipe.val_fraction`, a stratified part of `train_indices` is held out for validation
-    (or pass `val_indices` explicitly); with `early_stopping_patience` the best epoch's weights
-    are restored. `on_epoch_end(record)` is called after every epoch with the record that is
-    also appended to `history`. Same seed and device give the same result.
+    Validation, when the recipe asks for it (`val_fraction > 0` or `early_stopping_patience > 0`)
+    and `val_indices` is not given, uses the dataset's own val split (`dataset.val_indices`, e.g.
+    a folder's val/ images) when it has a non-empty one, with any of its images left out of
+    training; otherwise a stratified `val_fraction` of `train_indices` is held out.
+    Early stopping without any of the three (`val_indices`, a val split, `val_fraction`) is an
+    error. With `early_stopping_patience` the best epoch's weights are restored.
+
+    `on_epoch_end(record)` is called after every epoch with the record that is also appended to
+    `history`; `on_progress(Progress)` after every training step (`winnow.progress` has the
+    reporters). Same seed and device give the same result. NumPy's global generator is neither
+    used nor seeded.
     """
     recipe = recipe or Recipe()
     train_indices = _check_indices(dataset, train_indices, "train_indices")
@@ -336,13 +351,12 @@ def fit(
     if (labels_all[train_indices] < 0).any():
         i = int(train_indices[np.flatnonzero(labels_all[train_indices] < 0)[0]])
         raise ValueError(f"image {i} in train_indices has no label")
-    if val_indices is None and recipe.val_fraction > 0:
-        parts = stratified_split(labels_all[train_indices], recipe.val_fraction, recipe.seed)
-        train_indices, val_indices = train_indices[parts["train"]], train_indices[parts["test"]]
+    if val_indices is None and (recipe.val_fraction > 0 or recipe.early_stopping_patience > 0):
+        train_indices, val_indices = _hold_out(dataset, train_indices, recipe)
     val_indices = None if val_indices is None else _check_indices(dataset, val_indices, "val_indices")
 
     device = resolve_device(recipe.device)
-    seed_everything(recipe.seed)
+    torch.manual_seed(recipe.seed)
     generator = torch.Generator(device=device).manual_seed(recipe.seed)
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
 
@@ -365,58 +379,59 @@ def fit(
     history: list[dict] = []
     correct_history: list[torch.Tensor] = []
     best = (-1.0, None, None)  # (val accuracy, epoch, state)
-    bar = _Progress(total_steps, "training", progress)
     step, start = 0, time.perf_counter()
-    try:
-        for epoch in range(1, num_epochs + 1):
-            model.train()
-            order = torch.randperm(n, device=device, generator=generator)
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device)
-            presented = torch.full((n,), -1, dtype=torch.int8, device=device)  # per sample: -1, 0 wrong, 1 right
-            seen = 0
-            for b in range(steps_per_epoch):
-                if step >= total_steps:
-                    break
-                batch = order[b * batch_size : (b + 1) * batch_size]
-                x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
-                size = _train_size(step / steps_per_epoch, resize_stages)
-                if size is not None:
-                    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-                y = labels[batch]
-                for g in optimizer.param_groups:
-                    g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
-                logits, loss = _train_step(model, optimizer, x, y, recipe, device)
-                hits = logits.detach().argmax(1) == y
-                presented[batch] = hits.to(torch.int8)
-                loss_sum += loss.detach() * len(batch)
-                correct += hits.sum()
-                seen += len(batch)
-                step += 1
-                bar.update(f"epoch {epoch}/{num_epochs}")
-            record = {
-                "epoch": epoch,
-                "train_loss": float(loss_sum) / max(seen, 1),
-                "train_accuracy": float(correct) / max(seen, 1),
-                "lr": optimizer.param_groups[0]["lr"],
-                "seconds": time.perf_counter() - start,
-            }
-            if val_indices is not None:
-                record["val_accuracy"] = predict(model, dataset, val_indices, recipe, progress=False).accuracy
-                if record["val_accuracy"] > best[0]:
-                    best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-            history.append(record)
-            correct_history.append(presented.cpu())
-            log.info("epoch %d/%d %s", epoch, num_epochs,
-                     " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
-            if on_epoch_end is not None:
-                on_epoch_end(record)
-            patience = recipe.early_stopping_patience
-            if patience and best[1] is not None and epoch - best[1] >= patience:
-                log.info("early stopping at epoch %d (best %d)", epoch, best[1])
+    for epoch in range(1, num_epochs + 1):
+        model.train()
+        order = torch.randperm(n, device=device, generator=generator)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        presented = torch.full((n,), -1, dtype=torch.int8, device=device)  # per sample: -1, 0 wrong, 1 right
+        seen = 0
+        for b in range(steps_per_epoch):
+            if step >= total_steps:
                 break
-    finally:
-        bar.close()
+            batch = order[b * batch_size : (b + 1) * batch_size]
+            x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
+            size = _train_size(step / steps_per_epoch, resize_stages)
+            if size is not None:
+                x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            y = labels[batch]
+            for g in optimizer.param_groups:
+                g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
+            logits, loss = _train_step(model, optimizer, x, y, recipe, device)
+            hits = logits.detach().argmax(1) == y
+            presented[batch] = hits.to(torch.int8)
+            loss_sum += loss.detach() * len(batch)
+            correct += hits.sum()
+            seen += len(batch)
+            step += 1
+            if on_progress is not None:
+                on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
+                                     done=step == total_steps))
+        record = {
+            "epoch": epoch,
+            "train_loss": float(loss_sum) / max(seen, 1),
+            "train_accuracy": float(correct) / max(seen, 1),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - start,
+        }
+        if val_indices is not None:
+            record["val_accuracy"] = predict(model, dataset, val_indices, recipe).accuracy
+            if record["val_accuracy"] > best[0]:
+                best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        history.append(record)
+        correct_history.append(presented.cpu())
+        log.info("epoch %d/%d %s", epoch, num_epochs,
+                 " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+        patience = recipe.early_stopping_patience
+        if patience and best[1] is not None and epoch - best[1] >= patience:
+            log.info("early stopping at epoch %d (best %d)", epoch, best[1])
+            if on_progress is not None and step < total_steps:
+                on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
+                                     done=True))
+            break
     if recipe.early_stopping_patience and best[2] is not None:
         model.load_state_dict(best[2])
     if device.type == "cuda":
@@ -427,6 +442,25 @@ def fit(
                        recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices,
                        correct_history=torch.stack(correct_history).numpy() if correct_history
                        else np.zeros((0, n), dtype=np.int8))
+
+
+def _hold_out(dataset: Dataset, train_indices: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices for a recipe that asks for validation: the dataset's own val
+    split if it has a non-empty one (its images taken out of training), else a stratified
+    `recipe.val_fraction` of `train_indices`."""
+    split = getattr(dataset, "val_indices", None)  # a folder's val/ images
+    if split is not None and len(split):
+        split = _check_indices(dataset, split, "dataset.val_indices")
+        kept = train_indices[~np.isin(train_indices, split)]
+        if not len(kept):
+            raise ValueError("train_indices hold only images of the dataset's val split; nothing is left to train on")
+        log.info("validating on the dataset's val split (%d images)", len(split))
+        return kept, split
+    if recipe.val_fraction <= 0:
+        raise ValueError(f"recipe option early_stopping_patience={recipe.early_stopping_patience} needs validation "
+                         "images: set val_fraction > 0, pass val_indices, or use data with a val split")
+    parts = stratified_split(dataset.labels.numpy()[train_indices], recipe.val_fraction, recipe.seed)
+    return train_indices[parts["train"]], train_indices[parts["test"]]
 
 
 def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format,
@@ -493,7 +527,8 @@ def predict(
     *,
     mc_passes: int = 0,
     mc_dropout: float = 0.5,
-    progress: bool | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress: object = None,  # ignored: a shim until every caller passes on_progress; to be removed
 ) -> Outputs:
     """Per-sample logits, probabilities and penultimate features for `dataset[indices]`.
 
@@ -505,6 +540,7 @@ def predict(
         have no dropout layers of their own, so the dropout is applied where the head reads the
         features (last-layer MC dropout); each pass costs one head evaluation, not a network
         pass. Seeded by `recipe.seed`.
+    on_progress : called with a `Progress` record (stage "predicting") after every batch
     """
     if isinstance(mc_passes, bool) or not isinstance(mc_passes, int) or mc_passes < 0:
         raise ValueError(f"mc_passes must be an int >= 0, got {mc_passes!r}")
@@ -521,29 +557,28 @@ def predict(
     logits_out, features_out, mc_out = [], [], []
     generator = torch.Generator(device=device).manual_seed(recipe.seed)
     head_scale = getattr(model, "head_scale", 1.0)
-    bar = _Progress(math.ceil(len(indices) / recipe.eval_batch_size), "predicting", progress)
-    try:
-        for start in range(0, len(indices), recipe.eval_batch_size):
-            chunk = torch.from_numpy(indices[start : start + recipe.eval_batch_size])
-            x = _to_float(dataset.images[chunk].to(device), recipe.channels_last)
+    total_batches, started = math.ceil(len(indices) / recipe.eval_batch_size), time.perf_counter()
+    for batch, start in enumerate(range(0, len(indices), recipe.eval_batch_size), 1):
+        chunk = torch.from_numpy(indices[start : start + recipe.eval_batch_size])
+        x = _to_float(dataset.images[chunk].to(device), recipe.channels_last)
+        with _autocast(device, recipe):
+            views = torch.cat([x, x.flip(-1)]) if tta else x
+            features = model.forward_features(views).float()
+            logits = (model.head(features) * head_scale).float()
+        if tta:
+            features = features.view(2, len(x), -1).mean(0)
+            logits = logits.view(2, len(x), -1).mean(0)
+        if mc_passes:
+            keep = torch.rand((mc_passes, *features.shape), device=device, generator=generator) >= mc_dropout
+            dropped = features * keep / (1 - mc_dropout)  # (T, B, D)
             with _autocast(device, recipe):
-                views = torch.cat([x, x.flip(-1)]) if tta else x
-                features = model.forward_features(views).float()
-                logits = (model.head(features) * head_scale).float()
-            if tta:
-                features = features.view(2, len(x), -1).mean(0)
-                logits = logits.view(2, len(x), -1).mean(0)
-            if mc_passes:
-                keep = torch.rand((mc_passes, *features.shape), device=device, generator=generator) >= mc_dropout
-                dropped = features * keep / (1 - mc_dropout)  # (T, B, D)
-                with _autocast(device, recipe):
-                    mc_logits = (model.head(dropped) * head_scale).float()
-                mc_out.append(torch.softmax(mc_logits, -1).cpu())  # (T, B, K)
-            logits_out.append(logits.cpu())
-            features_out.append(features.cpu())
-            bar.update()
-    finally:
-        bar.close()
+                mc_logits = (model.head(dropped) * head_scale).float()
+            mc_out.append(torch.softmax(mc_logits, -1).cpu())  # (T, B, K)
+        logits_out.append(logits.cpu())
+        features_out.append(features.cpu())
+        if on_progress is not None:
+            on_progress(Progress("predicting", batch, total_batches, 0, 0, time.perf_counter() - started,
+                                 done=batch == total_batches))
     model.train(was_training)
     logits = torch.cat(logits_out)
     return Outputs(
