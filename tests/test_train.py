@@ -267,11 +267,11 @@ def test_same_seed_gives_the_same_run_and_another_seed_a_different_one(dataset):
     assert not np.allclose(logits, logits_other)
 
 
-def index_coded_dataset(count: int = 120, classes: int = 4):
+def index_coded_dataset(count: int = 120, classes: int = 4, val_indices=None):
     """Images whose pixel (0, 0, 0) holds their own index; label = index % classes."""
     images = np.random.default_rng(0).integers(0, 256, size=(count, 1, 4, 4)).astype(np.uint8)
     images[:, 0, 0, 0] = np.arange(count)
-    return from_arrays(images, np.arange(count) % classes, [str(c) for c in range(classes)])
+    return from_arrays(images, np.arange(count) % classes, [str(c) for c in range(classes)], val_indices=val_indices)
 
 
 def record_training_inputs(model) -> list[int]:
@@ -389,18 +389,9 @@ def test_fit_and_predict_leave_numpys_global_generator_alone(dataset):
     assert np.array_equal(np.random.random(3), expected)
 
 
-def with_val_split(data, val_indices):
-    """`data` with the validation split `val_indices` (as a folder's val/ gives it)."""
-    data.splits["val"] = np.asarray(val_indices, dtype=np.int64)
-    if not isinstance(getattr(type(data), "val_indices", None), property):  # a Dataset without val splits yet
-        data.val_indices = data.splits["val"]
-    return data
-
-
 def test_the_datasets_val_split_is_the_hold_out_when_the_recipe_asks_for_validation():
-    data = index_coded_dataset()  # 120 images, label = index % 4
     val = np.arange(100, 120)
-    data = with_val_split(data, val)
+    data = index_coded_dataset(val_indices=val)  # 120 images, label = index % 4; a val split as a folder's val/
     model = fresh_model("mlp", data)
     seen = record_training_inputs(model)
     recipe = Recipe(epochs=1, batch_size=20, optimizer="adamw", lr=1e-3, val_fraction=0.2, flip=False,
@@ -410,7 +401,7 @@ def test_the_datasets_val_split_is_the_hold_out_when_the_recipe_asks_for_validat
     assert result.train_indices.tolist() == list(range(100)) and sorted(seen) == list(range(100))
     assert result.history[0]["val_accuracy"] == predict(result.model, data, val, recipe).accuracy
 
-    # early stopping needs no val_fraction then; val images among the training indices are not trained on
+    # early stopping needs no val_fraction then; val images passed as training indices are not trained on
     model = fresh_model("mlp", data)
     seen = record_training_inputs(model)
     result = fit(model, data, np.arange(120), recipe.replace(val_fraction=0.0, early_stopping_patience=3))
@@ -428,7 +419,8 @@ def test_early_stopping_without_any_validation_images_is_named(dataset):
     assert recipe.val_fraction == 0
     with pytest.raises(ValueError, match=r"early_stopping_patience=2 needs validation images: set val_fraction > 0"):
         fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
-    empty = with_val_split(quadrant_dataset(), [])
+    empty = index_coded_dataset(val_indices=[])
+    assert len(empty.val_indices) == 0
     with pytest.raises(ValueError, match="needs validation images"):
         fit(fresh_model("mlp", empty), empty, empty.train_indices, recipe)
 
