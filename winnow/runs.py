@@ -13,8 +13,10 @@
       flags.csv, flags.npy  `winnow clean`: the flagged samples, most likely wrongly labelled first;
                       flagged.png their contact sheet; flag_quality.json precision, recall and F1
                       against injected noise
-      cells/          commands made of many trainings (`winnow prune`): one record per finished
-                      cell, so a repeated command resumes where it stopped
+      cells/          commands made of many trainings (prune, al, clean): one record per finished
+                      cell (`Cells`), so a repeated command resumes where it stopped
+      timing.json     those commands: the elapsed (wall) time summed over every session that
+                      worked on the run, and its parts (data, training, scoring, testing)
       results.md, results.csv, results.json   those commands' summary tables
       report.html     `winnow report` (and every command at its end): the run as one self-contained page;
                       its figures beside it as PNG (REPORT_FIGURES, and picks_STRATEGY.png of `winnow al`)
@@ -47,6 +49,7 @@ VAL_INDICES, CALIBRATION, RELIABILITY_PNG = "val_indices.npy", "calibration.json
 CALIBRATION_FILES = (VAL_INDICES, CALIBRATION, RELIABILITY_PNG)
 FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY = "flags.csv", "flags.npy", "flagged.png", "flag_quality.json"
 CLEANING_FILES = (FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY)  # written by `winnow clean`
+TIMING = "timing.json"
 REPORT_HTML = "report.html"
 TRAINING_CURVES_PNG, CONFUSION_PNG = "training_curves.png", "confusion_matrix.png"
 PER_CLASS_PNG = "per_class_accuracy.png"
@@ -57,9 +60,9 @@ REPORT_FIGURES = (TRAINING_CURVES_PNG, CONFUSION_PNG, PER_CLASS_PNG, SELECTED_PN
 REPORT_FILES = (REPORT_HTML, *REPORT_FIGURES)  # written by `winnow report` and at the end of every command
 _PICKS_PNG = re.compile(r"picks_[\w.-]+\.png")  # in `winnow al` runs: the images a strategy picked, per cycle
 TENSORBOARD = "tensorboard"  # `winnow train --tensorboard`: holds only events.out.tfevents.* files
-_OWN_FILES = RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES + REPORT_FILES
+_OWN_FILES = (TIMING,) + RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES + REPORT_FILES
 _CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
-_VOLATILE = ("winnow_version", "torch_version", "python_version")  # may change between a run and its resumption
+_VOLATILE = ("winnow_version", "torch_version", "python_version", "command_line", "git_commit")  # may change between a run and its resumption
 
 
 class RunExistsError(FileExistsError):
@@ -239,3 +242,105 @@ def read_run(path: str | os.PathLike) -> dict:
         "metrics": read_jsonl(path / METRICS),
         "final": read_json(final) if final.exists() else None,
     }
+
+
+class Cells:
+    """The cells of a run folder: units of work whose record is written last.
+
+    A cell NAME is `cells/NAME.json` (its record) with its arrays beside it (`NAME.npy` for the
+    key "", `NAME-KEY.npy` otherwise) and optionally weights (`NAME.pt`). Arrays and weights are
+    written first and the record last, each atomically: a cell whose record exists is finished,
+    and a run stopped at any moment resumes at the first unfinished cell.
+
+        cells = Cells(run_dir)
+        if not cells.done("random-f0.5-s0"):
+            cells.save("random-f0.5-s0", {"test_accuracy": 0.91}, arrays={"": kept})
+        kept = cells.array("random-f0.5-s0")
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.folder = Path(run_dir) / CELLS
+
+    def _path(self, name: str, key: str = "", suffix: str = ".npy") -> Path:
+        return self.folder / (f"{name}-{key}{suffix}" if key else f"{name}{suffix}")
+
+    def done(self, name: str) -> bool:
+        return self._path(name, suffix=".json").is_file()
+
+    def record(self, name: str) -> dict:
+        return read_json(self._path(name, suffix=".json"))
+
+    def array(self, name: str, key: str = "") -> np.ndarray:
+        return np.load(self._path(name, key), allow_pickle=False)
+
+    def has_array(self, name: str, key: str = "") -> bool:
+        return self._path(name, key).is_file()
+
+    def weights(self, name: str) -> dict:
+        return load_weights(self._path(name, suffix=".pt"))
+
+    def has_weights(self, name: str) -> bool:
+        return self._path(name, suffix=".pt").is_file()
+
+    def drop_weights(self, name: str) -> None:
+        self._path(name, suffix=".pt").unlink(missing_ok=True)
+
+    def save(self, name: str, record: dict, *, arrays: dict | None = None,
+             weights: torch.nn.Module | None = None) -> dict:
+        """Write the cell's arrays and weights, then its record (which marks it done)."""
+        for key, value in (arrays or {}).items():
+            save_array(self._path(name, key), value)
+        if weights is not None:
+            save_weights(self._path(name, suffix=".pt"), weights)
+        write_json(self._path(name, suffix=".json"), record)
+        return record
+
+    def records(self) -> dict[str, dict]:
+        """name -> record of every finished cell, by name."""
+        return {p.stem: read_json(p) for p in sorted(self.folder.glob("*.json"))}
+
+
+class Timing:
+    """The elapsed time of a run, summed over the sessions that worked on it, and its parts.
+
+    `timing.json` holds `wall_seconds` (real time from the start of each session to its last
+    saved step), `sessions` and `parts` (seconds spent on data, training, scoring, testing).
+    `add(part, seconds)` counts a part; `save()` writes the file (after every cell, so a
+    stopped run keeps the time it spent).
+    """
+
+    PARTS = ("data", "training", "scoring", "testing")
+
+    def __init__(self, run_dir: str | os.PathLike, resumed: bool):
+        import time
+
+        self._now = time.perf_counter
+        self.path = Path(run_dir) / TIMING
+        previous = read_json(self.path) if resumed and self.path.is_file() else {}
+        self.before = float(previous.get("wall_seconds", 0.0))
+        self.sessions = int(previous.get("sessions", 0)) + 1
+        self.parts = {part: float(previous.get("parts", {}).get(part, 0.0)) for part in self.PARTS}
+        self.started = self._now()
+
+    def add(self, part: str, seconds: float) -> None:
+        if part not in self.parts:
+            raise ValueError(f"unknown time part {part!r}; known: {', '.join(self.PARTS)}")
+        self.parts[part] += float(seconds)
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.before + self._now() - self.started
+
+    def to_dict(self) -> dict:
+        return {"wall_seconds": self.wall_seconds, "sessions": self.sessions, "parts": dict(self.parts)}
+
+    def save(self) -> dict:
+        record = self.to_dict()
+        write_json(self.path, record)
+        return record
+
+
+def read_timing(run_dir: str | os.PathLike) -> dict | None:
+    """The run's timing.json (wall time and parts), None for a run that has none."""
+    path = Path(run_dir) / TIMING
+    return read_json(path) if path.is_file() else None

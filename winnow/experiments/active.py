@@ -24,22 +24,19 @@ difference to `random` per label count and of the areas (95 % t intervals), and 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
-import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .. import __version__, data, runs, stats
+from .. import data, runs, stats
 from ..data.split import stratified_split
-from ..strategies import StrategyInputs, get_strategy, select_scored
-from ..train import TrainResult, fit
-from .proxy import MODEL_INPUTS, ProxyOptions, check_strategies, fresh_model, inputs_used, make_inputs, plan_inputs
-from .train import build_model, evaluate, run_config
+from ..strategies import get_strategy
+from ..table import Column, Table
+from .engine import Run, TrainingSpec, load_data, run_config
+from .proxy import MODEL_INPUTS, ProxyOptions, check_strategies, choose, inputs_used, make_inputs, plan_inputs
 
 log = logging.getLogger("winnow.experiments.active")
 
@@ -47,7 +44,7 @@ RANDOM = "random"
 
 
 def al_run(
-    data_spec: str,
+    source: str | data.Dataset,
     out: str | Path,
     *,
     initial: int,
@@ -66,64 +63,56 @@ def al_run(
     proxy_options: ProxyOptions | None = None,
     data_options: dict | None = None,
     force: bool = False,
-    progress: bool | None = None,
+    on_progress=None,
     on_cycle: Callable[[dict], None] | None = None,
 ) -> dict:
     """Run (or resume) the simulated loop in `out`; returns the results (also written to
     results.json, results.csv, results.md and learning_curves.png).
 
+    source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
     initial, budget, cycles : labels at the start, labels added per cycle, trainings per
         strategy and trial (the last one only tests)
     trials : trial t uses seed t for its initial set, its trainings and its strategies
     strategies : registered names; options per strategy, e.g. {"hybrid": {"lam": 0.5}}
     pool_subset : score only a random subset of this many unlabelled samples per cycle
     warm_start : start each cycle from the previous cycle's weights instead of from scratch
+    on_progress : called with the trainer's progress (`winnow.progress`)
     on_cycle : called with each finished cycle's record (for printing)
     """
     options = {k: dict(v) for k, v in (options or {}).items()}
     _check(initial, budget, cycles, trials, strategies, options, pool_subset)
     proxy_options = proxy_options or ProxyOptions()
-    dataset = data.load(data_spec, **(data_options or {}))
-    log.info("%s", dataset.describe())
+    dataset, data_seconds = load_data(source, data_options)
     train_indices = dataset.train_indices
     if (dataset.labels.numpy()[train_indices] < 0).any():
-        raise data.DataError(f"{data_spec}: the simulated loop needs every train-split label; for unlabelled "
+        raise data.DataError(f"{dataset.source}: the simulated loop needs every train-split label; for unlabelled "
                              "images use `winnow al init`")
     final_count = initial + (cycles - 1) * budget
     if final_count > len(train_indices):
         raise ValueError(f"initial {initial} + (cycles - 1) x budget {budget} = {final_count} labels, more than the "
                          f"{len(train_indices)} samples of the train split")
-    preset, recipe, model_name, _ = build_model(dataset, model, preset, {k: v for k, v in (recipe_overrides or {})
-                                                                          .items() if k != "seed"})
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--trials")
     wanted = plan_inputs([get_strategy(name) for name in strategies], "file", class_balanced)
-
     config = {
-        **run_config("al", data_spec, data_options, dataset),
+        **run_config("al", source, data_options, dataset),
         "initial": initial, "budget": budget, "cycles": cycles, "trials": trials, "strategies": strategies,
         "options": options, "pool_subset": pool_subset, "warm_start": warm_start,
         "stratified_initial": stratified_initial, "class_balanced": class_balanced,
-        "model": model_name, "preset": preset, "recipe": recipe.to_dict(),
-        "proxy_options": dataclasses.asdict(proxy_options),
+        **spec.to_config(), "proxy_options": dataclasses.asdict(proxy_options),
     }
-    run_dir, resumed = runs.open_resumable_run(out, config, force=force, grid=("trials", "strategies"))
-    cells_dir = run_dir / runs.CELLS
-    cells_dir.mkdir(exist_ok=True)
+    run = Run.open(out, config, grid=("trials", "strategies"), force=force, data_seconds=data_seconds)
+    loop = _Loop(run, dataset, spec.attach(run.timing, on_progress), wanted, proxy_options, on_cycle)
     for trial in range(trials):
         start = initial_set(dataset, initial, trial, stratified_initial)
         for strategy in strategies:
-            _run_trial(dataset, cells_dir, trial, trials, strategy, start, config, recipe.replace(seed=trial),
-                       model_name, wanted, options.get(strategy, {}), proxy_options, progress, on_cycle)
+            loop.trial(trial, strategy, start, options.get(strategy, {}))
 
-    results = summarize(run_dir)
-    runs.write_json(run_dir / runs.RESULTS_JSON, results)
-    runs.write_text(run_dir / runs.RESULTS_CSV, results_csv(results))
-    runs.write_text(run_dir / runs.RESULTS_MD, results_markdown(results))
+    results = summarize(run.path)
     from ..plots import plot_learning_curve_comparison
 
-    plot_learning_curve_comparison({run_dir.name: results}, run_dir / runs.LEARNING_CURVES_PNG)
-    runs.write_json(run_dir / runs.FINAL, {"cycles_recorded": len(results["cycles"]), "resumed": resumed,
-                                           "winnow_version": __version__})
-    return results
+    plot_learning_curve_comparison({run.path.name: results}, run.path / runs.LEARNING_CURVES_PNG)
+    wide, areas, long = results_tables(results)
+    return run.finish(results, [wide, areas], long, cycles_recorded=len(results["cycles"]))
 
 
 def _check(initial, budget, cycles, trials, strategies, options, pool_subset) -> None:
@@ -151,72 +140,68 @@ def initial_set(dataset: data.Dataset, size: int, trial: int, stratified: bool =
     return np.sort(train_indices[part])
 
 
-def _cell_name(trial: int, strategy: str, cycle: int) -> str:
+def cell_name(trial: int, strategy: str, cycle: int) -> str:
+    """The cell of one cycle: its record, the labelled set after its picks (array ""), its
+    picks in the strategy's order (array "picks"), and with warm starts its weights."""
     return f"trial{trial}-{strategy}-cycle{cycle}"
 
 
-def _last_finished(cells_dir: Path, trial: int, strategy: str, cycles: int) -> int:
-    """The last cycle (1-based) whose record exists, 0 when none; cycles finish in order."""
-    done = 0
-    while done < cycles and (cells_dir / f"{_cell_name(trial, strategy, done + 1)}.json").exists():
-        done += 1
-    return done
+class _Loop:
+    """The cycles of one trial and strategy, resumed after the last finished cycle."""
 
+    def __init__(self, run: Run, dataset, spec: TrainingSpec, wanted, proxy_options, on_cycle):
+        self.run, self.dataset, self.spec, self.wanted = run, dataset, spec, wanted
+        self.proxy_options, self.on_cycle, self.config = proxy_options, on_cycle, run.config
 
-def _run_trial(dataset, cells_dir, trial, trials, strategy, start, config, recipe, model_name, wanted, options,
-               proxy_options, progress, on_cycle) -> None:
-    cycles, budget = config["cycles"], config["budget"]
-    done = _last_finished(cells_dir, trial, strategy, cycles)
-    labelled = start if done == 0 else np.load(cells_dir / f"{_cell_name(trial, strategy, done)}.npy")
-    previous = None
-    if config["warm_start"] and done:
-        previous = runs.load_weights(cells_dir / f"{_cell_name(trial, strategy, done)}.pt")
-    uses = inputs_used(get_strategy(strategy), wanted, config["class_balanced"])
-    for cycle in range(done + 1, cycles + 1):
-        name = _cell_name(trial, strategy, cycle)
-        network = fresh_model(dataset, model_name, recipe.seed)
-        if previous is not None:
-            network.load_state_dict(previous)
-        result = fit(network, dataset, labelled, recipe, prepare=previous is None, progress=progress)
-        tested = evaluate(result.model, dataset, recipe)
-        record = {"trial": trial, "strategy": strategy, "cycle": cycle, "labels": int(len(labelled)),
-                  "test_accuracy": tested["test_accuracy"], "train_seconds": result.train_seconds,
-                  "scoring_seconds": 0.0, "selection_seconds": 0.0, "picked": 0}
-        if cycle < cycles:
-            picks, timing = _pick(dataset, labelled, result, strategy, budget, trial, cycle, recipe, model_name,
-                                  uses, options, config, proxy_options, progress)
-            record.update(timing, picked=int(len(picks)),
-                          picked_class_counts=np.bincount(dataset.labels.numpy()[picks],
-                                                          minlength=dataset.num_classes).tolist())
-            labelled = np.sort(np.concatenate([labelled, picks]))
-            runs.save_array(cells_dir / f"{name}-picks.npy", picks)  # the cycle's picks, best first (reports)
-        runs.save_array(cells_dir / f"{name}.npy", labelled)  # the labelled set after this cycle's picks
-        if config["warm_start"]:
-            runs.save_weights(cells_dir / f"{name}.pt", result.model)
-        runs.write_json(cells_dir / f"{name}.json", record)  # last: the cycle is done
-        if config["warm_start"] and cycle > 1:
-            (cells_dir / f"{_cell_name(trial, strategy, cycle - 1)}.pt").unlink(missing_ok=True)
-        previous = {k: v.detach().clone() for k, v in result.model.state_dict().items()} if config["warm_start"] \
-            else None
-        if on_cycle:
-            on_cycle({**record, "trials": trials, "cycles": cycles})
+    def _last_finished(self, trial: int, strategy: str) -> int:
+        """The last cycle (1-based) whose record exists, 0 when none; cycles finish in order."""
+        done = 0
+        while done < self.config["cycles"] and self.run.cells.done(cell_name(trial, strategy, done + 1)):
+            done += 1
+        return done
 
+    def trial(self, trial: int, strategy: str, start: np.ndarray, options: dict) -> None:
+        cells, cycles, warm = self.run.cells, self.config["cycles"], self.config["warm_start"]
+        done = self._last_finished(trial, strategy)
+        labelled = start if done == 0 else cells.array(cell_name(trial, strategy, done))
+        previous = cells.weights(cell_name(trial, strategy, done)) if warm and done else None
+        uses = inputs_used(get_strategy(strategy), self.wanted, self.config["class_balanced"])
+        for cycle in range(done + 1, cycles + 1):
+            name = cell_name(trial, strategy, cycle)
+            result = self.spec.train(self.dataset, labelled, trial, weights=previous)
+            tested = self.spec.evaluate(result.model, self.dataset, trial)
+            record = {"trial": trial, "strategy": strategy, "cycle": cycle, "labels": int(len(labelled)),
+                      "test_accuracy": tested["test_accuracy"], "train_seconds": result.train_seconds,
+                      "test_seconds": tested["test_seconds"], "scoring_seconds": 0.0, "selection_seconds": 0.0,
+                      "picked": 0}
+            arrays = {}
+            if cycle < cycles:
+                picks, timing = self._pick(labelled, result, strategy, trial, cycle, uses, options)
+                record.update(timing, picked=int(len(picks)),
+                              picked_class_counts=np.bincount(self.dataset.labels.numpy()[picks],
+                                                              minlength=self.dataset.num_classes).tolist())
+                labelled = np.sort(np.concatenate([labelled, picks]))
+                arrays["picks"] = picks  # the cycle's picks, best first (reports)
+            arrays[""] = labelled  # the labelled set after this cycle's picks
+            self.run.save_cell(name, record, arrays=arrays, weights=result.model if warm else None)
+            if warm and cycle > 1:
+                cells.drop_weights(cell_name(trial, strategy, cycle - 1))
+            previous = {k: v.detach().clone() for k, v in result.model.state_dict().items()} if warm else None
+            if self.on_cycle:
+                self.on_cycle({**record, "trials": self.config["trials"], "cycles": cycles})
 
-def _pick(dataset, labelled, result: TrainResult, strategy, budget, trial, cycle, recipe, model_name, uses, options,
-          config, proxy_options, progress) -> tuple[np.ndarray, dict]:
-    """The cycle's picks (dataset indices) and their timings; the cycle's model is the proxy."""
-    train_indices = dataset.train_indices
-    pool = train_indices[np.isin(train_indices, labelled, invert=True)]
-    if config["pool_subset"] is not None and config["pool_subset"] < len(pool):
-        generator = np.random.default_rng([13, trial, cycle])
-        pool = np.sort(generator.choice(pool, config["pool_subset"], replace=False))
-    made = make_inputs(dataset, labelled, pool, uses, recipe, model_name, options=proxy_options,
-                       trained=result if uses & set(MODEL_INPUTS) else None, progress=progress)
-    started = time.perf_counter()
-    positions, _ = select_scored(strategy, StrategyInputs(pool_size=len(pool), **made.arrays), min(budget, len(pool)),
-                                 seed=trial * 1000 + cycle, class_balanced=config["class_balanced"], **options)
-    return pool[positions], {"scoring_seconds": made.scoring_seconds + made.records_seconds,
-                             "selection_seconds": time.perf_counter() - started}
+    def _pick(self, labelled, result, strategy, trial, cycle, uses, options) -> tuple[np.ndarray, dict]:
+        """The cycle's picks (dataset indices) and their timings; the cycle's model is the proxy."""
+        train_indices, pool_subset = self.dataset.train_indices, self.config["pool_subset"]
+        pool = train_indices[np.isin(train_indices, labelled, invert=True)]
+        if pool_subset is not None and pool_subset < len(pool):
+            pool = np.sort(np.random.default_rng([13, trial, cycle]).choice(pool, pool_subset, replace=False))
+        made = make_inputs(self.dataset, labelled, pool, uses, self.spec, trial, options=self.proxy_options,
+                           trained=result if uses & set(MODEL_INPUTS) else None)
+        choice = choose(strategy, made, pool, min(self.config["budget"], len(pool)), seed=trial * 1000 + cycle,
+                        class_balanced=self.config["class_balanced"], options=options, timing=self.run.timing)
+        return choice.indices, {"scoring_seconds": made.scoring_seconds + made.records_seconds,
+                                "selection_seconds": choice.seconds}
 
 
 def summarize(run_dir: str | Path) -> dict:
@@ -225,7 +210,7 @@ def summarize(run_dir: str | Path) -> dict:
     paired differences to `random` (per label count and of the areas) over the trials both have."""
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
-    records = [runs.read_json(p) for p in sorted((run_dir / runs.CELLS).glob("*.json"))]
+    records = [{**record, "cell": name} for name, record in runs.Cells(run_dir).records().items()]
     records = [r for r in records if r["trial"] < config["trials"] and r["strategy"] in config["strategies"]]
     curves = {}  # strategy -> trial -> {labels: accuracy}
     for r in records:
@@ -262,37 +247,30 @@ def _area(label_counts: list[int], accuracies: list[float]) -> float:
     return float(((y[1:] + y[:-1]) / 2 * np.diff(x)).sum() / (x[-1] - x[0]))
 
 
-def results_markdown(results: dict) -> str:
-    """Accuracy (%) per label count (rows) and strategy (columns), then the areas."""
+def results_tables(results: dict) -> tuple[Table, Table, Table]:
+    """(accuracy per label count with a column per strategy and its difference to random;
+    the area under each learning curve; the long table of results.csv: one row per strategy
+    and label count)."""
     strategies = results["config"]["strategies"]
     rows = {(r["strategy"], r["labels"]): r for r in results["rows"]}
-    lines = ["| labels | " + " | ".join(strategies) + " |", "| ---: |" + " ---: |" * len(strategies)]
-    for n in results["label_counts"]:
-        cells = []
-        for s in strategies:
-            row = rows[(s, n)]
-            text = stats.Summary(**row["test_accuracy"]).format()
-            if row["vs_random"]:
-                text += f" ({stats.PairedDifference(**row['vs_random']).format()})"
-            cells.append(text)
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "| strategy | area under the curve (mean accuracy %) | vs random (95 % CI) | trials |",
-              "| --- | ---: | ---: | ---: |"]
-    for row in results["areas"]:
-        difference = stats.PairedDifference(**row["vs_random"]).format() if row["vs_random"] else ""
-        lines.append(f"| {row['strategy']} | {stats.Summary(**row['area']).format()} | {difference} "
-                     f"| {len(row['trials'])} |")
-    return "\n".join(lines) + "\n"
-
-
-def results_csv(results: dict) -> str:
-    """One row per strategy and label count; accuracies as fractions."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["strategy", "labels", "trials", "accuracy_mean", "accuracy_std", "vs_random_mean",
-                     "vs_random_low", "vs_random_high"])
-    for row in results["rows"]:
-        vs = row["vs_random"] or {}
-        writer.writerow([row["strategy"], row["labels"], len(row["trials"]), row["test_accuracy"]["mean"],
-                         row["test_accuracy"]["std"], vs.get("mean"), vs.get("low"), vs.get("high")])
-    return text.getvalue()
+    columns = [Column("labels", kind="int")]
+    for strategy in strategies:
+        columns.append(Column(strategy, kind="summary"))
+        if strategy != RANDOM and RANDOM in strategies:
+            columns.append(Column(f"{strategy}:vs_random", f"{strategy} vs random", "difference"))
+    wide = Table("Active learning: test accuracy (%), mean ± std over trials, and the paired difference to random "
+                 "(95 % CI)", columns, [
+                     {"labels": n, **{key: value for s in strategies for key, value in (
+                         (s, rows[(s, n)]["test_accuracy"]), (f"{s}:vs_random", rows[(s, n)]["vs_random"]))
+                         if any(c.key == key for c in columns)}} for n in results["label_counts"]])
+    areas = Table("Area under the learning curve (mean accuracy %)", [
+        Column("strategy"), Column("area", "area under the curve (mean accuracy %)", "summary"),
+        Column("vs_random", "vs random (95 % CI)", "difference"), Column("trials", kind="int")],
+        [{"strategy": a["strategy"], "area": a["area"], "vs_random": a["vs_random"], "trials": len(a["trials"])}
+         for a in results["areas"]])
+    long = Table("Test accuracy per strategy and label count", [
+        Column("strategy"), Column("labels", kind="int"), Column("trials", kind="int"),
+        Column("accuracy", kind="summary"), Column("vs_random", kind="difference")],
+        [{"strategy": r["strategy"], "labels": r["labels"], "trials": len(r["trials"]), "accuracy": r["test_accuracy"],
+          "vs_random": r["vs_random"]} for r in results["rows"]])
+    return wide, areas, long

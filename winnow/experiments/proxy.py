@@ -8,9 +8,9 @@ part of the result:
 * `scoring_seconds`: predicting the pool (and the labelled set and hold-out) and MC passes;
 * `records_seconds`: the extra short training runs of `early_probs` (EL2N), reported apart.
 
-    plan = plan_inputs(get_strategy("margin"), mode="all")
-    made = make_inputs(dataset, labelled, pool, plan, recipe, model_name)
-    positions = select("margin", StrategyInputs(**made.arrays), budget)
+    wanted = plan_inputs([get_strategy("margin")], mode="file")
+    made = make_inputs(dataset, labelled, pool, wanted, spec, seed)
+    choice = choose("margin", made, pool, budget, seed=seed)   # choice.indices: best first
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .. import data
-from ..models import create_model
-from ..strategies import Strategy, get_strategy
-from ..train import Outputs, Recipe, TrainResult, fit, predict
+from ..strategies import Strategy, StrategyInputs, get_strategy, select_scored
+from ..train import Outputs, TrainResult
+from .engine import TrainingSpec, check_seeds  # noqa: F401  (check_seeds: re-exported for the commands)
 
 log = logging.getLogger("winnow.experiments.proxy")
 
@@ -83,14 +82,6 @@ class MadeInputs:
     train_seconds: float = 0.0
     scoring_seconds: float = 0.0
     records_seconds: float = 0.0
-
-
-def check_seeds(seeds) -> list[int]:
-    """The seeds as ints; an error unless they are distinct and at least one."""
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds must be distinct and at least one, got {seeds}")
-    return seeds
 
 
 def check_strategies(strategies: list[str], options: dict | None) -> dict[str, dict]:
@@ -161,16 +152,15 @@ def make_inputs(
     labelled_indices: np.ndarray,
     pool_indices: np.ndarray,
     wanted: set[str],
-    recipe: Recipe | None,
-    model_name: str | None,
+    spec: TrainingSpec | None,
+    seed: int = 0,
     *,
     options: ProxyOptions | None = None,
     trained: TrainResult | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
-    progress: bool | None = None,
 ) -> MadeInputs:
-    """Train the proxy on `labelled_indices` when `wanted` needs one, and make every input in
-    `wanted` for the pool `pool_indices` (arrays in pool order). `recipe` and `model_name`
+    """Train the proxy (`spec`, under `seed`) on `labelled_indices` when `wanted` needs one, and
+    make every input in `wanted` for the pool `pool_indices` (arrays in pool order). `spec`
     may be None when nothing is trained (`needs_training`).
 
     trained : a model already trained on `labelled_indices` (an active-learning cycle's own
@@ -181,24 +171,20 @@ def make_inputs(
     if "labels" in wanted:
         made.arrays["labels"] = dataset.labels.numpy()[pool_indices]
     if wanted & set(MODEL_INPUTS):
-        started = time.perf_counter()
-        result = trained or fit(fresh_model(dataset, model_name, recipe.seed), dataset, labelled_indices, recipe,
-                                on_epoch_end=on_epoch_end, progress=progress)
-        made.result, made.train_seconds = result, 0.0 if trained else time.perf_counter() - started
+        result = trained or spec.train(dataset, labelled_indices, seed, on_epoch_end=on_epoch_end)
+        made.result, made.train_seconds = result, 0.0 if trained else result.train_seconds
 
         started = time.perf_counter()
         passes = options.mc_passes if "mc_probs" in wanted else 0
-        pool = predict(result.model, dataset, pool_indices, recipe, mc_passes=passes,
-                       mc_dropout=options.mc_dropout, progress=progress)
+        pool = spec.predict(result.model, dataset, pool_indices, seed, mc_passes=passes, mc_dropout=options.mc_dropout)
         made.pool_outputs = pool
         made.arrays.update(probs=pool.probs, features=pool.features)
         if passes:
             made.arrays["mc_probs"] = pool.mc_probs
         if "labelled_features" in wanted:
-            made.arrays["labelled_features"] = predict(result.model, dataset, labelled_indices, recipe,
-                                                       progress=progress).features
+            made.arrays["labelled_features"] = spec.predict(result.model, dataset, labelled_indices, seed).features
         if "val_logits" in wanted and result.val_indices is not None:
-            held_out = predict(result.model, dataset, result.val_indices, recipe, progress=progress)
+            held_out = spec.predict(result.model, dataset, result.val_indices, seed)
             made.arrays.update(val_logits=held_out.logits, val_labels=held_out.labels)
         if "correct_history" in wanted:
             made.arrays["correct_history"] = _in_pool_order(result, pool_indices)
@@ -206,21 +192,43 @@ def make_inputs(
 
     if "early_probs" in wanted:
         started = time.perf_counter()
-        short = recipe.with_epochs(options.early_epochs)
+        short = spec.with_epochs(options.early_epochs)
         runs = []
         for run in range(1, options.early_runs + 1):
-            seeded = short.replace(seed=recipe.seed + run)
-            model = fit(fresh_model(dataset, model_name, seeded.seed), dataset, labelled_indices, seeded,
-                        progress=progress).model
-            runs.append(predict(model, dataset, pool_indices, seeded, progress=progress).probs)
+            model = short.train(dataset, labelled_indices, seed + run).model
+            runs.append(short.predict(model, dataset, pool_indices, seed + run).probs)
         made.arrays["early_probs"] = np.stack(runs)  # (R, N, K)
         made.records_seconds = time.perf_counter() - started
     return made
 
 
-def fresh_model(dataset: data.Dataset, model_name: str, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return create_model(model_name, dataset.num_classes, dataset.in_channels)
+@dataclass
+class Choice:
+    """What a strategy picked from a pool.
+
+    indices : (B,) dataset indices, best first;  positions : (B,) their positions in the pool
+    scores : (B,) the scores they were ranked by;  seconds : the strategy's own time
+    """
+
+    indices: np.ndarray
+    positions: np.ndarray
+    scores: np.ndarray
+    seconds: float
+
+
+def choose(strategy: str, made: MadeInputs, pool_indices: np.ndarray, budget: int, *, seed: int,
+           class_balanced: bool = False, options: dict | None = None, uses: set[str] | None = None,
+           timing=None) -> Choice:
+    """The one seam from strategy inputs to picks: the `budget` pool samples `strategy` ranks
+    first, given the arrays of `made` (only those in `uses`, when given). Timed as "scoring"."""
+    arrays = made.arrays if uses is None else {name: made.arrays[name] for name in uses if name in made.arrays}
+    started = time.perf_counter()
+    positions, scores = select_scored(strategy, StrategyInputs(pool_size=len(pool_indices), **arrays), budget,
+                                      seed=seed, class_balanced=class_balanced, **(options or {}))
+    seconds = time.perf_counter() - started
+    if timing is not None:
+        timing.add("scoring", seconds)
+    return Choice(np.asarray(pool_indices)[positions].astype(np.int64), positions, scores, seconds)
 
 
 def _in_pool_order(result: TrainResult, pool_indices: np.ndarray) -> np.ndarray:

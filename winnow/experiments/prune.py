@@ -6,8 +6,9 @@ For every fraction and strategy, the strategy keeps that fraction of the train s
 model is trained on it with the same recipe and seed, and tested. The full-data run is a cell
 too; when the proxy uses the training recipe and model, the proxy IS the full-data run.
 
-Every finished cell is a JSON file in `cells/` (written atomically, with the kept indices as
-.npy beside it), and the proxy's outputs are kept in `cells/proxy-s{seed}.npz`: a command
+Every finished cell is a cell of the run folder (`runs.Cells`: `cells/NAME.json` with the
+kept indices as `NAME.npy` beside it; `cell_name` gives the names), and the proxy's outputs
+are the cell `proxy-s{seed}` (one .npy per input, and its weights): a command
 stopped at any moment and run again with the same arguments skips what is done. Run again with
 more fractions, strategies or seeds (and otherwise the same arguments), it adds their cells.
 
@@ -21,21 +22,18 @@ time (when the strategy uses the proxy), the time to predict its inputs, the ext
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, data, runs, stats
-from ..strategies import StrategyInputs, get_strategy, select_scored
-from ..train import Recipe, fit
-from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_seeds, check_strategies, fresh_model, inputs_used,
-                    make_inputs, needs_training, plan_inputs)
-from .train import build_model, evaluate, run_config
+from .. import data, runs, stats
+from ..strategies import get_strategy
+from ..table import Column, Table
+from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
+from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_strategies, choose, inputs_used, make_inputs,
+                    needs_training, plan_inputs)
 
 log = logging.getLogger("winnow.experiments.prune")
 
@@ -44,7 +42,7 @@ RANDOM = "random"
 
 
 def prune_run(
-    data_spec: str,
+    source: str | data.Dataset,
     out: str | Path,
     *,
     fractions: list[float],
@@ -60,12 +58,13 @@ def prune_run(
     proxy_options: ProxyOptions | None = None,
     data_options: dict | None = None,
     force: bool = False,
-    progress: bool | None = None,
+    on_progress=None,
     on_cell=None,
 ) -> dict:
     """Run (or resume) the pruning comparison in `out` and return its results (also written to
     results.json, results.csv and results.md).
 
+    source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
     fractions : shares of the train split to keep, each in (0, 1)
     strategies : registered strategy names; each keeps the top-scored samples
     seeds : one proxy and one training per seed and cell; the seed is shared by all cells of
@@ -75,64 +74,45 @@ def prune_run(
         run) instead of the recipe's epochs (the same number of passes over the data)
     recipe_overrides : the training recipe (as for `winnow train`); proxy_overrides change
         the proxy's recipe on top of it (e.g. fewer epochs for a cheaper proxy)
+    on_progress : called with the trainer's progress (`winnow.progress`)
     on_cell : called with each cell record as it finishes (for printing progress)
     """
     fractions, strategies, seeds, options = _check(fractions, strategies, seeds, options)
     proxy_options = proxy_options or ProxyOptions()
-    overrides = {k: v for k, v in (recipe_overrides or {}).items() if k != "seed"}
-    dataset = data.load(data_spec, **(data_options or {}))
-    log.info("%s", dataset.describe())
-    preset, recipe, model_name, _ = build_model(dataset, model, preset, overrides)
-    proxy_recipe = recipe.replace(**(proxy_overrides or {}))
-    chosen = [get_strategy(name) for name in strategies]
-    wanted = plan_inputs(chosen, "all", class_balanced)
-
+    dataset, data_seconds = load_data(source, data_options)
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides)
+    proxy_spec = spec.override(proxy_overrides)
+    wanted = plan_inputs([get_strategy(name) for name in strategies], "all", class_balanced)
     config = {
-        **run_config("prune", data_spec, data_options, dataset),
+        **run_config("prune", source, data_options, dataset),
         "fractions": fractions,
         "strategies": strategies,
         "seeds": seeds,
         "options": options,
         "class_balanced": class_balanced,
         "scale_epochs": scale_epochs,
-        "model": model_name,
-        "preset": preset,
-        "recipe": recipe.to_dict(),
-        "proxy_recipe": proxy_recipe.to_dict(),
+        **spec.to_config(),
+        "proxy_recipe": proxy_spec.recipe.to_dict(),
         "proxy_options": dataclasses.asdict(proxy_options),
     }
-    run_dir, resumed = runs.open_resumable_run(out, config, force=force, grid=("fractions", "strategies", "seeds"))
-    cells_dir = run_dir / runs.CELLS
-    cells_dir.mkdir(exist_ok=True)
-    if resumed:
-        log.info("resuming %s: %d finished cells", run_dir, len(list(cells_dir.glob("*.json"))))
-
-    train_indices = dataset.train_indices
-    proxy_is_full = proxy_recipe == recipe
+    run = Run.open(out, config, grid=("fractions", "strategies", "seeds"), force=force, data_seconds=data_seconds)
+    spec, proxy_spec = spec.attach(run.timing, on_progress), proxy_spec.attach(run.timing, on_progress)
+    proxy_is_full = proxy_spec == spec
     for seed in seeds:
-        seeded = recipe.replace(seed=seed)
-        subset_cells = [(f, s) for f in fractions for s in strategies if not _cell_path(cells_dir, s, f, seed).exists()]
-        full_done = _cell_path(cells_dir, FULL, 1.0, seed).exists()
-        proxy = None
+        subset_cells = [(f, s) for f in fractions for s in strategies if not run.cells.done(cell_name(s, f, seed))]
+        full_done = run.cells.done(cell_name(FULL, 1.0, seed))
         for_subsets = any(needs_training(inputs_used(get_strategy(s), wanted)) for _, s in subset_cells)
         for_full = proxy_is_full and not full_done and bool(wanted & set(MODEL_INPUTS))
+        proxy = None
         if for_subsets or for_full:
-            proxy = _proxy(dataset, cells_dir, seed, wanted, proxy_recipe.replace(seed=seed), model_name,
-                           proxy_options, progress)
+            proxy = _proxy(run, dataset, seed, wanted, proxy_spec, proxy_options)
         if not full_done:
-            _full_cell(dataset, cells_dir, seed, seeded, model_name, proxy if proxy_is_full else None, progress,
-                       on_cell)
+            _full_cell(run, dataset, seed, spec, proxy if proxy_is_full else None, on_cell)
         for fraction, strategy in subset_cells:
-            _subset_cell(dataset, cells_dir, train_indices, strategy, fraction, seed, seeded, model_name,
-                         options.get(strategy, {}), class_balanced, scale_epochs, proxy, wanted, progress, on_cell)
-
-    results = summarize(run_dir)
-    runs.write_json(run_dir / runs.RESULTS_JSON, results)
-    runs.write_text(run_dir / runs.RESULTS_CSV, results_csv(results))
-    runs.write_text(run_dir / runs.RESULTS_MD, results_markdown(results))
-    runs.write_json(run_dir / runs.FINAL, {"cells": len(results["cells"]), "resumed": resumed,
-                                           "winnow_version": __version__})
-    return results
+            _subset_cell(run, dataset, strategy, fraction, seed, spec, options.get(strategy, {}), class_balanced,
+                         scale_epochs, proxy, wanted, on_cell)
+    results = summarize(run.path)
+    return run.finish(results, [results_table(results)], cells=len(results["cells"]))
 
 
 def _check(fractions, strategies, seeds, options):
@@ -147,95 +127,75 @@ def _check(fractions, strategies, seeds, options):
     return sorted(fractions), list(strategies), seeds, options
 
 
-def _cell_path(cells_dir: Path, strategy: str, fraction: float, seed: int) -> Path:
-    return cells_dir / (f"{FULL}-s{seed}.json" if strategy == FULL else f"{strategy}-f{fraction:g}-s{seed}.json")
+def cell_name(strategy: str, fraction: float, seed: int) -> str:
+    """The cell of `strategy` keeping `fraction` under `seed` (`full-s{seed}` for the full data)."""
+    return f"{FULL}-s{seed}" if strategy == FULL else f"{strategy}-f{fraction:g}-s{seed}"
 
 
-def _proxy(dataset, cells_dir: Path, seed: int, wanted: set[str], recipe: Recipe, model_name: str,
-           options: ProxyOptions, progress) -> tuple[MadeInputs, dict]:
-    """(inputs, record) of the proxy for seed `seed`: loaded from cells/proxy-s{seed}.npz and
-    .json when a previous run made them, else made and saved (arrays in train-split order)."""
-    arrays_path, record_path = cells_dir / f"proxy-s{seed}.npz", cells_dir / f"proxy-s{seed}.json"
-    if arrays_path.exists() and record_path.exists():
-        record = runs.read_json(record_path)
-        with np.load(arrays_path, allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in saved.files}
-        log.info("seed %d: proxy outputs loaded from %s", seed, arrays_path)
+def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
+           options: ProxyOptions) -> tuple[MadeInputs, dict]:
+    """(inputs, record) of the proxy for seed `seed`: loaded from its cell when a previous run
+    made it, else made and saved (arrays in train-split order)."""
+    name = f"proxy-s{seed}"
+    if run.cells.done(name):
+        record = run.cells.record(name)
+        arrays = {key: run.cells.array(name, key) for key in record["arrays"]}
+        log.info("seed %d: proxy outputs loaded from %s", seed, run.cells.folder)
         return MadeInputs(arrays=arrays, train_seconds=record["train_seconds"],
-                          scoring_seconds=record["scoring_seconds"], records_seconds=record["records_seconds"],
-                          result=None), record
+                          scoring_seconds=record["scoring_seconds"], records_seconds=record["records_seconds"]), record
     log.info("seed %d: training the proxy", seed)
-    made = make_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, recipe, model_name,
-                       options=options, progress=progress)
+    made = make_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, spec, seed, options=options)
     record = {"seed": seed, "train_seconds": made.train_seconds, "scoring_seconds": made.scoring_seconds,
-              "records_seconds": made.records_seconds, "epochs": None, "test_accuracy": None}
+              "records_seconds": made.records_seconds, "epochs": None, "test_accuracy": None,
+              "arrays": sorted(made.arrays)}
     if made.result is not None:
-        record.update(evaluate(made.result.model, dataset, recipe), epochs=made.result.history)
-        runs.save_weights(cells_dir / f"proxy-s{seed}.pt", made.result.model)
-    buffer = io.BytesIO()
-    np.savez(buffer, **made.arrays)
-    runs.write_bytes(arrays_path, buffer.getvalue())
-    runs.write_json(record_path, record)  # last: the proxy is done only once its record exists
+        record.update(spec.evaluate(made.result.model, dataset, seed), epochs=made.result.history)
+    run.save_cell(name, record, arrays=made.arrays, weights=None if made.result is None else made.result.model)
     return made, record
 
 
-def _full_cell(dataset, cells_dir, seed, recipe, model_name, proxy, progress, on_cell) -> None:
+def _full_cell(run: Run, dataset, seed: int, spec: TrainingSpec, proxy, on_cell) -> None:
     """The full-data cell: the proxy's record when the proxy was trained with the training
     recipe, else a training run of its own."""
+    cell = {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
+            "selection_seconds": 0.0, "scoring_seconds": 0.0, "proxy_train_seconds": 0.0, "records_seconds": 0.0}
     if proxy is not None and proxy[1].get("test_accuracy") is not None:
-        record = proxy[1]
-        cell = {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
-                "test_accuracy": record["test_accuracy"], "train_seconds": record["train_seconds"],
-                "selection_seconds": 0.0, "scoring_seconds": 0.0, "proxy_train_seconds": 0.0,
-                "records_seconds": 0.0, "source": "proxy"}
+        cell.update(test_accuracy=proxy[1]["test_accuracy"], train_seconds=proxy[1]["train_seconds"], source="proxy")
     else:
-        result = fit(fresh_model(dataset, model_name, seed), dataset, dataset.train_indices, recipe,
-                     progress=progress)
-        cell = {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
-                **_tested(result, dataset, recipe), "selection_seconds": 0.0, "scoring_seconds": 0.0,
-                "proxy_train_seconds": 0.0, "records_seconds": 0.0, "source": "trained"}
-    runs.write_json(_cell_path(cells_dir, FULL, 1.0, seed), cell)
-    if on_cell:
-        on_cell(cell)
+        cell.update(_trained(spec, dataset, dataset.train_indices, seed), source="trained")
+    run.save_cell(cell_name(FULL, 1.0, seed), cell, on_cell=on_cell)
 
 
-def _tested(result, dataset, recipe) -> dict:
-    final = evaluate(result.model, dataset, recipe)
+def _trained(spec: TrainingSpec, dataset, indices, seed: int) -> dict:
+    """A fresh model trained on `indices` and tested: the cell's accuracy and times."""
+    result = spec.train(dataset, indices, seed)
+    final = spec.evaluate(result.model, dataset, seed)
     return {"test_accuracy": final["test_accuracy"], "per_class_accuracy": final["per_class_accuracy"],
-            "train_seconds": result.train_seconds, "epochs_run": len(result.history)}
+            "train_seconds": result.train_seconds, "test_seconds": final["test_seconds"],
+            "epochs_run": len(result.history)}
 
 
-def _subset_cell(dataset, cells_dir, train_indices, strategy, fraction, seed, recipe, model_name, options,
-                 class_balanced, scale_epochs, proxy, wanted, progress, on_cell) -> None:
-    chosen = get_strategy(strategy)
-    uses = inputs_used(chosen, wanted, class_balanced)
-    made, _ = proxy if proxy is not None else (MadeInputs(), None)
-    arrays = {name: made.arrays[name] for name in uses if name in made.arrays}
-    arrays["labels"] = dataset.labels.numpy()[train_indices]
-    budget = max(1, round(fraction * len(train_indices)))
-    started = time.perf_counter()
-    positions, _ = select_scored(strategy, StrategyInputs(pool_size=len(train_indices), **arrays), budget, seed=seed,
-                                 class_balanced=class_balanced, **options)
-    selection_seconds = time.perf_counter() - started
-    kept = train_indices[np.sort(positions)].astype(np.int64)
-    runs.save_array(_cell_path(cells_dir, strategy, fraction, seed).with_suffix(".npy"), kept)
-
-    subset_recipe = recipe.with_epochs(recipe.epochs / fraction) if scale_epochs else recipe
-    result = fit(fresh_model(dataset, model_name, seed), dataset, kept, subset_recipe, progress=progress)
+def _subset_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec, options, class_balanced,
+                 scale_epochs, proxy, wanted, on_cell) -> None:
+    train_indices = dataset.train_indices
+    uses = inputs_used(get_strategy(strategy), wanted, class_balanced) | {"labels"}
+    made = proxy[0] if proxy is not None else MadeInputs(arrays={"labels": dataset.labels.numpy()[train_indices]})
+    choice = choose(strategy, made, train_indices, max(1, round(fraction * len(train_indices))), seed=seed,
+                    class_balanced=class_balanced, options=options, uses=uses, timing=run.timing)
+    kept = train_indices[np.sort(choice.positions)].astype(np.int64)
+    subset_spec = spec.with_epochs(spec.recipe.epochs / fraction) if scale_epochs else spec
     uses_proxy = bool(uses & set(MODEL_INPUTS))
     cell = {
         "strategy": strategy, "fraction": fraction, "seed": seed, "kept": len(kept),
-        **_tested(result, dataset, subset_recipe),
-        "selection_seconds": selection_seconds,
+        **_trained(subset_spec, dataset, kept, seed),
+        "selection_seconds": choice.seconds,
         "scoring_seconds": made.scoring_seconds if uses_proxy else 0.0,
         "proxy_train_seconds": made.train_seconds if uses_proxy else 0.0,
         "records_seconds": made.records_seconds if "early_probs" in uses else 0.0,
         "kept_class_counts": np.bincount(dataset.labels.numpy()[kept], minlength=dataset.num_classes).tolist(),
         "options": options,
     }
-    runs.write_json(_cell_path(cells_dir, strategy, fraction, seed), cell)  # last: the cell is done
-    if on_cell:
-        on_cell(cell)
+    run.save_cell(cell_name(strategy, fraction, seed), cell, arrays={"": kept}, on_cell=on_cell)
 
 
 def summarize(run_dir: str | Path) -> dict:
@@ -245,8 +205,7 @@ def summarize(run_dir: str | Path) -> dict:
     mean times. Reads the folder only, so a report can be made from it at any time."""
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
-    cells = [runs.read_json(p) for p in sorted((run_dir / runs.CELLS).glob("*.json"))
-             if not p.name.startswith("proxy-")]
+    cells = [record for name, record in runs.Cells(run_dir).records().items() if not name.startswith("proxy-")]
     cells = [c for c in cells if c["seed"] in config["seeds"] and (
         c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
     by_key = {(c["strategy"], c["fraction"], c["seed"]): c for c in cells}
@@ -286,49 +245,24 @@ def _row(strategy, fraction, group, random_acc, full) -> dict:
     }
 
 
-def _summary(d: dict | None) -> stats.Summary:
-    return stats.Summary(**d)
-
-
-def _difference(d: dict | None) -> str:
-    return "" if d is None else stats.PairedDifference(**d).format()
-
-
-def results_markdown(results: dict) -> str:
-    """The results as a markdown table (accuracies and differences in percentage points)."""
-    lines = [
-        "| fraction | strategy | kept | test accuracy % (mean ± std) | seeds | vs random (95 % CI) | vs full (95 % CI) "
-        "| choosing s | of which proxy training s | training s |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in results["rows"]:
-        accuracy = _summary(row["test_accuracy"])
-        lines.append(
-            f"| {row['fraction']:g} | {row['strategy']} | {row['kept'] or ''} | {accuracy.format()} | {accuracy.n} "
-            f"| {_difference(row['vs_random'])} | {_difference(row['vs_full'])} "
-            f"| {_seconds(row['choose_seconds'])} | {_seconds(row['proxy_train_seconds'])} "
-            f"| {_seconds(row['train_seconds'])} |")
-    return "\n".join(lines) + "\n"
-
-
-def _seconds(value) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def results_csv(results: dict) -> str:
-    """One row per fraction and strategy; accuracies as fractions, times in seconds."""
-    columns = ["fraction", "strategy", "kept", "seeds", "accuracy_mean", "accuracy_std", "vs_random_mean",
-               "vs_random_low", "vs_random_high", "vs_full_mean", "vs_full_low", "vs_full_high", "choose_seconds",
-               "proxy_train_seconds", "records_seconds", "selection_seconds", "train_seconds"]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns)
-    for row in results["rows"]:
-        vs_random, vs_full = row["vs_random"] or {}, row["vs_full"] or {}
-        writer.writerow([row["fraction"], row["strategy"], row["kept"], len(row["seeds"]),
-                         row["test_accuracy"]["mean"], row["test_accuracy"]["std"],
-                         vs_random.get("mean"), vs_random.get("low"), vs_random.get("high"),
-                         vs_full.get("mean"), vs_full.get("low"), vs_full.get("high"),
-                         row["choose_seconds"], row["proxy_train_seconds"], row["records_seconds"],
-                         row["selection_seconds"], row["train_seconds"]])
-    return text.getvalue()
+def results_table(results: dict) -> Table:
+    """The results as one table: per fraction and strategy the test accuracy (mean ± std, in %),
+    the paired differences to random and full data (points), and the times (seconds)."""
+    columns = [Column("fraction", kind="number"), Column("strategy"), Column("kept", kind="int"),
+               Column("seeds", kind="int"), Column("accuracy", "test accuracy % (mean ± std)", "summary"),
+               Column("vs_random", "vs random (95 % CI)", "difference"),
+               Column("vs_full", "vs full (95 % CI)", "difference"),
+               Column("choose_seconds", "choosing s", "seconds"),
+               Column("proxy_train_seconds", "of which proxy training s", "seconds"),
+               Column("records_seconds", kind="seconds", hidden=True),
+               Column("selection_seconds", kind="seconds", hidden=True),
+               Column("train_seconds", "training s", "seconds")]
+    rows = [{"fraction": row["fraction"], "strategy": row["strategy"], "kept": row["kept"],
+             "seeds": len(row["seeds"]), "accuracy": row["test_accuracy"], "vs_random": row["vs_random"],
+             "vs_full": row["vs_full"], **{key: row[key] for key in ("choose_seconds", "proxy_train_seconds",
+                                                                     "records_seconds", "selection_seconds",
+                                                                     "train_seconds")}}
+            for row in results["rows"]]
+    return Table("Pruning: test accuracy (%) per kept fraction, mean ± std over seeds", columns, rows, notes=(
+        "Differences are paired (the same seed for both), in points, with a 95 % t interval. Choosing = the "
+        "proxy's training (when the strategy needs it), its predictions and the selection."))

@@ -13,12 +13,11 @@ folder as PNG files; the page has no script and loads nothing from a network.
 
 The report reads run folders (JSON, CSV, NPY) and, for image grids, the run's data through
 `winnow.data`; it never trains or loads a model. A new run kind is one builder function
-registered with `register_kind` (see `kinds.py`).
+registered with `register_kind` (`registry.py`; the builders are in `kinds.py`).
 """
 
-from .build import (ATTACHMENTS, KINDS, Block, Context, NotARunFolderError, Run, read_run_folder, register_attachment,
-                    register_kind, render_report, write_report)
-from . import kinds as _kinds  # noqa: F401, E402  (registers the builders)
+from .build import read_run_folder, render_report, write_report
+from .registry import ATTACHMENTS, KINDS, Block, Context, NotARunFolderError, Run, register_attachment, register_kind
 
 __all__ = ["ATTACHMENTS", "KINDS", "Block", "Context", "NotARunFolderError", "Run", "read_run_folder",
            "register_attachment", "register_kind", "render_report", "write_report"]

@@ -1,143 +1,21 @@
-"""The report's frame: run folders in, one HTML page out, with a registry of section builders per
-run kind (the "command" field of config.json).
-
-A kind registers a function from a run to its blocks (a heading and HTML each), and may add a
-function that compares several runs of that kind, a one-line headline for the overview and the
-run's recorded wall time. An attachment is a file that any run folder may hold (calibration.json
-in a trained run) with a builder of its own.
-"""
+"""The report's frame: run folders in, one HTML page out, built from the kinds registered in
+`registry.py` (one per command, by the "command" field of config.json)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from .. import __version__, runs
 from . import html as h
+from . import kinds  # noqa: F401  (registers the builders)
+from .registry import (ATTACHMENTS, KINDS, OPEN_ENDED, Block, Context, NotARunFolderError, Run, format_seconds,
+                       format_value, wall_time)
 
 log = logging.getLogger("winnow.report")
-
-PLOT_SCALE = 2 / 3  # plots are saved at 150 dpi and shown at 100 px per inch
-OPEN_ENDED = ("al-labelling",)  # kinds of folder that never finish (no final.json)
-
-
-class NotARunFolderError(ValueError):
-    """A path given to the report that is not a Winnow run folder; the message names it."""
-
-
-@dataclass
-class Run:
-    """One run folder as the report reads it."""
-
-    path: Path
-    config: dict
-    final: dict | None
-    metrics: list[dict]
-    name: str = ""
-    anchor: str = ""
-
-    @property
-    def kind(self) -> str:
-        return str(self.config.get("command", "unknown"))
-
-    def file(self, name: str) -> Path:
-        return self.path / name
-
-    def has(self, name: str) -> bool:
-        return (self.path / name).is_file()
-
-    def json(self, name: str):
-        """The JSON file `name` of the folder, or None when it is absent."""
-        return runs.read_json(self.path / name) if self.has(name) else None
-
-
-@dataclass
-class Block:
-    """One part of a run's section: a heading and its HTML."""
-
-    title: str
-    html: str
-
-
-@dataclass
-class Kind:
-    name: str
-    title: str  # e.g. "training run"; plural with an s
-    sections: Callable[[Run, "Context"], list[Block]]
-    compare: Callable[[list[Run], "Context"], list[Block]] | None = None
-    headline: Callable[[Run], str] | None = None
-    wall_seconds: Callable[[Run], float | None] | None = None
-
-
-KINDS: dict[str, Kind] = {}
-ATTACHMENTS: dict[str, Callable[[Run, "Context"], list[Block]]] = {}  # file name -> builder
-
-
-def register_kind(name: str, title: str, *, compare=None, headline=None, wall_seconds=None):
-    """Decorator: register `sections(run, context) -> [Block]` as the builder of run kind `name`."""
-    def decorate(sections):
-        KINDS[name] = Kind(name, title, sections, compare, headline, wall_seconds)
-        return sections
-    return decorate
-
-
-def register_attachment(file_name: str):
-    """Decorator: a builder applied to every run folder that holds `file_name`."""
-    def decorate(builder):
-        ATTACHMENTS[file_name] = builder
-        return builder
-    return decorate
-
-
-@dataclass
-class Context:
-    """What builders share: whether to write figures into the run folders and to load images,
-    and the datasets loaded so far (one load per data spec, however many runs use it)."""
-
-    save_figures: bool = True
-    images: bool = True
-    _datasets: dict = field(default_factory=dict)
-
-    def figure(self, run: Run | None, name: str | None, draw: Callable[[Path | None], bytes], caption: str,
-               *, pixelated: bool = False) -> h.Raw:
-        """Draw a figure (`draw(path)` returns PNG bytes and writes them to `path` when given),
-        saved as `name` in the run folder when figures are saved, and return it as HTML: plots
-        at 2/3 of their pixel size, image grids (`pixelated`) at theirs."""
-        path = run.file(name) if self.save_figures and run is not None and name else None
-        try:
-            png = draw(path)
-        except OSError as error:  # a read-only run folder still gets its report
-            log.warning("could not write %s: %s", path, error)
-            png = draw(None)
-        return h.figure(png, caption, pixelated=pixelated, scale=1.0 if pixelated else PLOT_SCALE)
-
-    def dataset(self, config: dict):
-        """(dataset, None) for the data spec of `config`, or (None, why not)."""
-        if not self.images:
-            return None, "images were not loaded (--no-images)"
-        spec, options = config.get("data"), config.get("data_options") or {}
-        if not spec:
-            return None, "the run's config names no data"
-        key = (spec, json.dumps(options, sort_keys=True))
-        if key not in self._datasets:
-            from .. import data  # the data layer only: no model, no trainer
-
-            try:
-                self._datasets[key] = (data.load(spec, **options), None)
-            except (data.DataError, OSError, ValueError, TypeError) as error:
-                self._datasets[key] = (None, f"the images of {spec} could not be loaded ({error})")
-        dataset, reason = self._datasets[key]
-        if dataset is not None and list(dataset.class_names) != list(config.get("class_names", dataset.class_names)):
-            return None, f"{spec} now has other classes than when the run was made"
-        return dataset, reason
-
 
 def read_run_folder(path: str | os.PathLike) -> Run:
     """A run folder as a `Run`; a NotARunFolderError names a path that is not one."""
@@ -161,8 +39,6 @@ def read_run_folder(path: str | os.PathLike) -> Run:
 
 def render_report(run_dirs, *, images: bool = True, save_figures: bool = True) -> str:
     """The HTML of the report on `run_dirs` (see `write_report`)."""
-    from . import kinds  # noqa: F401  (registers the builders)
-
     paths = list(dict.fromkeys(Path(p).resolve() for p in ([run_dirs] if isinstance(run_dirs, (str, os.PathLike))
                                                             else run_dirs)))
     if not paths:
@@ -277,13 +153,13 @@ def _run_section(run: Run, context: Context) -> str:
     for file_name, builder in ATTACHMENTS.items():
         if run.has(file_name) and not (spec and spec.name == file_name):
             blocks += _build(lambda b=builder: b(run, context), f"the {file_name} section of {run.path}")
-    wall = _safely(lambda: spec.wall_seconds(run), None) if spec and spec.wall_seconds else None
+    wall = _safely(lambda: wall_time(run), "")
     head = (f'<div class="run-head"><span class="kind kind-{h.esc(run.kind)}">{h.esc(run.kind)}</span>'
             f"<h2>{h.esc(run.name)}</h2>"
             + h.facts([("data", run.config.get("dataset") or run.config.get("data")),
                        ("model", _model_text(run.config)),
                        ("finished", _finished(run)),
-                       ("wall time", format_seconds(wall) if wall is not None else ""),
+                       ("wall time", wall),
                        ("folder", str(run.path))])
             + "</div>")
     return (f'<section class="run" id="{run.anchor}">{head}' + "".join(_block_html(b) for b in blocks)
@@ -345,27 +221,3 @@ def _final_side_by_side(group: list[Run]) -> str:
     return h.table(["", *[run.name for run in group]], rows)
 
 
-def format_value(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else "–"
-    return str(value)
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def percent(fraction, digits: int = 2) -> str:
-    if fraction is None or not np.isfinite(fraction):
-        return "–"
-    return f"{100 * fraction:.{digits}f} %"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plots
-from .build import Context, Run
+from .registry import Context, Run
 
 
 def thumb_size(image_size: tuple[int, int], columns: int = 10) -> int:

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import plots, runs, stats
+from ..table import Table
 from . import html as h
-from .build import (Block, Context, Run, format_seconds, percent, register_attachment, register_kind)
+from .registry import Block, Context, Run, format_seconds, percent, register_attachment, register_kind
 from .images import grid
 
 TABLE_ROWS = 15  # rows of a CSV shown (selected.csv, flags.csv)
@@ -88,11 +89,6 @@ def _train_headline(run: Run) -> str:
     return f"test accuracy {percent(run.final['test_accuracy'])}" if run.final else "not finished"
 
 
-def _train_wall(run: Run) -> float | None:
-    if not run.final:
-        return None
-    return run.final.get("train_seconds", 0.0) + run.final.get("decode_seconds", 0.0)
-
 
 def _train_cards(run: Run) -> h.Raw:
     final = run.final
@@ -116,7 +112,7 @@ def _curves_caption(run: Run) -> str:
             + ", and the final test accuracy (dotted).")
 
 
-@register_kind("train", "training run", headline=_train_headline, wall_seconds=_train_wall,
+@register_kind("train", "training run", headline=_train_headline,
                compare=lambda group, context: _compare_train(group, context))
 def train_sections(run: Run, context: Context) -> list[Block]:
     blocks = []
@@ -197,16 +193,9 @@ def _labelled_text(labelled) -> str:
     return str(labelled)
 
 
-def _select_wall(run: Run) -> float | None:
-    final = run.final
-    if not final:
-        return None
-    return sum(final.get(k) or 0.0 for k in ("proxy_train_seconds", "scoring_seconds", "records_seconds"))
-
 
 @register_kind("select", "selection run",
-               headline=lambda run: f"{run.final['selected_count']} selected by {run.final['strategy']}",
-               wall_seconds=_select_wall, compare=lambda group, context: _compare_select(group, context))
+               headline=lambda run: f"{run.final['selected_count']} selected by {run.final['strategy']}", compare=lambda group, context: _compare_select(group, context))
 def select_sections(run: Run, context: Context) -> list[Block]:
     final, config = run.final, run.config
     if final is None or not run.has(runs.SELECTED_NPY):
@@ -277,16 +266,6 @@ def _overlap(a: set, b: set) -> str:
 # ---------------------------------------------------------------- prune
 
 
-def _prune_wall(run: Run) -> float | None:
-    total = 0.0
-    for path in sorted(run.file(runs.CELLS).glob("*.json")):
-        cell = runs.read_json(path)
-        if path.name.startswith("proxy-"):
-            total += sum(cell.get(k) or 0.0 for k in ("train_seconds", "scoring_seconds", "records_seconds"))
-        elif cell.get("source") != "proxy":  # a full-data cell that was the proxy is counted above
-            total += (cell.get("train_seconds") or 0.0) + (cell.get("selection_seconds") or 0.0)
-    return total or None
-
 
 def _prune_headline(run: Run) -> str:
     results = run.json(runs.RESULTS_JSON)
@@ -297,23 +276,21 @@ def _prune_headline(run: Run) -> str:
             f"full data {summary_text(full['test_accuracy'])}")
 
 
-def _prune_table(results: dict) -> h.Raw:
-    rows = []
-    for row in results["rows"]:
-        accuracy = row["test_accuracy"]
-        rows.append([f"{100 * row['fraction']:g} %", row["strategy"], str(row["kept"] or ""), summary_text(accuracy),
-                     str(accuracy["n"]), difference(row["vs_random"]), difference(row["vs_full"]),
-                     _seconds(row["choose_seconds"]), _seconds(row["train_seconds"])])
-    return h.table(["kept", "strategy", "images", "test accuracy %", "seeds", "vs random (95 % CI)",
-                    "vs full (95 % CI)", "choosing s", "training s"], rows, align="rlrrrrrrr")
+def stored_table(results: dict, index: int = 0) -> h.Raw:
+    """Table `index` of a command's results.json (`Run.finish` stores them), as HTML."""
+    tables = results.get("tables")
+    if not tables or index >= len(tables):
+        return h.note("This run's results.json holds no tables (made by an older winnow): run the same command "
+                      "again to rewrite it.", "warn")
+    return h.Raw(Table.from_dict(tables[index]).to_html())
 
 
-@register_kind("prune", "pruning run", headline=_prune_headline, wall_seconds=_prune_wall,
+@register_kind("prune", "pruning run", headline=_prune_headline,
                compare=lambda group, context: _compare_prune(group, context))
 def prune_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        done = len([p for p in run.file(runs.CELLS).glob("*.json") if not p.name.startswith("proxy-")])
+        done = sum(not name.startswith("proxy-") for name in runs.Cells(run.path).records())
         return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
                                        f"({done} cells are done). Run the same command again to resume.", "warn"))]
     config = results["config"]
@@ -322,10 +299,8 @@ def prune_sections(run: Run, context: Context) -> list[Block]:
     items = [(summary_text(full["test_accuracy"]) if full else "–", "full-data test accuracy %"),
              (str(len(seeds)), "seeds (" + ", ".join(map(str, seeds)) + ")"),
              (str(len(results["cells"])), "trainings")]
-    blocks = [Block("Results", h.cards(items) + _prune_table(results) + h.note(
-        "Test accuracy in %, mean ± std over the seeds. The differences are paired (the same seed for both) in "
-        "points, with a 95 % t interval: green when the whole interval is above 0, red when below. Choosing = "
-        "the proxy's training (when the strategy needs it), its predictions and the selection."))]
+    blocks = [Block("Results", h.cards(items) + stored_table(results) + h.note(
+        "Green: the whole interval is above 0; red: below."))]
     blocks.append(Block("Accuracy against random and full data", context.figure(
         run, runs.PRUNE_PNG, lambda p: plots.plot_prune_results(results, p),
         "Test accuracy of each strategy's subset (bars, ± one std over seeds) against the full-data run (dashed "
@@ -353,13 +328,6 @@ def _compare_prune(group: list[Run], context: Context) -> list[Block]:
 # ---------------------------------------------------------------- al
 
 
-def _al_wall(run: Run) -> float | None:
-    results = run.json(runs.RESULTS_JSON)
-    if results is None:
-        return None
-    return sum((c.get("train_seconds") or 0.0) + (c.get("scoring_seconds") or 0.0) + (c.get("selection_seconds") or 0.0)
-               for c in results["cycles"])
-
 
 def _al_headline(run: Run) -> str:
     results = run.json(runs.RESULTS_JSON)
@@ -368,35 +336,17 @@ def _al_headline(run: Run) -> str:
     return f"best area under the curve: {best['strategy']} {summary_text(best['area'])} %"
 
 
-def _al_accuracy_table(results: dict) -> h.Raw:
-    strategies = results["config"]["strategies"]
-    by_key = {(r["strategy"], r["labels"]): r for r in results["rows"]}
-    rows = []
-    for n in results["label_counts"]:
-        cells = []
-        for s in strategies:
-            row = by_key.get((s, n))
-            if row is None:
-                cells.append("–")
-                continue
-            vs = difference(row["vs_random"])
-            cells.append(h.Raw(h.esc(summary_text(row["test_accuracy"]))
-                               + (f'<br><small>{h.esc(vs)}</small>' if vs else "")))
-        rows.append([str(n), *cells])
-    return h.table(["labels", *strategies], rows)
-
-
 def _al_area_table(results: dict, run_name: str | None = None) -> list[list]:
     return [[*([run_name] if run_name else []), a["strategy"], summary_text(a["area"]), str(len(a["trials"])),
              difference(a["vs_random"])] for a in results["areas"]]
 
 
-@register_kind("al", "active-learning run", headline=_al_headline, wall_seconds=_al_wall,
+@register_kind("al", "active-learning run", headline=_al_headline,
                compare=lambda group, context: _compare_al(group, context))
 def al_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        done = len(list(run.file(runs.CELLS).glob("*.json")))
+        done = len(runs.Cells(run.path).records())
         return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
                                        f"({done} cycles are done). Run the same command again to resume.", "warn"))]
     config = run.config
@@ -408,11 +358,10 @@ def al_sections(run: Run, context: Context) -> list[Block]:
         run, runs.LEARNING_CURVES_PNG, lambda p: plots.plot_learning_curve_comparison({run.name: results}, p),
         f"Test accuracy against the number of labelled images, one line per strategy; the band is ± one std over "
         f"{config['trials']} trial(s), each trial starting every strategy from the same initial set."))]
-    blocks.append(Block("Accuracy per label count", _al_accuracy_table(results) + h.note(
-        "Test accuracy %, mean ± std over the trials; below it the paired difference to random in points with a "
-        "95 % t interval (green: above 0, red: below).")))
-    blocks.append(Block("Area under the learning curve", h.table(
-        ["strategy", "area (mean accuracy %)", "trials", "vs random (95 % CI)"], _al_area_table(results)) + h.note(
+    blocks.append(Block("Accuracy per label count", stored_table(results, 0) + h.note(
+        "Test accuracy %, mean ± std over the trials, and the paired difference to random in points with a 95 % "
+        "t interval (green: above 0, red: below).")))
+    blocks.append(Block("Area under the learning curve", stored_table(results, 1) + h.note(
         "The area is the mean accuracy over the label range (trapezoidal), one number per learning curve.")))
     blocks.append(Block("Images picked per cycle", _picks(run, results, context)))
     return blocks
@@ -421,16 +370,17 @@ def al_sections(run: Run, context: Context) -> list[Block]:
 def _picks(run: Run, results: dict, context: Context) -> str:
     """Per strategy a grid of the first picks of each cycle of the first trial, one row per cycle."""
     config = run.config
-    cells = run.file(runs.CELLS)
+    cells = runs.Cells(run.path)
     per_cycle = min(PICKS_PER_CYCLE, config["budget"])
+    first_trial = {(r["strategy"], r["cycle"]): r for r in results["cycles"] if r["trial"] == 0}
     parts, missing = [], []
     for strategy in config["strategies"]:
         picks, rows = [], []
         for cycle in range(1, config["cycles"]):
-            path = cells / f"trial0-{strategy}-cycle{cycle}-picks.npy"
-            if not path.is_file():
+            record = first_trial.get((strategy, cycle))
+            if record is None or not record.get("picked") or not cells.has_array(record["cell"], "picks"):
                 break
-            picks.append(np.load(path, allow_pickle=False)[:per_cycle])
+            picks.append(cells.array(record["cell"], "picks")[:per_cycle])
             rows.append(f"{config['initial'] + (cycle - 1) * config['budget']}")
         if not picks:
             missing.append(strategy)
@@ -467,10 +417,6 @@ def _compare_al(group: list[Run], context: Context) -> list[Block]:
 # ---------------------------------------------------------------- clean
 
 
-def _clean_wall(run: Run) -> float | None:
-    cells = [runs.read_json(p) for p in run.file(runs.CELLS).glob("*.json")]
-    return sum(c.get("train_seconds") or 0.0 for c in cells) or None
-
 
 def _clean_headline(run: Run) -> str:
     quality = run.json(runs.FLAG_QUALITY)
@@ -496,7 +442,7 @@ def _clean_method(config: dict) -> str:
     return config["method"] + (f" ({details})" if details else "")
 
 
-@register_kind("clean", "cleaning run", headline=_clean_headline, wall_seconds=_clean_wall,
+@register_kind("clean", "cleaning run", headline=_clean_headline,
                compare=lambda group, context: _compare_clean(group, context))
 def clean_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)

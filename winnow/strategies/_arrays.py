@@ -50,28 +50,6 @@ def sq_distances(a: np.ndarray, b: np.ndarray, a_norms=None, b_norms=None) -> np
     return np.maximum(a_norms[:, None] + b_norms[None, :] - 2 * (a @ b.T), 0)
 
 
-def min_sq_distances(x: np.ndarray, centres: np.ndarray, chunk_size: int | None) -> np.ndarray:
-    """(len(x),) squared distance from each row of x to its nearest centre, in blocks."""
-    out = np.full(len(x), np.inf)
-    x_norms, c_norms = sq_norms(x), sq_norms(centres)
-    for rows in chunks(len(x), chunk_size):
-        for cols in chunks(len(centres), chunk_size):
-            d = sq_distances(x[rows], centres[cols], x_norms[rows], c_norms[cols])
-            np.minimum(out[rows], d.min(1), out=out[rows])
-    return out
-
-
-def rbf_row_sums(x: np.ndarray, y: np.ndarray, gamma: float, chunk_size: int | None) -> np.ndarray:
-    """(len(x),) sum over the rows of y of exp(-gamma |x_i - y_j|^2), in blocks, in float64."""
-    out = np.zeros(len(x))
-    x_norms, y_norms = sq_norms(x), sq_norms(y)
-    for rows in chunks(len(x), chunk_size):
-        for cols in chunks(len(y), chunk_size):
-            d = sq_distances(x[rows], y[cols], x_norms[rows], y_norms[cols])
-            out[rows] += np.exp(-gamma * d).sum(1, dtype=np.float64)
-    return out
-
-
 def median_bandwidth(sample: np.ndarray) -> float:
     """The median heuristic: the median distance between distinct points of `sample`
     (keep it to about a thousand rows); 1.0 when that is 0 or there is a single point."""
@@ -110,20 +88,6 @@ def normalize(values: np.ndarray, how: str) -> np.ndarray:
     return (values - values.mean()) / std if std > 0 else np.zeros(len(values))
 
 
-def greedy_order(gain, add, n: int, budget: int, tiebreak: np.ndarray) -> np.ndarray:
-    """The greedy loop of batch strategies: `budget` times, pick the not-yet-picked position with
-    the largest `gain(picked)` ((n,) floats, given the (n,) mask of positions picked so far;
-    seeded tie-break) and call `add(position)`. Returns the positions in pick order."""
-    picked = np.zeros(n, dtype=bool)
-    order = np.empty(budget, dtype=np.int64)
-    for r in range(budget):
-        values = np.where(picked, -np.inf, gain(picked))
-        i = argmax_tiebreak(values, tiebreak)
-        order[r], picked[i] = i, True
-        add(i)
-    return order
-
-
 def top_keys(values: np.ndarray, tiebreak: np.ndarray, k: int) -> tuple[np.ndarray, tuple[float, int]]:
     """The k positions with the best keys (larger value first, then smaller tiebreak rank), and
     the key (value, rank) of the best position left out; (-inf, len(values)) when none is left out."""
@@ -139,8 +103,8 @@ def top_keys(values: np.ndarray, tiebreak: np.ndarray, k: int) -> tuple[np.ndarr
 
 
 def block_greedy(state, priority, n: int, budget: int, tiebreak: np.ndarray, *, candidates: int = 512) -> np.ndarray:
-    """The picks of the plain greedy loop (`greedy_order`: pick the best priority, update the
-    whole pool, repeat) for priorities that never rise as centres are added (a running min
+    """The picks of the plain greedy loop (pick the best priority, update the whole pool,
+    repeat) for priorities that never rise as centres are added (a running min
     distance), with the pool updated once per round of picks instead of once per pick.
 
     state : holds `values`, an (N,) per-sample array reflecting every centre added so far;
