@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import winnow
+import winnow.cli as cli
 import winnow.experiments.train as train_experiment
 from winnow import metrics, runs
 from winnow.cli import main
@@ -143,15 +144,11 @@ def test_arguments_become_a_train_run_call(monkeypatch, capsys):
     assert "somewhere" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("setting, key, value", [("seed=5", "seed", 5), ("device=cpu", "device", "cpu")])
-def test_set_seed_or_device_is_not_silently_replaced(monkeypatch, setting, key, value):
+def test_set_device_agrees_with_the_option(monkeypatch):
     calls = fake_train_run(monkeypatch)
-    try:
-        main(["train", "--set", setting, "--out", "somewhere"])
-    except SystemExit as exit:  # refusing --set seed= in favour of --seed is fine too
-        assert exit.code == 2
-        return
-    assert calls[0]["recipe_overrides"][key] == value
+    assert main(["train", "--set", "device=cpu", "--out", "somewhere"]) == 0
+    assert calls[0]["recipe_overrides"] == {"device": "cpu"}
+    assert main(["train", "--set", "device=cpu", "--device", "cuda", "--out", "somewhere"]) == 2
 
 
 def test_one_epoch_on_the_digits_runs(tmp_path, capsys):
@@ -162,19 +159,21 @@ def test_one_epoch_on_the_digits_runs(tmp_path, capsys):
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ("nosuch=1", r"KEY one of: epochs, batch_size, .*eval_batch_size \(got 'nosuch=1'\)"),
-        ("lr", r"argument --set: expected KEY=VALUE"),
-        ("lr=abc", r"argument --set: lr: 'abc' is not a valid float"),
-        ("batch_size=1.5", r"argument --set: batch_size: '1.5' is not a valid int"),
-        ("flip=maybe", r"argument --set: flip: 'maybe' is not a valid bool"),
+        ("nosuch=1", r"--set nosuch: unknown key 'nosuch'; KEY is one of: epochs, batch_size, .*eval_batch_size"),
+        ("lr", r"--set expects KEY=VALUE .*\(got 'lr'\)"),
+        ("lr=abc", r"--set lr: 'abc' is not a valid float"),
+        ("batch_size=1.5", r"--set batch_size: '1.5' is not a valid int"),
+        ("flip=maybe", r"--set flip: 'maybe' is not a valid bool"),
+        ("proxy.epochs=2", r"--set proxy.epochs: this command takes no proxy.KEY; it takes KEY=VALUE$"),
+        ("strategy.margin.temperature=2", r"takes no strategy.KEY; it takes KEY=VALUE$"),
     ],
 )
-def test_bad_set_values_are_rejected_by_argparse(setting, message, capsys, monkeypatch):
+def test_bad_set_values_are_one_line_errors(setting, message, capsys, monkeypatch):
     calls = fake_train_run(monkeypatch)
-    with pytest.raises(SystemExit) as exit:
-        main(["train", "--set", setting, "--out", "somewhere"])
-    assert exit.value.code == 2
-    assert re.search(message, capsys.readouterr().err)
+    assert main(["train", "--set", setting, "--out", "somewhere"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("winnow train: error: ") and error.count("\n") == 1
+    assert re.search(message, error.strip())
     assert calls == []
 
 
@@ -205,12 +204,190 @@ def test_train_help_names_every_option_and_model(capsys):
         assert name in text
 
 
+# ---------------------------------------------------------------- --set on every command
+
+
+def capture(monkeypatch, target: str, result) -> dict:
+    """Replace the experiment function `target` ("module.function" under winnow.experiments) by a
+    stub that records its keyword arguments and returns `result`; returns the record."""
+    seen = {}
+
+    def stub(*positional, **options):
+        seen.update(options, positional=positional)
+        return result
+
+    module, name = target.split(".")
+    monkeypatch.setattr(f"winnow.experiments.{module}.{name}", stub)
+    return seen
+
+
+PRUNE = ["prune", "--fractions", "0.5", "--strategies", "random,margin", "--out", "somewhere"]
+AL = ["al", "--initial", "10", "--budget", "5", "--cycles", "2", "--strategy", "random,margin", "--out", "somewhere"]
+SELECT = ["select", "--strategy", "margin", "--budget", "5", "--labelled", "all", "--out", "somewhere"]
+SELECTION = {"strategy": "margin", "selected_count": 5, "budget": 5, "pool_count": 10, "train_count": 10,
+             "labelled_count": 10, "proxy_trained": False, "scoring_seconds": 0.0, "selected_class_counts": {"a": 5},
+             "selected_predicted_counts": None}
+AL_RESULTS = {"config": {"strategies": []}, "rows": [], "label_counts": [], "areas": []}
+
+
+def test_set_proxy_and_strategy_reach_prune_run(monkeypatch):
+    seen = capture(monkeypatch, "prune.prune_run", {"rows": []})
+    code = main([*PRUNE, "--epochs", "5", "--set", "lr=0.5", "--set", "proxy.epochs=2", "--set", "proxy.cutout=4",
+                 "--set", "strategy.margin.temperature=2", "--set", 'strategy.hybrid.uncertainty_options={"a": 1}'])
+    assert code == 0
+    assert seen["recipe_overrides"] == {"lr": 0.5, "epochs": 5.0}
+    assert seen["proxy_overrides"] == {"epochs": 2.0, "cutout": 4}
+    assert seen["options"] == {"margin": {"temperature": 2}, "hybrid": {"uncertainty_options": {"a": 1}}}
+
+
+def test_set_strategy_reaches_al_run(monkeypatch):
+    seen = capture(monkeypatch, "active.al_run", AL_RESULTS)
+    assert main([*AL, "--set", "strategy.margin.temperature=0.5", "--set", "strategy.hybrid.normalize=true"]) == 0
+    assert seen["options"] == {"margin": {"temperature": 0.5}, "hybrid": {"normalize": True}}
+    assert seen["recipe_overrides"] == {}
+
+
+@pytest.mark.parametrize("setting", ["strategy.temperature=2", "strategy.margin.temperature=2"])
+def test_set_strategy_on_select_is_the_one_strategy(monkeypatch, setting):
+    seen = capture(monkeypatch, "select.select_run", SELECTION)
+    assert main([*SELECT, "--set", setting, "--set", "epochs=1"]) == 0
+    assert seen["options"] == {"temperature": 2} and seen["recipe_overrides"] == {"epochs": 1.0}
+    assert seen["strategy"] == "margin" and seen["seed"] == 0
+
+
+def test_labelling_verbs_take_the_strategy_options(monkeypatch, capsys):
+    seen = capture(monkeypatch, "labelling.next_cycle",
+                   {"cycle": 1, "queried_count": 2, "queries_csv": "q.csv", "contact_sheet": "q.png"})
+    monkeypatch.setattr("winnow.cli._write_run_report", lambda spec, args: None)
+    assert main(["al", "next", "somewhere", "--budget", "2", "--set", "strategy.temperature=3"]) == 0
+    assert seen["options"] == {"temperature": 3} and seen["strategy"] is None
+    assert main(["al", "next", "somewhere", "--budget", "2"]) == 0
+    assert seen["options"] is None, "no options: the folder's own"
+    assert main(["al", "next", "somewhere", "--budget", "2", "--strategy", "entropy",
+                 "--set", "strategy.entropy.temperature=3"]) == 0
+    assert seen["options"] == {"temperature": 3} and seen["strategy"] == "entropy"
+    assert main(["al", "next", "somewhere", "--budget", "2", "--set", "strategy.margin.temperature=3"]) == 2
+    assert "names strategy 'margin', but --strategy does not name it" in capsys.readouterr().err
+    assert main(["al", "next", "somewhere", "--budget", "2", "--set", "lr=0.1"]) == 2
+    assert "takes no recipe KEY; it takes strategy.KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([*PRUNE, "--set", "cv.lr=0.5"], "--set cv.lr: this command takes no cv.KEY; it takes KEY=VALUE, "
+                                         "proxy.KEY=VALUE, strategy.NAME.KEY=VALUE"),
+        ([*PRUNE, "--set", "proxy.nosuch=1"], "unknown key 'proxy.nosuch'; proxy.KEY is one of: epochs, batch_size"),
+        ([*PRUNE, "--set", "strategy.temperature=2"], "--set strategy.temperature: expected strategy.NAME.KEY"),
+        ([*PRUNE, "--set", "strategy.margin.nosuch=2"], "unknown option(s) nosuch for strategy 'margin'; known: "
+                                                        "temperature"),
+        ([*PRUNE, "--set", "strategy.nosuch.k=2"], "--set strategy.nosuch.k: unknown strategy 'nosuch'; known: "),
+        ([*PRUNE, "--set", "lr=0.1", "--set", "lr=0.2"], "--set lr is given twice"),
+        ([*AL, "--set", "proxy.epochs=2"], "this command takes no proxy.KEY"),
+        ([*SELECT, "--set", "strategy.entropy.temperature=2"], "names strategy 'entropy', but the strategy is "
+                                                               "'margin'"),
+        ([*SELECT, "--set", "strategy.temperature={"], "--set strategy.temperature: '{' is not valid JSON"),
+        (["clean", "--out", "somewhere", "--set", "proxy.epochs=2"], "takes no proxy.KEY; it takes KEY=VALUE, "
+                                                                     "cv.KEY=VALUE"),
+        (["clean", "--out", "somewhere", "--set", "cv.nosuch=2"], "unknown key 'cv.nosuch'; cv.KEY is one of: "),
+    ],
+)
+def test_set_errors_name_the_key_and_what_the_command_takes(monkeypatch, capsys, argv, message):
+    for target in ("prune.prune_run", "active.al_run", "select.select_run"):
+        monkeypatch.setattr(f"winnow.experiments.{target}", lambda *a, **k: pytest.fail("the run started"))
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"winnow {argv[0]}: error: ") and message in error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--out", "somewhere", "--set", "seed=3"],
+        [*SELECT, "--set", "seed=3"],
+        [*PRUNE, "--set", "seed=3"],
+        [*PRUNE, "--set", "proxy.seed=3"],
+        [*AL, "--set", "seed=3"],
+        ["clean", "--out", "somewhere", "--set", "cv.seed=3"],
+        ["al", "init", "--data", "folder:x", "--out", "somewhere", "--set", "seed=3"],
+        ["al", "next", "somewhere", "--budget", "2", "--set", "seed=3"],
+    ],
+)
+def test_set_seed_is_refused_with_one_message(argv, capsys):
+    from winnow.cli.options import SEED_ERROR
+
+    assert main(argv) == 2
+    name = " ".join(argv[:2]) if argv[0] == "al" and argv[1] in ("init", "next") else argv[0]
+    assert capsys.readouterr().err == f"winnow {name}: error: {SEED_ERROR}\n"
+    assert "--seed" in SEED_ERROR and "--seeds" in SEED_ERROR and "--trials" in SEED_ERROR
+
+
+@pytest.mark.parametrize("old", ["--option", "--proxy-set", "--cv-set"])
+def test_the_old_override_options_are_gone(old, capsys):
+    with pytest.raises(SystemExit):
+        main([*PRUNE, old, "epochs=2"])
+    assert f"unrecognized arguments: {old}" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the command registry
+
+
+def test_every_registered_command_is_in_the_top_level_help(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert {"train", "select", "prune", "al", "al init", "al next", "al import", "al status", "clean", "calibrate",
+            "report"} <= set(cli.COMMANDS)
+    for name, spec in cli.COMMANDS.items():
+        assert re.search(rf"^ +{name} +{re.escape(spec.help[:30])}", text, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("name", sorted(cli.discover_commands()))
+def test_every_registered_command_has_help_and_a_report_kind(name, capsys):
+    from winnow.report import KINDS
+
+    spec = cli.COMMANDS[name]
+    assert spec.report_kind is None or spec.report_kind in KINDS
+    with pytest.raises(SystemExit) as exit:
+        main([*name.split(" "), "--help"])
+    assert exit.value.code == 0
+    assert f"usage: winnow {name} " in capsys.readouterr().out
+
+
+def test_a_command_registered_elsewhere_is_found(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+    seen = []
+
+    def add_arguments(parser):
+        parser.add_argument("--times", type=int, default=1)
+
+    @cli.command("echo", add_arguments, help="say hello", report_kind=None)
+    def echo(args):
+        seen.append(args.times)
+        print("hello " * args.times)
+        return 0
+
+    @cli.command("al shout", add_arguments, help="say it loud", report_kind=None)
+    def shout(args):
+        raise ValueError(f"too loud: {args.times}")
+
+    parser = cli.build_parser()
+    assert "echo" in parser.format_help() and "al shout" in parser.format_help()
+    assert main(["echo", "--times", "2"]) == 0 and seen == [2]
+    assert capsys.readouterr().out == "hello hello \n"
+    assert main(["al", "shout", "--times", "3"]) == 2
+    assert capsys.readouterr().err == "winnow al shout: error: too loud: 3\n"
+    with pytest.raises(ValueError, match="registered twice"):
+        cli.command("echo", add_arguments, help="again")(echo)
+
+
 # ---------------------------------------------------------------- as a program
 
 
-def test_module_prints_the_version():
-    result = subprocess.run([sys.executable, "-m", "winnow.cli", "--version"], capture_output=True, text=True,
-                            timeout=60)
+@pytest.mark.parametrize("module", ["winnow", "winnow.cli"])
+def test_module_prints_the_version(module):
+    result = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"winnow {winnow.__version__}"
 

@@ -1,0 +1,5 @@
+"""`python -m winnow.cli`: the `winnow` command."""
+
+from . import main
+
+raise SystemExit(main())

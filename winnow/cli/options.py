@@ -1,0 +1,287 @@
+"""Argument groups shared by the commands (data, model and recipe, proxy, run folder), and the one
+override syntax: `--set KEY=VALUE`, repeatable, with dotted parts.
+
+    --set epochs=3                      the training recipe (a field of `winnow.train.Recipe`)
+    --set proxy.epochs=2                the proxy's recipe only (prune)
+    --set cv.lr=0.5                     the fold models' recipe only (clean)
+    --set strategy.margin.temperature=2 an option of the strategy named (prune, al)
+    --set strategy.temperature=2        an option of the command's one strategy (select, al init,
+                                        al next; strategy.NAME.KEY works there too when NAME is it)
+
+A command says which parts it takes (`SettingParts`); every other part, an unknown recipe key, an
+unknown strategy or strategy option, a key given twice and `seed` are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+DATA_HELP = "data spec: digits, cifar10:PATH, cifar100:PATH or folder:PATH (a directory or .zip)"
+
+SEED_ERROR = "do not --set seed: the seed is set by --seed (or --seeds, --trials)"
+RECIPE_PARTS = ("proxy", "cv")  # prefixes whose keys are recipe fields, like a key without prefix
+
+
+# ---------------------------------------------------------------- --set
+
+
+@dataclass
+class Settings:
+    """The parsed --set values of one command, by part."""
+
+    recipe: dict = field(default_factory=dict)  # key -> typed value
+    proxy: dict = field(default_factory=dict)
+    cv: dict = field(default_factory=dict)
+    strategies: dict[str | None, dict] = field(default_factory=dict)  # strategy name -> {key: value}; None:
+    # the command's one strategy when it is not known here (al next without --strategy: the folder's)
+
+
+@dataclass(frozen=True)
+class SettingParts:
+    """Which parts of --set a command takes.
+
+    recipe : KEY, the recipe of every training the command does
+    proxy, cv : proxy.KEY (prune's proxy recipe), cv.KEY (clean's fold models' recipe)
+    strategy : None, "one" (strategy.KEY: the command's one strategy, or strategy.NAME.KEY
+        naming it) or "many" (strategy.NAME.KEY only)
+    """
+
+    recipe: bool = True
+    proxy: bool = False
+    cv: bool = False
+    strategy: str | None = None
+    example: str = "--set lr=0.1 --set cutout=8"
+
+    def forms(self) -> list[str]:
+        """The accepted forms, e.g. ['KEY', 'proxy.KEY', 'strategy.NAME.KEY']."""
+        forms = [*(["KEY"] if self.recipe else []), *(["proxy.KEY"] if self.proxy else []),
+                 *(["cv.KEY"] if self.cv else [])]
+        if self.strategy == "one":
+            forms.append("strategy.KEY")
+        elif self.strategy == "many":
+            forms.append("strategy.NAME.KEY")
+        return forms
+
+    def add_to(self, group) -> None:
+        """Add --set to a parser or argument group."""
+        meaning = {"KEY": "the recipe", "proxy.KEY": "the proxy's recipe only", "cv.KEY": "the fold models' recipe "
+                   "only", "strategy.KEY": "an option of the strategy", "strategy.NAME.KEY": "an option of strategy "
+                   "NAME"}
+        text = "; ".join(f"{form}: {meaning[form]}" for form in self.forms())
+        if self.recipe or self.proxy or self.cv:
+            text += f"; recipe keys: {', '.join(recipe_keys())}"
+        if self.strategy:
+            text += "; strategy option values: true/false, numbers and JSON in {} or [] are typed, else a string"
+        group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                           help=f"an override (repeatable): {text}; not seed. e.g. {self.example}")
+
+    def parse(self, texts: list[str], strategy: str | None = None) -> Settings:
+        """The --set values `texts` as `Settings`; a ValueError naming the key for anything this
+        command does not take. `strategy`: the command's one strategy, when it has one and knows it."""
+        settings, seen = Settings(), set()
+        for text in texts:
+            key, sep, value = text.partition("=")
+            parts = key.split(".")
+            if not sep or not all(part.isidentifier() for part in parts):
+                raise ValueError(f"--set expects KEY=VALUE with KEY as in {self._accepted()} (got {text!r})")
+            if key in seen:
+                raise ValueError(f"--set {key} is given twice")
+            seen.add(key)
+            prefix = parts[0] if len(parts) > 1 and parts[0] in (*RECIPE_PARTS, "strategy") else ""
+            if prefix == "strategy":
+                name, option = self._strategy_key(key, parts[1:], strategy)
+                if name is not None:
+                    from ..strategies import get_strategy
+
+                    try:  # an unknown strategy or option is an error naming the known ones
+                        get_strategy(name).check_options({option: None})
+                    except ValueError as error:
+                        raise ValueError(f"--set {key}: {error}") from None
+                settings.strategies.setdefault(name, {})[option] = _strategy_value(key, value)
+                continue
+            rest, form = (parts[1:], f"{prefix}.KEY") if prefix else (parts, "KEY")
+            if rest == ["seed"]:
+                raise ValueError(SEED_ERROR)
+            if form not in self.forms():
+                raise ValueError(f"--set {key}: this command takes no {form if prefix else 'recipe KEY'}; it takes "
+                                 f"{self._accepted()}")
+            if len(rest) != 1 or rest[0] not in recipe_keys():
+                others = [other for other in self.forms() if other != form]
+                raise ValueError(f"--set {key}: unknown key {key!r}; {form} is one of: {', '.join(recipe_keys())}"
+                                 + (f"; the command also takes {', '.join(others)}" if others else ""))
+            getattr(settings, prefix or "recipe")[rest[0]] = _recipe_value(key, rest[0], value)
+        return settings
+
+    def _strategy_key(self, key: str, rest: list[str], strategy: str | None) -> tuple[str | None, str]:
+        """(strategy name or None, option) of strategy.KEY or strategy.NAME.KEY."""
+        if self.strategy is None:
+            raise ValueError(f"--set {key}: this command takes no strategy.KEY; it takes {self._accepted()}")
+        if len(rest) == 2:
+            name, option = rest
+            if self.strategy == "one" and name != strategy:
+                raise ValueError(f"--set {key} names strategy {name!r}, but "
+                                 + (f"the strategy is {strategy!r}" if strategy else "--strategy does not name it")
+                                 + f"; write strategy.{option}=... for the command's strategy")
+            return name, option
+        if len(rest) == 1 and self.strategy == "one":
+            return strategy, rest[0]
+        raise ValueError(f"--set {key}: expected {self.forms()[-1]}, e.g. strategy.margin.temperature=2")
+
+    def _accepted(self) -> str:
+        return ", ".join(f"{form}=VALUE" for form in self.forms())
+
+
+def recipe_keys() -> list[str]:
+    from ..train import Recipe
+
+    return [f.name for f in dataclasses.fields(Recipe) if f.name != "seed"]
+
+
+def _recipe_value(key: str, name: str, value: str):
+    """`value` typed by the Recipe field `name`."""
+    from ..train import Recipe
+
+    kind = type(next(f.default for f in dataclasses.fields(Recipe) if f.name == name))
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return value.lower() in ("true", "1", "yes")
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"--set {key}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def _strategy_value(key: str, value: str):
+    """A strategy option's value: JSON when it starts with { or [, true/false, an int, a float,
+    else the string. Whether the strategy takes the option is the strategy registry's check."""
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--set {key}: {value!r} is not valid JSON ({error})") from None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def recipe_overrides(args, settings: Settings, keys=("device", "epochs")) -> dict:
+    """The recipe part of --set plus the options --device, --epochs (and --seed) that name a recipe field."""
+    overrides = dict(settings.recipe)
+    for key in keys:
+        value = getattr(args, key)
+        if value is not None:
+            if key in overrides and overrides[key] != value:
+                raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
+            overrides[key] = value
+    return overrides
+
+
+# ---------------------------------------------------------------- argument groups
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP + " (default: digits)")
+    group.add_argument("--image-size", type=int, metavar="PX",
+                       help="folder data: resize the short side to PX and centre-crop a square")
+    group.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                       help="folder data without train/ and test/ sub-folders: stratified test share (default 0.2)")
+    group.add_argument("--skip-bad-images", action="store_true",
+                       help="folder data: skip unreadable images and report how many, instead of stopping")
+    group.add_argument("--cifar100-labels", choices=("fine", "coarse"), default="fine",
+                       help="cifar100 data: 100 fine or 20 coarse classes (default fine)")
+
+
+def data_options(args) -> dict:
+    options = {}
+    if args.image_size is not None:
+        options["image_size"] = args.image_size
+    if args.skip_bad_images:
+        options["skip_bad_images"] = True
+    if args.data.startswith("folder:"):
+        options["test_fraction"] = args.test_fraction
+    if args.cifar100_labels != "fine":
+        options["cifar100_labels"] = args.cifar100_labels
+    return options
+
+
+def add_model_options(group, parts: SettingParts):
+    """--model, --preset, --epochs, --device and --set: the model and recipe of a trained model."""
+    from ..models import list_models
+    from ..train import PRESETS
+
+    group.add_argument("--model", metavar="NAME",
+                       help=f"architecture: {', '.join(list_models())} (default: the preset's)")
+    group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
+                       help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
+    group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
+    group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
+    parts.add_to(group)
+    return group
+
+
+def add_proxy_options(group) -> None:
+    """How the proxy's inputs beyond probabilities and features are made."""
+    group.add_argument("--mc-passes", type=int, default=20, metavar="T",
+                       help="MC-dropout passes for strategies that need mc_probs, e.g. bald (default 20)")
+    group.add_argument("--mc-dropout", type=float, default=0.5, metavar="P",
+                       help="dropout rate on the penultimate features in those passes (default 0.5)")
+    group.add_argument("--early-runs", type=int, default=2, metavar="R",
+                       help="short training runs averaged for early_probs (el2n) (default 2)")
+    group.add_argument("--early-epochs", type=float, default=1.0, metavar="E",
+                       help="epochs of each short run; the recipe's schedule is shortened to it (default 1)")
+
+
+def proxy_options(args):
+    from ..experiments.proxy import ProxyOptions
+
+    return ProxyOptions(mc_passes=args.mc_passes, mc_dropout=args.mc_dropout, early_runs=args.early_runs,
+                        early_epochs=args.early_epochs)
+
+
+def add_run_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    """--out and --force; `resumable`: of the commands made of cells that resume (prune, al, clean)."""
+    run = parser.add_argument_group("run folder")
+    if resumable:
+        run.add_argument("--out", required=True, metavar="RUN_DIR",
+                         help="the run folder; an existing one with the same arguments is resumed")
+        run.add_argument("--force", action="store_true",
+                         help="discard an existing run folder's results and start again")
+    else:
+        run.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder to write")
+        run.add_argument("--force", action="store_true", help="replace the run files of an existing run folder")
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        parts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or seeds separated by commas, got {text!r}") from None
+    if "," not in text:
+        if parts[0] < 1:
+            raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {text!r}")
+        return list(range(parts[0]))
+    return parts

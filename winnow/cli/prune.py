@@ -1,0 +1,88 @@
+"""`winnow prune`: compare strategies that keep a fraction of the training data, against random and full."""
+
+from __future__ import annotations
+
+from . import command, console
+from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
+                      data_options, float_list, name_list, proxy_options, recipe_overrides, seed_list)
+
+SETTINGS = SettingParts(proxy=True, strategy="many",
+                        example="--set epochs=8 --set proxy.epochs=3 --set strategy.margin.temperature=2")
+
+
+def add_arguments(parser) -> None:
+    from ..strategies import list_strategies
+
+    add_data_options(parser)
+    group = parser.add_argument_group("comparison")
+    group.add_argument("--fractions", required=True, type=float_list, metavar="F,F",
+                       help="shares of the train split to keep, each in (0, 1), e.g. 0.3,0.5")
+    group.add_argument("--strategies", required=True, type=name_list, metavar="NAME,NAME",
+                       help=f"strategies to compare (include random for the paired differences): "
+                            f"{', '.join(list_strategies())}; their options are --set strategy.NAME.KEY=VALUE")
+    group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
+                       help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
+    group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")
+    group.add_argument("--scale-epochs", action="store_true",
+                       help="train subsets for epochs / fraction (as many steps as the full run) instead of "
+                            "the recipe's epochs")
+    model = add_model_options(parser.add_argument_group(
+        "model and recipe (of every training: proxy, subsets, full)",
+        "--set proxy.KEY=VALUE changes the proxy's recipe only; by default the proxy is the full-data run"), SETTINGS)
+    add_proxy_options(model)
+    add_run_options(parser, resumable=True)
+
+
+@command("prune", add_arguments, report_kind="prune",
+         help="compare strategies that keep a fraction of the training data, against random and full",
+         description="For every fraction, strategy and seed: score the train split with a proxy model (when the "
+                     "strategy needs one), keep that fraction, train from scratch on it with the same recipe and "
+                     "test; plus the full-data run. Prints and writes results.md, results.csv and results.json: "
+                     "test accuracy mean ± std per cell, the paired difference to random and to full data with a "
+                     "95 % confidence interval, and the time spent choosing next to the training time. Finished "
+                     "cells are kept in RUN_DIR/cells: run the same command again to resume after an interruption.",
+         epilog="example: winnow prune --data cifar10:~/data --fractions 0.3,0.5 --strategies "
+                "random,el2n,margin,kmeans_margin,hybrid --seeds 3 --set proxy.epochs=4 "
+                "--set strategy.margin.temperature=2 --out runs/prune")
+def prune(args) -> int:
+    from ..experiments.prune import prune_run
+
+    settings = SETTINGS.parse(args.settings)
+    results = prune_run(args.data, args.out, fractions=args.fractions, strategies=args.strategies, seeds=args.seeds,
+                        options=settings.strategies, class_balanced=args.class_balanced,
+                        scale_epochs=args.scale_epochs, model=args.model, preset=args.preset,
+                        recipe_overrides=recipe_overrides(args, settings), proxy_overrides=settings.proxy,
+                        proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
+                        on_cell=print_cell)
+    print_prune(results, args.out)
+    return 0
+
+
+def print_cell(cell: dict) -> None:
+    share = "full data" if cell["strategy"] == "full" else f"{cell['strategy']} {100 * cell['fraction']:g} %"
+    print(f"seed {cell['seed']} || {share} || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
+          f"|| training {cell['train_seconds']:.1f} s", flush=True)
+
+
+def print_prune(results: dict, out) -> None:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from ..runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from ..stats import PairedDifference, Summary
+
+    table = Table(title="Pruning: test accuracy (%) per kept fraction, mean ± std over seeds")
+    for column in ("fraction", "strategy", "kept", "test accuracy", "vs random (95 % CI)", "vs full (95 % CI)",
+                   "choosing s", "training s"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in results["rows"]:
+        table.add_row(f"{row['fraction']:g}", row["strategy"], str(row["kept"] or ""),
+                      Summary(**row["test_accuracy"]).format(),
+                      PairedDifference(**row["vs_random"]).format() if row["vs_random"] else "",
+                      PairedDifference(**row["vs_full"]).format() if row["vs_full"] else "",
+                      "" if row["choose_seconds"] is None else f"{row['choose_seconds']:.1f}",
+                      "" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}")
+    output = console()
+    output.print(table)
+    output.print(f"results in {', '.join(str(Path(out) / f) for f in (RESULTS_MD, RESULTS_CSV, RESULTS_JSON))}")
