@@ -281,7 +281,7 @@ def seed_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a count or seeds separated by commas, got {text!r}") from None
     if "," not in text:
-        if parts[0] < 1:
+        if not parts or parts[0] < 1:
             raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {text!r}")
         return list(range(parts[0]))
     return parts
