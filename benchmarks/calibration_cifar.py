@@ -44,8 +44,8 @@ def run_seed(data: str, out: Path, seed: int, preset: str, epochs: float | None)
         if (config["data"], config["preset"], config["recipe"]["seed"], config["recipe"]["epochs"]) == (
                 f"folder:{data}", preset, seed, wanted_epochs):
             return runs.read_json(out / runs.CALIBRATION)
-    overrides = {"seed": seed, **({"epochs": epochs} if epochs is not None else {})}
-    train_run(f"folder:{data}", out, preset=preset, recipe_overrides=overrides, calibrate=True, force=True)
+    overrides = {"epochs": epochs} if epochs is not None else {}
+    train_run(f"folder:{data}", out, seed=seed, preset=preset, recipe_overrides=overrides, calibrate=True, force=True)
     return runs.read_json(out / runs.CALIBRATION)
 
 

@@ -135,7 +135,7 @@ def test_init_names_every_bad_line_and_writes_nothing(photos, tmp_path):
 
 
 @pytest.mark.parametrize("arguments, error, message", [
-    (dict(recipe_overrides={"seed": 1}), ValueError, r"seed is set per cycle"),
+    (dict(recipe_overrides={"seed": 1}), ValueError, r"the seed is set by --seed of `al next`, not by --set seed"),
     (dict(data_options={"test_fraction": 0.2}), DataError, r"test_fraction do not apply"),
     (dict(strategy="nonsense"), ValueError, r"unknown strategy 'nonsense'"),
     (dict(options={"nonsense": 1}), ValueError, r"unknown option\(s\) nonsense for strategy 'margin'"),

@@ -15,10 +15,10 @@ import winnow
 import winnow.experiments.select as select_experiment
 from winnow import runs
 from winnow.cli import main
-from winnow.data import DataError, load
+from winnow.data import DataError, from_arrays, load
 from winnow.data.split import stratified_split
 from winnow.experiments.proxy import ProxyOptions
-from winnow.experiments.select import read_labelled
+from winnow.experiments.select import read_labelled, select_run
 from winnow.models import create_model
 from winnow.strategies import StrategyInputs, fit_temperature, select
 from winnow.train import Recipe, predict
@@ -80,7 +80,7 @@ def saved_proxy_outputs(out: Path, digits, indices):
     config = runs.read_json(out / runs.CONFIG)
     model = create_model(config["model"], digits.num_classes, digits.in_channels)
     model.load_state_dict(runs.load_weights(out / runs.WEIGHTS))
-    return predict(model, digits, indices, Recipe.from_dict(config["recipe"]), progress=False)
+    return predict(model, digits, indices, Recipe.from_dict(config["recipe"]))
 
 
 # ---------------------------------------------------------------- the run folder of a margin selection
@@ -187,7 +187,7 @@ def test_class_balanced_selection_of_unlabelled_pool_balances_the_predicted_clas
 
 def test_pruning_with_labelled_all_gives_the_strategy_the_labels(tmp_path, digits):
     code, out = run_select(tmp_path / "run", "--strategy", "self_confidence", "--budget", "20", "--labelled", "all",
-                           "--epochs", "1", "--option", "keep=easy")
+                           "--epochs", "1", "--set", "strategy.keep=easy")
     assert code == 0
     train = digits.train_indices
     outputs = saved_proxy_outputs(out, digits, train)
@@ -228,8 +228,8 @@ def test_hybrid_gets_the_probabilities_its_uncertainty_part_needs(tmp_path, digi
     """hybrid declares only features, but scores uncertainty with margin, which needs probs; with
     lam=0 it is exactly the margin order of the saved proxy."""
     code, out = run_select(tmp_path / "run", "--strategy", "hybrid", "--budget", "10", "--labelled",
-                           str(labelled[0]), "--epochs", "1", "--option", "lam=0",
-                           "--option", 'uncertainty_options={"temperature": 2.0}')
+                           str(labelled[0]), "--epochs", "1", "--set", "strategy.lam=0",
+                           "--set", 'strategy.uncertainty_options={"temperature": 2.0}')
     assert code == 0
     probs = saved_proxy_outputs(out, digits, pool).probs
     expected = pool[select("margin", StrategyInputs(probs=probs), 10, seed=0, temperature=2.0)]
@@ -249,10 +249,10 @@ def test_diversity_strategy_runs_with_labelled_features(tmp_path, digits, labell
 
 def test_temperature_is_fitted_on_the_proxys_hold_out(tmp_path, digits, labelled, pool):
     """With --set val_fraction=0.2 the proxy holds out part of the labelled set, whose logits
-    fit the temperature of `--option temperature=fit`."""
+    fit the temperature of `--set strategy.temperature=fit`."""
     code, out = run_select(tmp_path / "run", "--strategy", "entropy", "--budget", "10", "--labelled",
                            str(labelled[0]), "--epochs", "2", "--set", "val_fraction=0.2",
-                           "--option", "temperature=fit")
+                           "--set", "strategy.temperature=fit")
     assert code == 0
     recipe = Recipe.from_dict(runs.read_json(out / runs.CONFIG)["recipe"])
     held_out = labelled[1][stratified_split(digits.labels.numpy()[labelled[1]], 0.2, recipe.seed)["test"]]
@@ -266,7 +266,7 @@ def test_temperature_is_fitted_on_the_proxys_hold_out(tmp_path, digits, labelled
 
 def test_temperature_fit_without_a_hold_out_is_an_error(tmp_path, labelled, capsys):
     code, _ = run_select(tmp_path / "run", "--strategy", "margin", "--budget", "10", "--labelled", str(labelled[0]),
-                         "--epochs", "1", "--option", "temperature=fit")
+                         "--epochs", "1", "--set", "strategy.temperature=fit")
     assert code == 2
     assert "temperature='fit' needs inputs 'val_logits'" in capsys.readouterr().err
 
@@ -324,6 +324,33 @@ def test_folder_data_is_selected_and_labelled_by_path(tmp_path, monkeypatch):
     assert [row["label"] for row in rows] == [dataset.class_names[dataset.labels[i]] for i in selected]
 
 
+# ---------------------------------------------------------------- from Python
+
+
+def test_select_run_takes_a_dataset_made_from_arrays(tmp_path, digits):
+    """The same margin selection from a Dataset of arrays as from the digits spec: the source is
+    only where the images come from."""
+    arrays = from_arrays(digits.images.numpy(), digits.labels.numpy(), digits.class_names,
+                         test_indices=digits.test_indices)
+    finals = [select_run(source, tmp_path / name, strategy="margin", budget=10, labelled="all",
+                         recipe_overrides={"epochs": 1})
+              for name, source in (("arrays", arrays), ("spec", "digits"))]
+    assert np.load(tmp_path / "arrays" / runs.SELECTED_NPY).tolist() == \
+        np.load(tmp_path / "spec" / runs.SELECTED_NPY).tolist()
+    assert runs.read_json(tmp_path / "arrays" / runs.CONFIG)["data"] == "arrays"
+    assert finals[0]["wall_seconds"] >= finals[0]["proxy_train_seconds"] > 0
+    with pytest.raises(ValueError, match="apply to a data spec, not to a Dataset"):
+        select_run(arrays, tmp_path / "options", strategy="random", budget=5, data_options={"image_size": 8})
+
+
+@pytest.mark.parametrize("strategy", ["margin", "random"])
+def test_a_seed_among_the_recipe_overrides_is_the_one_seed_error(tmp_path, strategy):
+    with pytest.raises(ValueError, match=r"the seed is set by --seed, not by --set seed=\.\.\."):
+        select_run("digits", tmp_path / "run", strategy=strategy, budget=5, labelled="all",
+                   recipe_overrides={"seed": 1})
+    assert not (tmp_path / "run").exists()
+
+
 # ---------------------------------------------------------------- errors and arguments
 
 
@@ -332,7 +359,7 @@ def test_folder_data_is_selected_and_labelled_by_path(tmp_path, monkeypatch):
     (["--strategy", "random", "--budget", "1298", "--labelled", "LABELLED"],
      "budget 1298 is larger than the pool of 1297 samples"),
     (["--strategy", "random", "--fraction", "1.5"], "fraction must be in (0, 1]"),
-    (["--strategy", "margin", "--budget", "5", "--labelled", "LABELLED", "--option", "sharpness=2"],
+    (["--strategy", "margin", "--budget", "5", "--labelled", "LABELLED", "--set", "strategy.sharpness=2"],
      "unknown option(s) sharpness for strategy 'margin'; known: temperature"),
     (["--strategy", "margin", "--budget", "5"], "needs probs from a proxy model"),
     (["--strategy", "self_confidence", "--budget", "5", "--labelled", "LABELLED"], "exists only when the whole train split is labelled"),
@@ -354,16 +381,14 @@ def test_bad_requests_are_errors_before_anything_is_written(args, message, tmp_p
 
 def test_bad_option_value_from_the_strategy_is_an_error_not_a_traceback(tmp_path, capsys):
     code, _ = run_select(tmp_path / "run", "--strategy", "self_confidence", "--budget", "5", "--labelled", "all",
-                         "--epochs", "1", "--option", "keep=medium")
+                         "--epochs", "1", "--set", "strategy.keep=medium")
     assert code == 2
     assert "keep must be 'hard' or 'easy', got 'medium'" in capsys.readouterr().err
 
 
-def test_malformed_option_is_rejected_by_argparse(capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["select", "--strategy", "margin", "--budget", "5", "--option", "temperature", "--out", "x"])
-    assert exit.value.code == 2
-    assert "--option expects KEY=VALUE" in capsys.readouterr().err
+def test_malformed_strategy_setting_is_an_error(capsys):
+    assert main(["select", "--strategy", "margin", "--budget", "5", "--set", "strategy.temperature", "--out", "x"]) == 2
+    assert "--set expects KEY=VALUE" in capsys.readouterr().err
 
 
 def test_existing_run_folder_needs_force_and_force_replaces_it(margin_run, tmp_path, capsys):
@@ -383,8 +408,8 @@ def test_existing_run_folder_needs_force_and_force_replaces_it(margin_run, tmp_p
 def test_arguments_become_a_select_run_call(monkeypatch, capsys):
     calls = []
 
-    def stub(data_spec, out, **arguments):
-        calls.append({"data_spec": data_spec, "out": out, **arguments})
+    def stub(source, out, **arguments):
+        calls.append({"source": source, "out": out, **arguments})
         return {"strategy": "margin", "budget": 7, "selected_count": 7, "pool_count": 100, "train_count": 120,
                 "labelled_count": 20, "proxy_trained": True, "proxy_train_seconds": 1.5, "scoring_seconds": 0.25,
                 "device": "cpu", "selected_class_counts": {"a": 4, "b": 3, "c": 0},
@@ -393,16 +418,13 @@ def test_arguments_become_a_select_run_call(monkeypatch, capsys):
     monkeypatch.setattr(select_experiment, "select_run", stub)
     code = main(["select", "--data", "cifar10:/c", "--strategy", "margin", "--budget", "7", "--labelled", "l.csv",
                  "--class-balanced", "--model", "fastnet_xs", "--preset", "cpu", "--epochs", "4", "--seed", "3",
-                 "--device", "cpu", "--set", "lr=0.5", "--option", "temperature=1.5", "--option", "keep=easy",
-                 "--option", "flag=true", "--option", "k=3", "--option", 'uncertainty_options={"temperature": 2}',
-                 "--mc-passes", "9", "--out", "somewhere", "--force"])
+                 "--device", "cpu", "--set", "lr=0.5", "--set", "strategy.temperature=1.5", "--mc-passes", "9",
+                 "--out", "somewhere", "--force"])
     assert code == 0
     assert calls[0].pop("proxy_options") == ProxyOptions(mc_passes=9)
     assert calls == [{
-        "data_spec": "cifar10:/c", "out": "somewhere", "strategy": "margin", "budget": 7, "fraction": None,
-        "labelled": "l.csv", "class_balanced": True,
-        "options": {"temperature": 1.5, "keep": "easy", "flag": True, "k": 3,
-                    "uncertainty_options": {"temperature": 2}}, "seed": 3,
+        "source": "cifar10:/c", "out": "somewhere", "strategy": "margin", "budget": 7, "fraction": None,
+        "labelled": "l.csv", "class_balanced": True, "options": {"temperature": 1.5}, "seed": 3,
         "model": "fastnet_xs", "preset": "cpu", "recipe_overrides": {"lr": 0.5, "device": "cpu", "epochs": 4.0},
         "data_options": {}, "force": True,
     }]
@@ -425,5 +447,5 @@ def test_select_help_lists_every_strategy(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for name in list_strategies():
         assert name in text
-    for option in ("--labelled FILE", "--class-balanced", "--option KEY=VALUE", "--fraction F", "--force"):
+    for option in ("--labelled FILE", "--class-balanced", "--set KEY=VALUE", "--fraction F", "--force"):
         assert option in text

@@ -587,3 +587,30 @@ def test_with_epochs_keeps_the_share_of_the_resize_schedule():
     assert Recipe(epochs=4).with_epochs(2).resize_schedule == ""
     with pytest.raises(ValueError, match="epochs"):
         recipe.with_epochs(-1)
+
+
+# ---------------------------------------------------------------- train_run (`winnow train` from Python)
+
+
+def test_train_run_takes_a_dataset_and_records_its_times(tmp_path):
+    from winnow import runs
+    from winnow.experiments.train import train_run
+
+    data = quadrant_dataset(per_class=12)
+    final = train_run(data, tmp_path / "run", seed=1, preset="small", recipe_overrides={"epochs": 2, "device": "cpu"})
+    assert final == runs.read_json(tmp_path / "run" / runs.FINAL)
+    assert final["test_count"] == len(data.test_indices) and final["epochs_run"] == 2
+    assert final["wall_seconds"] >= final["train_seconds"] + final["test_seconds"] + final["decode_seconds"]
+    assert final["test_seconds"] > 0
+    config = runs.read_json(tmp_path / "run" / runs.CONFIG)
+    assert config["data"] == "arrays" and config["seed"] == 1 and config["recipe"]["seed"] == 1
+    again = train_run(data, tmp_path / "again", seed=1, preset="small", recipe_overrides={"epochs": 2, "device": "cpu"})
+    assert again["test_nll"] == final["test_nll"]  # the same seed, the same numbers
+
+
+def test_train_run_refuses_a_seed_among_the_recipe_overrides(tmp_path):
+    from winnow.experiments.train import train_run
+
+    with pytest.raises(ValueError, match=r"the seed is set by --seed, not by --set seed=\.\.\."):
+        train_run(quadrant_dataset(per_class=4), tmp_path / "run", recipe_overrides={"seed": 1})
+    assert not (tmp_path / "run").exists()

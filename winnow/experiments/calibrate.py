@@ -65,8 +65,8 @@ def calibrate_run(run_dir: str | Path, bins: int = 15, device: str | None = None
     val_indices = _hold_out(run_dir, config, dataset, recipe)
     model = create_model(config["model"], dataset.num_classes, dataset.in_channels)
     model.load_state_dict(runs.load_weights(run_dir / runs.WEIGHTS))
-    val_outputs = predict(model, dataset, val_indices, recipe, progress=False)
-    test_outputs = predict(model, dataset, dataset.test_indices, recipe, progress=False)
+    val_outputs = predict(model, dataset, val_indices, recipe)
+    test_outputs = predict(model, dataset, dataset.test_indices, recipe)
     return calibrate_outputs(val_outputs, test_outputs, run_dir, bins)
 
 

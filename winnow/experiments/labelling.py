@@ -61,9 +61,10 @@ import torch
 
 from .. import __version__, data, plots, runs
 from ..data import label_files
-from ..strategies import StrategyInputs, get_strategy, select_scored
-from .proxy import ProxyOptions, make_inputs, needs_training, plan_inputs
-from .train import build_model, run_config
+from ..strategies import get_strategy
+from ..train import check_no_seed
+from .engine import TrainingSpec, run_config
+from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
 log = logging.getLogger("winnow.experiments.labelling")
 
@@ -71,6 +72,7 @@ COMMAND = "al-labelling"
 LABELS_CSV, IMPORTS = "labels.csv", "imports.jsonl"
 QUERIES, CYCLES = "queries", "cycles"
 INITIAL = "initial"
+SEED_OPTION = "--seed of `al next`"  # the proxy's seed is set per cycle
 DATA_OPTIONS = ("image_size", "skip_bad_images", "cache_dir", "workers")  # what load_unlabelled takes
 QUERY_COLUMNS = ("rank", "path", "predicted", "score", "label")
 _CYCLE_FILE = re.compile(r"cycle_([0-9]+)\.(csv|png|json)")
@@ -103,7 +105,7 @@ def init(
     data_options : image_size, skip_bad_images, cache_dir, workers (as for `winnow.data.load`)
     strategy, options, class_balanced : how `next_cycle` picks, unless it is told otherwise
     preset, model, recipe_overrides : the proxy model and its recipe, as for `winnow train`;
-        the recipe's seed is `next_cycle`'s seed, so `seed` is refused here
+        the seed is `next_cycle`'s, so a seed among the overrides is an error
     proxy_options : MC-dropout passes and the short runs some strategies need (`proxy.ProxyOptions`)
     force : replace an existing labelling folder's files (never anything else in it)
 
@@ -114,8 +116,7 @@ def init(
     proxy_options = proxy_options or ProxyOptions()
     data_options = dict(data_options or {})
     _check_strategy(strategy, options, class_balanced)
-    if "seed" in overrides:
-        raise ValueError("recipe option seed is set per cycle (next_cycle's seed), not in the recipe overrides")
+    check_no_seed(overrides, SEED_OPTION)
     unknown = sorted(set(data_options) - set(DATA_OPTIONS))
     if unknown:
         raise data.DataError(f"data option(s) {', '.join(unknown)} do not apply to unlabelled folders; "
@@ -133,7 +134,7 @@ def init(
     given = [answer for answer in answers if answer.label]
     labelled = dataset.with_labels(dataset.labels, class_names)
     if needs_training(plan_inputs([get_strategy(strategy)], "file", class_balanced)):
-        build_model(labelled, model, preset, overrides)  # a bad preset, model or recipe fails here
+        TrainingSpec.resolve(labelled, model, preset, overrides, seed_option=SEED_OPTION)  # a bad name fails here
 
     folder = _prepare_folder(out, force)
     runs.write_json(folder / runs.CONFIG, {
@@ -162,14 +163,15 @@ def next_cycle(
     options: dict | None = None,
     class_balanced: bool | None = None,
     seed: int = 0,
-    progress: bool | None = None,
+    on_progress=None,
 ) -> dict:
     """Train the proxy on every labelled image, pick `budget` images of the pool to label, and
     write cycle K: queries/cycle_K.csv, queries/cycle_K.png and cycles/cycle_K.json.
 
     strategy, options, class_balanced : default those of the folder's config; a strategy other
         than the config's starts from its own default options unless `options` are given
-    seed : the strategy's seed and the proxy recipe's seed
+    seed : the strategy's seed and the proxy's
+    on_progress : called with the trainer's progress (`winnow.progress`)
 
     Returns the cycle's record (also in cycles/cycle_K.json).
     """
@@ -183,6 +185,7 @@ def next_cycle(
     class_balanced = config["class_balanced"] if class_balanced is None else class_balanced
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    seed = int(seed)
     _check_strategy(strategy, options, class_balanced)
 
     dataset, missing = _labelled_dataset(folder, config)
@@ -197,24 +200,21 @@ def next_cycle(
     _check_budget(budget, len(pool_indices), len(pending))
 
     wanted = plan_inputs([get_strategy(strategy)], "file", class_balanced)
-    recipe = model_name = resolved_preset = None
+    spec = None
     if needs_training(wanted):
         if len(labelled_indices) == 0:
             raise ValueError(f"nothing is labelled yet, and strategy {strategy!r} needs a proxy model trained on "
                              "labelled images: import some labels, or use strategy 'random' for the first cycle")
-        overrides = {**config["recipe_overrides"], "seed": int(seed)}
-        resolved_preset, recipe, model_name, _ = build_model(dataset, config["model"], config["preset"], overrides)
+        spec = TrainingSpec.resolve(dataset, config["model"], config["preset"], config["recipe_overrides"],
+                                    seed_option=SEED_OPTION).attach(on_progress=on_progress)
 
-    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, recipe, model_name,
-                       options=ProxyOptions(**config["proxy_options"]), progress=progress)
-    inputs = StrategyInputs(pool_size=len(pool_indices), **made.arrays)
-    selecting = time.perf_counter()
-    positions, scores = select_scored(strategy, inputs, int(budget), seed=int(seed), class_balanced=class_balanced,
-                                      **options)
-    scoring_seconds = made.scoring_seconds + time.perf_counter() - selecting
-    chosen = pool_indices[positions]
+    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed,
+                       options=ProxyOptions(**config["proxy_options"]))
+    choice = choose(strategy, made, pool_indices, int(budget), seed=seed, class_balanced=class_balanced,
+                    options=options)
+    chosen = choice.indices
     predicted = (["" for _ in chosen] if made.pool_outputs is None
-                 else [dataset.class_names[c] for c in made.pool_outputs.predictions[positions]])
+                 else [dataset.class_names[c] for c in made.pool_outputs.predictions[choice.positions]])
 
     queries_csv, sheet = folder / QUERIES / f"cycle_{cycle}.csv", folder / QUERIES / f"cycle_{cycle}.png"
     record = {
@@ -223,7 +223,7 @@ def next_cycle(
         "options": options,
         "class_balanced": class_balanced,
         "budget": int(budget),
-        "seed": int(seed),
+        "seed": seed,
         "image_count": len(dataset),
         "labelled_count": len(labelled_indices),
         "labelled_class_counts": _class_counts(dataset.class_names, labels[labelled_indices]),
@@ -232,10 +232,10 @@ def next_cycle(
         "pool_count": len(pool_indices),
         "queried_count": len(chosen),
         "queried_predicted_counts": dict(Counter(predicted)) if made.pool_outputs is not None else None,
-        "proxy": None if made.result is None else _proxy_record(made.result, resolved_preset, model_name),
+        "proxy": None if made.result is None else _proxy_record(made.result, spec),
         "load_seconds": load_seconds,
         "proxy_train_seconds": made.train_seconds,
-        "scoring_seconds": scoring_seconds,
+        "scoring_seconds": made.scoring_seconds + choice.seconds,
         "queries_csv": f"{QUERIES}/{queries_csv.name}",
         "contact_sheet": f"{QUERIES}/{sheet.name}",
         "winnow_version": __version__,
@@ -244,7 +244,8 @@ def next_cycle(
     plots.contact_sheet(dataset.images[torch.from_numpy(chosen)], captions, sheet)
     record["seconds"] = time.perf_counter() - started
     runs.write_json(folder / CYCLES / f"cycle_{cycle}.json", record)
-    runs.write_text(queries_csv, _queries_csv([dataset.paths[i] for i in chosen], predicted, scores))  # last: commits
+    paths = [dataset.paths[i] for i in chosen]
+    runs.write_text(queries_csv, _queries_csv(paths, predicted, choice.scores))  # last: commits the cycle
     log.info("cycle %d: %d of %d pool images queried with %s (%d labelled, %d pending)", cycle, len(chosen),
              len(pool_indices), strategy, len(labelled_indices), len(pending))
     return record
@@ -526,13 +527,13 @@ def _class_counts(class_names: list[str], labels: np.ndarray) -> dict[str, int]:
     return {name: int((labels == c).sum()) for c, name in enumerate(class_names)}
 
 
-def _proxy_record(result, preset: str, model_name: str) -> dict:
+def _proxy_record(result, spec: TrainingSpec) -> dict:
     history = result.history
     val_epoch = result.best_epoch or (history[-1]["epoch"] if history else None)
     val_accuracy = next((r.get("val_accuracy") for r in history if r["epoch"] == val_epoch), None)
     return {
-        "preset": preset,
-        "model": model_name,
+        "preset": spec.preset,
+        "model": spec.model,
         "recipe": result.recipe.to_dict(),
         "trained_on": len(result.train_indices),
         "val_count": 0 if result.val_indices is None else len(result.val_indices),

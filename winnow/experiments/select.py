@@ -15,7 +15,7 @@ from a proxy model trained with the one trainer (`winnow.train.fit`) on the labe
 `mc_probs` (MC-dropout passes); `labelled_features` (the labelled set under that proxy) in
 active learning; with "all", the pool's `labels`, the proxy's `correct_history` and the
 `early_probs` of short runs; `val_logits` and `val_labels` of the proxy's hold-out when its
-recipe holds one out (`val_fraction`), for `--option temperature=fit`. A proxy is trained
+recipe holds one out (`val_fraction`), for the option temperature="fit". A proxy is trained
 only when the strategy needs one of its outputs, or for class balancing without labels (the
 predicted class is used then). A strategy that needs an input the mode cannot give is
 refused before anything is trained.
@@ -23,7 +23,7 @@ refused before anything is trained.
 The run folder holds config.json, metrics.jsonl and model.pt (the proxy's epochs and weights,
 when one was trained), selected.csv and selected.npy (best first) and final.json (counts and
 timings: `proxy_train_seconds`; `scoring_seconds` = proxy predictions + strategy;
-`records_seconds` = the short runs of `early_probs`).
+`records_seconds` = the short runs of `early_probs`; `wall_seconds`: the whole call).
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, data, runs
-from ..strategies import StrategyInputs, get_strategy, select_scored
-from .proxy import ProxyOptions, make_inputs, needs_training, plan_inputs
-from .train import build_model, run_config
+from ..strategies import get_strategy
+from ..train import check_no_seed
+from .engine import TrainingSpec, load_data, run_config
+from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
 log = logging.getLogger("winnow.experiments.select")
 
@@ -49,7 +50,7 @@ ALL = "all"
 
 
 def select_run(
-    data_spec: str,
+    source: str | data.Dataset,
     out: str | Path,
     *,
     strategy: str,
@@ -65,20 +66,23 @@ def select_run(
     data_options: dict | None = None,
     proxy_options: ProxyOptions | None = None,
     force: bool = False,
-    progress: bool | None = None,
+    on_progress=None,
 ) -> dict:
-    """Select `budget` pool samples (or `fraction` of the pool) of `data_spec` with `strategy`
+    """Select `budget` pool samples (or `fraction` of the pool) of `source` with `strategy`
     and write the run folder `out`.
 
+    source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
     labelled : a .csv/.npy file of labelled train-split samples, "all", or None (module docstring)
     options : the strategy's own options; unknown names are an error
-    seed : the strategy's seed and the proxy recipe's seed
+    seed : the strategy's seed and the proxy's; a seed among `recipe_overrides` is an error
     model, preset, recipe_overrides : the proxy model and its recipe, as for `winnow train`
     proxy_options : MC-dropout passes and the short runs of early_probs (`proxy.ProxyOptions`)
+    on_progress : called with the trainer's progress (`winnow.progress`)
 
     Returns the final record (also in `out/final.json`); the selection is in
     `out/selected.npy` (int64 dataset indices, best first) and `out/selected.csv`.
     """
+    started = time.perf_counter()
     options = dict(options or {})
     proxy_options = proxy_options or ProxyOptions()
     chosen = get_strategy(strategy)
@@ -87,24 +91,22 @@ def select_run(
         raise ValueError("give exactly one of budget and fraction")
     if fraction is not None and not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    overrides = dict(recipe_overrides or {})
-    if overrides.setdefault("seed", seed) != seed:
-        raise ValueError(f"seed {seed} and recipe seed {overrides['seed']} disagree")
+    check_no_seed(recipe_overrides, "--seed")
 
-    dataset = data.load(data_spec, **(data_options or {}))
-    log.info("%s", dataset.describe())
+    dataset, _ = load_data(source, data_options)
     mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
     labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
     budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
     wanted = plan_inputs([chosen], mode, class_balanced)
-    needs_model = needs_training(wanted)
-    recipe = model_name = None
-    if needs_model:  # resolved before the run folder is made, so a bad name leaves nothing behind
-        preset, recipe, model_name, _ = build_model(dataset, model, preset, overrides)
+    spec, proxy = None, {"model": None, "preset": None, "recipe": None}
+    if needs_training(wanted):  # resolved before the run folder is made, so a bad name leaves nothing behind
+        spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
+        proxy = {**spec.to_config(), "recipe": spec.seeded(seed).to_dict()}  # the recipe as trained, seed included
+        spec = spec.attach(on_progress=on_progress)
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
-        **run_config("select", data_spec, data_options, dataset),
+        **run_config("select", source, data_options, dataset),
         "strategy": strategy,
         "options": options,
         "class_balanced": class_balanced,
@@ -112,27 +114,22 @@ def select_run(
         "fraction": fraction,
         "labelled": None if labelled is None else str(labelled),
         "seed": seed,
-        "model": model_name,
-        "preset": preset if needs_model else None,
-        "recipe": recipe.to_dict() if recipe else None,
+        **proxy,
         "proxy_options": dataclasses.asdict(proxy_options),
     })
 
-    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, recipe, model_name, options=proxy_options,
-                       on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record),
-                       progress=progress)
+    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed, options=proxy_options,
+                       on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record))
     if made.result is not None:
         runs.save_weights(run_dir / runs.WEIGHTS, made.result.model)
-    inputs = StrategyInputs(pool_size=len(pool_indices), **made.arrays)
-    started = time.perf_counter()
-    positions, scores = select_scored(strategy, inputs, budget, seed=seed, class_balanced=class_balanced, **options)
-    scoring_seconds = made.scoring_seconds + time.perf_counter() - started
+    choice = choose(strategy, made, pool_indices, budget, seed=seed, class_balanced=class_balanced, options=options)
+    scoring_seconds = made.scoring_seconds + choice.seconds
     log.info("selected %d of %d with %s in %.2f s", budget, len(pool_indices), strategy, scoring_seconds)
 
-    selected = pool_indices[positions].astype(np.int64)
-    predicted = None if made.pool_outputs is None else made.pool_outputs.predictions[positions]
+    selected = choice.indices
+    predicted = None if made.pool_outputs is None else made.pool_outputs.predictions[choice.positions]
     runs.save_array(run_dir / runs.SELECTED_NPY, selected)
-    runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, selected, scores, predicted))
+    runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, selected, choice.scores, predicted))
 
     final = {
         "strategy": strategy,
@@ -150,6 +147,7 @@ def select_run(
         "device": None if made.result is None else made.result.device,
         "winnow_version": __version__,
     }
+    final["wall_seconds"] = time.perf_counter() - started
     runs.write_json(run_dir / runs.FINAL, final)
     return final
 
