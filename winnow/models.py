@@ -222,22 +222,38 @@ def resnet18(num_classes, in_channels, **kwargs):
 
 
 # --------------------------------------------------------------------------------------------
-# LeNet-5 (padded so that it accepts images from 8x8 up) and a small MLP for any input size.
+# LeNet-5 and a small MLP. Both pool to a fixed grid before their first linear layer, so one
+# model takes any input size (progressive resizing trains it smaller than the data, predict runs
+# at the data's own size) and its parameter count is fixed when it is built.
+
+
+def _pool_to(x: torch.Tensor, grid: int) -> torch.Tensor:  # (B, C, H, W) -> (B, C, grid, grid)
+    """Adaptive average pooling to `grid` x `grid`; smaller inputs are repeated up to it."""
+    return x if x.shape[-2:] == (grid, grid) else F.adaptive_avg_pool2d(x, grid)
 
 
 class LeNet5(Classifier):
-    def __init__(self, num_classes: int, in_channels: int):
+    """Two padded 5x5 conv + max-pool stages -> pool to `grid` x `grid` -> 120 -> 84 -> head.
+
+    The default grid of 8 is what 32 px images give after the two pools, so on 32 px images
+    this is the LeNet-5 it always was; other sizes are pooled (or repeated) to 8x8.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, grid: int = 8):
         super().__init__(in_channels)
+        if grid < 1:
+            raise ValueError(f"grid must be positive, got {grid}")
+        self.grid = grid
         self.conv = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
         )
-        self.fc = nn.Sequential(nn.Flatten(), nn.LazyLinear(120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(16 * grid * grid, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
         self.head = nn.Linear(84, num_classes)
         self.num_features = 84
 
     def features(self, x):
-        return self.fc(self.conv(x))
+        return self.fc(_pool_to(self.conv(x), self.grid))  # (B, 16, grid, grid) -> (B, 84)
 
 
 @register_model("lenet5")
@@ -246,17 +262,28 @@ def lenet5(num_classes, in_channels, **kwargs):
 
 
 class MLP(Classifier):
-    def __init__(self, num_classes: int, in_channels: int, hidden=(256, 128), dropout: float = 0.1):
+    """Average-pool the image to `grid` x `grid` -> hidden ReLU layers with dropout -> head.
+
+    The default grid of 8 is the size of the digits the `small` preset is for, where the
+    pooling does nothing; larger images are averaged down to 8x8 (pass `grid=32` to keep every
+    pixel of 32 px images, at about 10 times the parameters).
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, hidden=(256, 128), dropout: float = 0.1, grid: int = 8):
         super().__init__(in_channels)
+        if grid < 1:
+            raise ValueError(f"grid must be positive, got {grid}")
+        self.grid = grid
+        widths = (in_channels * grid * grid, *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
-        for i, width in enumerate(hidden):
-            layers += [nn.LazyLinear(width) if i == 0 else nn.Linear(hidden[i - 1], width), nn.ReLU(), nn.Dropout(dropout)]
+        for width_in, width_out in zip(widths, widths[1:]):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(hidden[-1], num_classes)
         self.num_features = hidden[-1]
 
     def features(self, x):
-        return self.body(x)
+        return self.body(_pool_to(x, self.grid))  # (B, C, grid, grid) -> (B, hidden[-1])
 
 
 @register_model("mlp")
