@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _record import write_result  # noqa: E402
 
-from winnow import cleaning, data  # noqa: E402
-from winnow.experiments.clean import clean_run, read_out_of_fold, results_markdown  # noqa: E402
+from winnow import cleaning, data, runs  # noqa: E402
+from winnow.experiments.clean import clean_run, read_out_of_fold  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 TARGETS = {"precision": 0.85, "recall": 0.85, "cleaned_within_true_points": 1.5}
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['cell']} {cell.get('fold', '')}: "
                                    + (f"{cell['flagged']} flagged" if cell["cell"] == "flags" else
                                       f"{cell['train_seconds']:.0f} s"), flush=True))
-    print(results_markdown(results))
+    print((Path(args.out) / runs.RESULTS_MD).read_text(encoding="utf-8"))  # the tables the run wrote
     rules = count_rules(f"folder:{args.data}", Path(args.out), list(range(args.seeds)), results["config"]["noise"])
     print(count_rules_markdown(rules))
     flags, rows = results["flags"], {row["labels"]: row for row in results["rows"]}

@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 
 import winnow.experiments.clean as clean_experiment
+import winnow.experiments.engine as engine
 from winnow import cleaning, runs
 from winnow.cli import main
-from winnow.data import load
-from winnow.experiments.clean import clean_run, summarize
+from winnow.data import from_arrays, load
+from winnow.experiments.clean import cell_name, clean_run, summarize
 from winnow.stats import paired_difference
+from winnow.strategies import StrategyInputs, list_strategies, select
+from winnow.train import check_no_seed
 
 FAST = {"epochs": 4.0}
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -183,6 +186,28 @@ def test_flag_quality_by_hand():
     assert np.isnan(cleaning.flag_quality([], [2])["precision"])
 
 
+def test_the_label_issue_strategies_put_a_label_of_probability_001_first():
+    labels = np.arange(30) % 3
+    probs = np.full((30, 3), 0.05)
+    probs[np.arange(30), labels] = 0.9  # every label confidently right ...
+    probs[7] = [0.98, 0.01, 0.01]  # ... but sample 7's: class 1 has probability 0.01
+    inputs = StrategyInputs(probs=probs, labels=labels)
+    assert list_strategies("label_issue_*") == sorted(cleaning.METHODS.values())
+    for name in ("label_issue_self_confidence", "label_issue_confident_learning"):
+        assert select(name, inputs, 1).tolist() == [7]
+    probs[12] = [0.4, 0.3, 0.3]  # the flattest row: low_max_prob's first; it ignores the label, so 7 comes last
+    ranked = select("label_issue_low_max_prob", StrategyInputs(probs=probs, labels=labels), 30)
+    assert ranked[0] == 12 and ranked[-1] == 7
+
+
+@pytest.mark.parametrize("method", list(cleaning.METHODS))
+def test_rank_label_issues_is_the_registry_order_of_the_methods_strategy(method):
+    labels, probs, _ = _planted(300, 3, seed=1)
+    ranked, _ = cleaning.rank_label_issues(method, labels, probs)
+    chosen = select(cleaning.METHODS[method], StrategyInputs(probs=probs, labels=labels), 300)
+    np.testing.assert_array_equal(ranked, chosen)  # no equal scores here, so no tie-break differs
+
+
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="unknown --method 'magic'; choose one of confident_learning"):
         cleaning.rank_label_issues("magic", np.zeros(2, dtype=int), np.full((2, 2), 0.5))
@@ -202,7 +227,7 @@ def cleaned(tmp_path_factory, one_thread):
 
 def test_every_fold_trains_on_the_other_folds_and_predicts_its_own(tmp_path, digits, monkeypatch, one_thread):
     trained, predicted = [], []
-    original_fit, original_predict = clean_experiment.fit, clean_experiment.predict
+    original_fit, original_predict = engine.fit, engine.predict
 
     def fit(model, dataset, indices, recipe, **kwargs):
         trained.append(np.asarray(indices).copy())
@@ -212,8 +237,8 @@ def test_every_fold_trains_on_the_other_folds_and_predicts_its_own(tmp_path, dig
         predicted.append((len(trained), np.asarray(indices).copy()))
         return original_predict(model, dataset, indices, recipe, **kwargs)
 
-    monkeypatch.setattr(clean_experiment, "fit", fit)
-    monkeypatch.setattr(clean_experiment, "predict", predict)
+    monkeypatch.setattr(engine, "fit", fit)
+    monkeypatch.setattr(engine, "predict", predict)
     clean_run("digits", tmp_path / "run", method="self_confidence", folds=4, seeds=[3],
               recipe_overrides={"epochs": 1.0})
     train = digits.train_indices
@@ -225,6 +250,7 @@ def test_every_fold_trains_on_the_other_folds_and_predicts_its_own(tmp_path, dig
     every = np.concatenate([held_out for _, held_out in predicted])
     np.testing.assert_array_equal(np.sort(every), train)  # each training sample predicted exactly once
     for fold, (_, held_out) in enumerate(predicted):
+        assert cell_name("fold", 3, fold=fold) == f"cv-s3-k{fold}"  # the names of a run folder stay as they were
         np.testing.assert_array_equal(np.load(tmp_path / "run" / "cells" / f"cv-s3-k{fold}-held_out.npy"), held_out)
         assert np.load(tmp_path / "run" / "cells" / f"cv-s3-k{fold}.npy").shape == (len(held_out), 10)
 
@@ -302,22 +328,29 @@ def test_trainings_and_their_differences_come_from_the_cells(cleaned, digits):
     expected = paired_difference([trainings["cleaned"]["test_accuracy"]], [trainings["noisy"]["test_accuracy"]])
     assert rows["cleaned"]["vs_noisy"] == pytest.approx(expected.to_dict(), nan_ok=True)
     assert rows["true"]["test_accuracy"]["mean"] == trainings["true"]["test_accuracy"]
-    assert json.dumps(summarize(out)) == json.dumps(runs.read_json(out / "results.json"))  # NaN == NaN here
+    written = {k: v for k, v in runs.read_json(out / "results.json").items()
+               if k not in ("tables", "csv_table", "timing", "cells_run")}  # what Run.finish adds
+    assert json.dumps(summarize(out)) == json.dumps(written)  # NaN == NaN here
     table = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
     assert [r["row"] for r in table] == ["noisy", "cleaned", "true", "flags"]
     assert float(table[1]["vs_noisy_mean"]) == pytest.approx(expected.mean)
-    assert f"| cleaned | {trainings['cleaned']['kept']} | {100 * trainings['cleaned']['test_accuracy']:.2f} ± " \
-        in (out / "results.md").read_text()
+    assert f"| cleaned | {trainings['cleaned']['kept']} | {100 * trainings['cleaned']['test_accuracy']:.2f} | 1 |" \
+        in (out / "results.md").read_text()  # one seed: the accuracy alone
 
 
 def test_a_repeated_command_trains_nothing_again(cleaned, monkeypatch):
     results, out, _ = cleaned
     before = {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
     fits, finished = [], []
-    monkeypatch.setattr(clean_experiment, "fit", lambda *a, **k: fits.append(1))
+    monkeypatch.setattr(engine, "fit", lambda *a, **k: fits.append(1))
     again = clean_run("digits", out, on_cell=finished.append, **ARGUMENTS)
-    assert fits == [] and finished == [] and json.dumps(again) == json.dumps(results)
+    assert fits == [] and finished == [] and again["cells_run"] == 0
+    assert _without_timing(again) == _without_timing(results)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == before
+
+
+def _without_timing(results: dict) -> str:
+    return json.dumps({k: v for k, v in results.items() if k not in ("timing", "cells_run")})
 
 
 def _numbers(rows: list[dict]) -> str:
@@ -404,12 +437,35 @@ def test_another_filter_raw_probabilities_and_scaled_epochs_reuse_the_folds(clea
     (dict(remove=0), "--remove must be 'auto' or an int >= 1"),
     (dict(inject_noise=None, noise_kind="asymmetric"), "apply only with --inject-noise"),
     (dict(seeds=[]), "--seeds"),
-    (dict(recipe_overrides={"seed": 3}), "do not set seed"),
 ])
 def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments, message):
     with pytest.raises(ValueError, match=message):
         clean_run("digits", tmp_path / "run", **{**ARGUMENTS, **arguments})
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("overrides", [dict(recipe_overrides={"seed": 1}), dict(cv_overrides={"seed": 1})])
+def test_a_seed_in_either_recipe_is_the_one_seed_error(tmp_path, overrides):
+    with pytest.raises(ValueError) as expected:
+        check_no_seed({"seed": 1}, "--seeds")
+    with pytest.raises(ValueError) as error:
+        clean_run("digits", tmp_path / "run", **{**ARGUMENTS, **overrides})
+    assert str(error.value) == str(expected.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_from_arrays_is_cleaned_as_a_spec_is(tmp_path, digits, one_thread):
+    dataset = from_arrays(digits.images.numpy(), digits.labels.numpy(), digits.class_names,
+                          test_indices=digits.test_indices)
+    finished = []
+    results = clean_run(dataset, tmp_path / "run", method="self_confidence", folds=2, seeds=[0], inject_noise=0.1,
+                        recipe_overrides={"epochs": 1.0}, on_cell=finished.append)
+    assert [c["cell"] for c in finished] == ["fold", "fold", "flags"] and results["rows"] == []
+    assert runs.read_json(tmp_path / "run" / "config.json")["data"] == "arrays"
+    flagged = np.load(tmp_path / "run" / "flags.npy")
+    assert results["flags"]["flagged"]["mean"] == len(flagged) > 0
+    with pytest.raises(ValueError, match="data options"):
+        clean_run(dataset, tmp_path / "other", data_options={"test_fraction": 0.2})
 
 
 # ---------------------------------------------------------------- the command line
@@ -419,7 +475,7 @@ def test_the_command_line_runs_clean_end_to_end(tmp_path, capsys, one_thread):
     out = tmp_path / "run"
     code = main(["clean", "--data", "digits", "--method", "self_confidence", "--folds", "2", "--seeds", "1",
                  "--inject-noise", "0.1", "--noise-kind", "asymmetric", "--noise-seed", "4", "--remove", "auto",
-                 "--epochs", "2", "--cv-set", "epochs=3", "--filter-by", "both", "--raw-probs", "--scale-epochs",
+                 "--epochs", "2", "--set", "cv.epochs=3", "--filter-by", "both", "--raw-probs", "--scale-epochs",
                  "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
@@ -446,14 +502,13 @@ def test_command_line_errors_are_messages_not_tracebacks(tmp_path, capsys):
 
 
 def test_shorter_fold_models_keep_the_share_of_the_resize_schedule():
-    from winnow.experiments.clean import cv_recipe_of
     from winnow.train import get_preset
 
-    recipe = get_preset("cpu")  # 6.3 epochs: 2 at 16 px, 3 at 24 px, the rest at full size
-    cv = cv_recipe_of(recipe, {"epochs": 3.15, "lr": 0.5})
+    spec = engine.TrainingSpec("fastnet_s", "cpu", get_preset("cpu"))  # 6.3 epochs: 2 at 16 px, 3 at 24 px, ...
+    cv = spec.override({"epochs": 3.15, "lr": 0.5}).recipe  # what clean_run makes of cv_overrides
     assert cv.epochs == 3.15 and cv.lr == 0.5 and cv.resize_stages() == [(16, 1.0), (24, 1.5)]
-    assert cv_recipe_of(recipe, {"epochs": 3.0, "resize_schedule": ""}).resize_stages() == []
-    assert cv_recipe_of(recipe, None) == recipe
+    assert spec.override({"epochs": 3.0, "resize_schedule": ""}).recipe.resize_stages() == []
+    assert spec.override(None) == spec
 
 
 def test_folder_data_gets_paths_in_flags_csv_and_stays_untouched(tmp_path, monkeypatch, one_thread):

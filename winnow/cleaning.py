@@ -3,25 +3,28 @@
 Like cleanlab's core API this module works on arrays, not on models: training stays outside
 (`winnow.experiments.clean` trains the fold models with the one trainer).
 
-    noisy, corrupted = inject_noise(labels, 0.2, "symmetric", num_classes=10, seed=0)
+    noisy, corrupted = inject_noise(labels, 0.2, "symmetric", class_names, seed=0)
     folds = stratified_folds(noisy, 4, seed=0)              # (N,) fold of each sample
     ... train on folds != k, predict folds == k: pred_probs (N, K), never in-sample ...
     probs, temperature = calibrate_probs(noisy, pred_probs)  # see "Calibration first" below
     ranked, scores = rank_label_issues("confident_learning", noisy, probs)
     flagged = ranked[:auto_flag_count("confident_learning", noisy, probs)]
+    flags = flag_label_issues(noisy, pred_probs)             # the three steps: flags.positions == flagged
     flag_quality(flagged, corrupted)                         # {"precision", "recall", "f1", ...}
 
-Methods (`METHODS`), each giving every sample a label-quality score (LOW = more likely a wrong
-label) and a ranking of all samples, most likely wrong first:
+Methods (`METHODS`), each a label-issue strategy of the one registry
+(`winnow.strategies.label_issues`: higher score = more likely a wrong label), ranking all
+samples, most likely wrong first:
 
-* `confident_learning`: cleanlab's `find_label_issues` on the out-of-fold probabilities, with
-  one of cleanlab's filters (`FILTERS`; default `low_self_confidence`: cleanlab's estimate of
-  the number of label issues, taken from the lowest self-confidence); its issues first, ranked
-  by self-confidence, then the other samples by self-confidence. Score: self-confidence
-  p[given label].
-* `self_confidence`: the out-of-fold probability of the given label, low first.
-* `low_max_prob`: the top out-of-fold probability, low first (the earlier experiments' method:
-  it flags images the model finds of no class, whatever their label).
+* `confident_learning` (`label_issue_confident_learning`): cleanlab's `find_label_issues` on
+  the out-of-fold probabilities, with one of cleanlab's filters (`FILTERS`; default
+  `low_self_confidence`: cleanlab's estimate of the number of label issues, taken from the
+  lowest self-confidence); its issues first in cleanlab's order, then the other samples by
+  self-confidence p[given label], low first.
+* `self_confidence` (`label_issue_self_confidence`): the out-of-fold probability of the given
+  label, low first.
+* `low_max_prob` (`label_issue_low_max_prob`): the top out-of-fold probability, low first (the
+  earlier experiments' method: it flags images the model finds of no class, whatever their label).
 
 How many to flag when not told (`auto_flag_count`): for `confident_learning`, the number of
 issues cleanlab's filter finds; for the two ranking methods, cleanlab's estimate of the number
@@ -39,13 +42,20 @@ flagged 9 674 (precision 0.89, recall 0.86). `winnow clean` does this unless tol
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from .strategies import StrategyInputs, compute_scores
+from .strategies.label_issues import DEFAULT_FILTER, FILTERS, confident_learning_issues, self_confidence_of
+
 NOISE_KINDS = ("symmetric", "asymmetric")
-# cleanlab.filter.find_label_issues's filters, and the one `confident_learning` uses unless told
-FILTERS = ("low_self_confidence", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-           "predicted_neq_given", "low_normalized_margin")
-DEFAULT_FILTER = "low_self_confidence"
+# --method -> its strategy in the registry (`winnow.strategies.label_issues`): higher = more likely wrong
+METHODS = {
+    "confident_learning": "label_issue_confident_learning",
+    "self_confidence": "label_issue_self_confidence",
+    "low_max_prob": "label_issue_low_max_prob",
+}
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The asymmetric noise of the CIFAR-10 literature (Patrini et al. 2017): a class is mistaken for a similar one.
@@ -105,6 +115,23 @@ def inject_noise(labels, rate: float, kind: str, class_names: list[str], seed: i
     return noisy, corrupted.astype(np.int64)
 
 
+def check_noise(rate, kind: str | None = None, seed: int | None = None) -> dict | None:
+    """The noise to inject as a run records it, {"rate", "kind", "seed"} (kind "symmetric" and
+    seed 0 unless given), or None without a rate; an error names the option at fault."""
+    if rate is None:
+        if kind is not None or seed is not None:
+            raise ValueError("--noise-kind and --noise-seed apply only with --inject-noise RATE")
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"--inject-noise must be a rate in [0, 1), got {rate!r}")
+    kind = kind or "symmetric"
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown --noise-kind {kind!r}; choose one of {', '.join(NOISE_KINDS)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"--noise-seed must be an int, got {seed!r}")
+    return {"rate": float(rate), "kind": kind, "seed": 0 if seed is None else seed}
+
+
 def stratified_folds(labels, folds: int, seed: int) -> np.ndarray:
     """The fold (0 .. folds - 1) of each sample: every class is shuffled (seeded) and dealt
     round-robin, classes one after another, so fold sizes differ by at most one overall and
@@ -125,44 +152,6 @@ def stratified_folds(labels, folds: int, seed: int) -> np.ndarray:
     fold_of = np.empty(len(labels), dtype=np.int64)
     fold_of[order] = np.arange(len(labels)) % folds
     return fold_of
-
-
-def _self_confidence(labels, pred_probs) -> np.ndarray:
-    return pred_probs[np.arange(len(labels)), labels]
-
-
-def _ranked(scores: np.ndarray) -> np.ndarray:
-    """Positions by score, low first; ties by position (a stable sort)."""
-    return np.argsort(scores, kind="stable")
-
-
-def rank_self_confidence(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
-    scores = _self_confidence(labels, pred_probs)
-    return _ranked(scores), scores
-
-
-def rank_low_max_prob(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
-    scores = pred_probs.max(1)
-    return _ranked(scores), scores
-
-
-def rank_confident_learning(labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> tuple[np.ndarray, np.ndarray]:
-    issues = confident_learning_issues(labels, pred_probs, filter_by)
-    scores = _self_confidence(labels, pred_probs)
-    is_issue = np.zeros(len(labels), dtype=bool)
-    is_issue[issues] = True
-    rest = np.flatnonzero(~is_issue)
-    return np.concatenate([issues, rest[_ranked(scores[rest])]]).astype(np.int64), scores
-
-
-def confident_learning_issues(labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> np.ndarray:
-    """cleanlab's confident learning with its filter `filter_by`: the positions of the label
-    issues it finds, ranked by self-confidence (lowest first)."""
-    from cleanlab.filter import find_label_issues
-
-    check_filter(filter_by)
-    return np.asarray(find_label_issues(labels, pred_probs, filter_by=filter_by,
-                                        return_indices_ranked_by="self_confidence", n_jobs=1), dtype=np.int64)
 
 
 def check_filter(filter_by: str) -> None:
@@ -186,13 +175,6 @@ def calibrate_probs(labels, pred_probs) -> tuple[np.ndarray, float]:
     return probs / probs.sum(1, keepdims=True), temperature
 
 
-METHODS = {
-    "confident_learning": rank_confident_learning,
-    "self_confidence": rank_self_confidence,
-    "low_max_prob": rank_low_max_prob,
-}
-
-
 def check_method(method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
@@ -210,28 +192,62 @@ def _check_arrays(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
 def rank_label_issues(method: str, labels, pred_probs,
                       filter_by: str = DEFAULT_FILTER) -> tuple[np.ndarray, np.ndarray]:
     """(ranked, scores): every position, most likely wrongly labelled first, and each sample's
-    label-quality score (low = more likely wrong; see the module doc for each method).
+    label-quality score as flags.csv shows it (low = more likely wrong: p[given label], or the
+    top probability for `low_max_prob`).
+
+    The ranking is the method's strategy (`METHODS`) scored through the registry, highest
+    first; equal scores keep their position order (not `select`'s seeded tie-break), so the
+    flags depend on the probabilities alone.
 
     labels : (N,) given labels;  pred_probs : (N, K) out-of-fold probabilities
     filter_by : cleanlab's filter (`FILTERS`), used by `confident_learning` only
     """
     check_method(method)
+    check_filter(filter_by)
     labels, pred_probs = _check_arrays(labels, pred_probs)
-    if method == "confident_learning":
-        return rank_confident_learning(labels, pred_probs, filter_by)
-    return METHODS[method](labels, pred_probs)
+    options = {"filter_by": filter_by} if method == "confident_learning" else {}
+    scores = compute_scores(METHODS[method], StrategyInputs(probs=pred_probs, labels=labels), **options)
+    ranked = np.argsort(-scores, kind="stable")
+    quality = pred_probs.max(1) if method == "low_max_prob" else self_confidence_of(pred_probs, labels)
+    return ranked.astype(np.int64), quality
 
 
 def auto_flag_count(method: str, labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> int:
     """How many samples to flag when not told: the issues confident learning finds with
     `filter_by` (`confident_learning`), else cleanlab's estimate of the number of label issues."""
     check_method(method)
+    check_filter(filter_by)
     labels, pred_probs = _check_arrays(labels, pred_probs)
     if method == "confident_learning":
         return len(confident_learning_issues(labels, pred_probs, filter_by))
     from cleanlab.count import num_label_issues
 
     return int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal"))
+
+
+class Flags(NamedTuple):
+    """What `flag_label_issues` found."""
+
+    positions: np.ndarray  # (M,) the flagged positions, most likely wrong first
+    scores: np.ndarray  # (N,) every sample's label-quality score (`rank_label_issues`)
+    probs: np.ndarray  # (N, K) the probabilities flagged on (calibrated unless told not to)
+    temperature: float | None  # their temperature; None uncalibrated
+
+
+def flag_label_issues(labels, pred_probs, method: str = "confident_learning", *, filter_by: str = DEFAULT_FILTER,
+                      count: int | None = None, calibrate: bool = True) -> Flags:
+    """The top `count` samples of `rank_label_issues` (None: `auto_flag_count` many), on
+    `pred_probs` temperature-scaled to the given `labels` first (`calibrate_probs`) unless
+    `calibrate` is False.
+
+    labels : (N,) given labels;  pred_probs : (N, K) out-of-fold probabilities
+    """
+    temperature = None
+    if calibrate:
+        pred_probs, temperature = calibrate_probs(labels, pred_probs)
+    ranked, scores = rank_label_issues(method, labels, pred_probs, filter_by)
+    count = auto_flag_count(method, labels, pred_probs, filter_by) if count is None else count
+    return Flags(ranked[:count], scores, pred_probs, temperature)
 
 
 def flag_quality(flagged, corrupted) -> dict:

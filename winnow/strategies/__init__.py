@@ -13,7 +13,7 @@ strategies) and does the shared top-k with seeded tie-breaking and optional clas
 depends on the previous ones) and encode their order as budget - rank, -inf for the rest.
 """
 
-from . import baseline, diversity, gradient, hybrid, pruning, typical, uncertainty  # noqa: F401  (registers them)
+from . import baseline, diversity, gradient, hybrid, label_issues, pruning, typical, uncertainty  # noqa: F401
 from .registry import CONTEXT, INPUTS, Strategy, StrategyInputs, get_strategy, list_strategies, register_strategy
 from .selection import compute_scores, select, select_scored
 from .uncertainty import apply_temperature, fit_temperature
