@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _record import write_result  # noqa: E402
 
-from winnow.experiments.active import al_run, results_markdown  # noqa: E402
+from winnow.experiments.active import al_run  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
                                               f"{100 * r['test_accuracy']:.2f} % || {r['train_seconds']:.0f} s",
                                               flush=True))
     wall = time.perf_counter() - started
-    print(results_markdown(results))
+    print((Path(args.out) / "results.md").read_text())
     path = write_result("al-cifar10", {
         "arguments": vars(args),
         "wall_seconds_this_invocation": wall,

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _record import write_result  # noqa: E402
 
-from winnow.experiments.prune import prune_run, results_markdown  # noqa: E402
+from winnow.experiments.prune import prune_run  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
                         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['strategy']} {cell['fraction']:g}: "
                                                    f"{100 * cell['test_accuracy']:.2f} % in "
                                                    f"{cell['train_seconds']:.0f} s", flush=True))
-    print(results_markdown(results))
+    print((Path(args.out) / "results.md").read_text())
     path = write_result("prune-cifar10", {
         "arguments": vars(args),
         "results": {"config": results["config"], "rows": results["rows"]},

@@ -120,6 +120,7 @@ def fake_train_run(monkeypatch) -> list[dict]:
     calls = []
 
     def stub(data_spec, out, **options):
+        options.pop("on_progress")  # the command line's progress reporter
         calls.append({"data_spec": data_spec, "out": out, **options})
         return {"per_class_accuracy": {"a": 1.0, "b": None}, "confusion_matrix": [[1, 0], [0, 0]],
                 "test_accuracy": 1.0, "test_count": 1, "train_seconds": 0.0, "device": "cpu"}
@@ -136,9 +137,9 @@ def test_arguments_become_a_train_run_call(monkeypatch, capsys):
                  "--force"])
     assert code == 0
     assert calls == [{
-        "data_spec": "folder:/pics", "out": "somewhere", "model": "fastnet_xs", "preset": "cpu", "force": True,
-        "calibrate": False, "tensorboard": False,
-        "recipe_overrides": {"lr": 0.5, "cutout": 8, "tta": False, "seed": 3, "device": "cpu", "epochs": 4.0},
+        "data_spec": "folder:/pics", "out": "somewhere", "seed": 3, "model": "fastnet_xs", "preset": "cpu",
+        "force": True, "calibrate": False, "tensorboard": False,
+        "recipe_overrides": {"lr": 0.5, "cutout": 8, "tta": False, "device": "cpu", "epochs": 4.0},
         "data_options": {"image_size": 32, "skip_bad_images": True, "test_fraction": 0.3},
     }]
     assert "somewhere" in capsys.readouterr().out

@@ -98,24 +98,24 @@ def test_every_model_trains_under_every_preset_and_predicts_at_the_data_size(nam
     np.testing.assert_allclose(outputs.probs.sum(1), 1.0, rtol=1e-5)
 
 
-# ---------------------------------------------------------------- sizes fixed when a model is built
+# ---------------------------------------------------------------- sizes fixed by the data
 
-PARAMETERS_AT_32PX = {  # 10 classes, 3 channels. A change here changes every result of that model.
+PARAMETERS_AT_32PX = {  # 10 classes, 3 channels, after a first batch of 32 px. A change here changes results.
     "fastnet": 1972792,
     "fastnet_m": 1113336,
     "fastnet_s": 498104,
     "fastnet_xs": 282072,
     "lenet5": 136886,
-    "mlp": 83594,
+    "mlp": 820874,
     "resnet18": 11173962,
 }
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_has_its_parameters_when_built(name):
-    model = create_model(name, num_classes=10, in_channels=3)
-    assert not any(isinstance(m, nn.modules.lazy.LazyModuleMixin) for m in model.modules()), \
-        "no lazy layers: a layer sized by the first batch breaks on a batch of another size"
+def test_every_model_has_its_parameters_once_it_has_seen_its_data(name):
+    model = create_model(name, num_classes=10, in_channels=3).eval()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 32, 32))  # the trainer's first call: the data at its own size
     assert name in PARAMETERS_AT_32PX, f"add the parameter count of {name!r} to PARAMETERS_AT_32PX"
     assert sum(p.numel() for p in model.parameters()) == PARAMETERS_AT_32PX[name]
 
@@ -136,13 +136,24 @@ def test_lenet5_and_mlp_give_their_first_linear_layer_the_same_width_at_every_si
     assert widths == [first_linear.in_features] * len(sizes)
 
 
-def test_mlp_averages_the_image_down_to_its_grid():
+def test_mlp_keeps_the_grid_of_the_first_images_it_saw():
     torch.manual_seed(0)
     model = create_model("mlp", num_classes=NUM_CLASSES, in_channels=3).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        pooled = F.avg_pool2d(images, 4)  # (2, 3, 8, 8): the default grid
-        torch.testing.assert_close(model.forward_features(images), model.forward_features(pooled))
+        model.forward_features(F.avg_pool2d(images, 4))  # the first images are 8 px: the grid is 8 x 8
+        torch.testing.assert_close(model.forward_features(images), model.forward_features(F.avg_pool2d(images, 4)))
+    assert create_model("mlp", num_classes=2, in_channels=3, grid=8).pool.grid == (8, 8)
+
+
+def test_models_other_than_fastnet_train_their_biases_at_the_plain_rate():
+    """The cpu and gpu presets scale bias learning rates by 64 for fastnet's fixed-scale BatchNorm;
+    LeNet, the MLP and the ResNet learn nothing with it, so their own recipe sets 1."""
+    from winnow.models import model_recipe
+
+    assert model_recipe("fastnet_s") == {}
+    for name in ("lenet5", "mlp", "resnet18"):
+        assert model_recipe(name) == {"bias_lr_scale": 1.0}
 
 
 @pytest.mark.parametrize("name", ["lenet5", "mlp"])

@@ -70,8 +70,8 @@ def test_the_proxy_is_the_full_data_run_and_its_cost_is_charged_to_margin_only(p
 
 def test_margin_keeps_what_select_gives_on_the_saved_proxy_outputs(pruned, digits):
     _, out, _ = pruned
-    with np.load(out / "cells" / "proxy-s1.npz") as saved:
-        inputs = StrategyInputs(probs=saved["probs"], labels=saved["labels"])
+    cells = runs.Cells(out)
+    inputs = StrategyInputs(probs=cells.array("proxy-s1", "probs"), labels=cells.array("proxy-s1", "labels"))
     np.testing.assert_array_equal(saved_labels := inputs.labels, digits.labels.numpy()[digits.train_indices])
     expected = digits.train_indices[np.sort(select("margin", inputs, round(0.5 * len(saved_labels)), seed=1))]
     np.testing.assert_array_equal(np.load(out / "cells" / "margin-f0.5-s1.npy"), expected)
@@ -88,12 +88,13 @@ def test_results_are_recomputed_from_the_cells(pruned):
     expected = paired_difference(values, [accuracy[("random", 0)], accuracy[("random", 1)]])
     assert margin["vs_random"] == pytest.approx(expected.to_dict())
     assert rows[("random", 0.5)]["vs_random"] is None and rows[("full", 1.0)]["vs_full"] is None
-    assert summarize(out) == json.loads((out / "results.json").read_text())
+    written = json.loads((out / "results.json").read_text())
+    assert summarize(out) == {k: v for k, v in written.items() if k not in ("tables", "csv_table", "timing", "cells_run")}
     table = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
     assert [(r["strategy"], float(r["fraction"])) for r in table] == [("full", 1.0), ("random", 0.5), ("margin", 0.5)]
     assert float(table[2]["vs_random_mean"]) == pytest.approx(expected.mean)
     markdown = (out / "results.md").read_text()
-    assert f"| 0.5 | margin | {margin['kept']} | {100 * np.mean(values):.2f} ± " in markdown
+    assert f"| 0.5 | margin | {margin['kept']} | 2 | {100 * np.mean(values):.2f} ± " in markdown
 
 
 def test_a_repeated_command_runs_nothing_again(pruned):
@@ -175,12 +176,35 @@ def test_without_a_model_strategy_the_full_run_is_trained_and_scale_epochs_stret
     (dict(options={"margin": {"temperature": 2.0}}), "not among the strategies"),
     (dict(strategies=["margin"], options={"margin": {"temp": 2.0}}), "unknown option"),
     (dict(seeds=[]), "seeds"),
+    (dict(recipe_overrides={"seed": 1}), "the seed is set by --seeds"),
+    (dict(proxy_overrides={"seed": 1}), "the seed is set by --seeds"),
 ])
 def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments, message):
     call = {**dict(fractions=[0.5], strategies=["random"], seeds=[0]), **arguments}
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         prune_run("digits", tmp_path / "run", **call)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_from_arrays_is_pruned_and_timed(tmp_path, one_thread):
+    """From Python, a Dataset built in memory is pruned like a data spec; the run records its wall
+    time (summed over sessions) with the training part inside it."""
+    from winnow.data import from_arrays
+
+    generator = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    images = (generator.integers(0, 60, size=(120, 1, 8, 8)) + 60 * labels[:, None, None, None]).astype(np.uint8)
+    dataset = from_arrays(images, labels, ["a", "b", "c"], test_indices=np.arange(0, 120, 4))
+    results = prune_run(dataset, tmp_path / "run", fractions=[0.5], strategies=["random"], seeds=[0],
+                        recipe_overrides=FAST)
+    assert [r["kept"] for r in results["rows"]] == [90, 45]
+    assert runs.read_json(tmp_path / "run" / "config.json")["data"] == "arrays"
+    timing = runs.read_timing(tmp_path / "run")
+    assert timing["sessions"] == 1 and timing["wall_seconds"] >= timing["parts"]["training"] > 0
+    prune_run(dataset, tmp_path / "run", fractions=[0.5], strategies=["random"], seeds=[0], recipe_overrides=FAST)
+    again = runs.read_timing(tmp_path / "run")
+    assert again["sessions"] == 2 and again["wall_seconds"] > timing["wall_seconds"]
+    assert again["parts"]["training"] == timing["parts"]["training"]  # nothing was trained again
 
 
 def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp_path):
@@ -191,20 +215,24 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
         runs.write_json(tmp_path / "config.json", {"data": "digits", "fractions": [0.3], "strategies": ["random"],
                                                    "seeds": [0], "model": "mlp", "preset": "small",
                                                    "scale_epochs": False, "class_balanced": False})
-        return {"rows": [{"strategy": "full", "fraction": 1.0, "kept": 10, "seeds": [0],
-                          "test_accuracy": {"mean": 0.9, "std": 0.0, "n": 1}, "vs_random": None, "vs_full": None,
-                          "choose_seconds": 0.0, "train_seconds": 1.0}]}
+        results = {"rows": [{"strategy": "full", "fraction": 1.0, "kept": 10, "seeds": [0],
+                             "test_accuracy": {"mean": 0.9, "std": 0.0, "n": 1}, "vs_random": None, "vs_full": None,
+                             "choose_seconds": 0.0, "proxy_train_seconds": 0.0, "records_seconds": 0.0,
+                             "selection_seconds": 0.0, "train_seconds": 1.0}], "cells": [{}], "cells_run": 0}
+        return {**results, "tables": [prune_experiment.results_table(results).to_dict()]}
 
     monkeypatch.setattr(prune_experiment, "prune_run", fake)
     code = main(["prune", "--data", "digits", "--fractions", "0.3,0.5", "--strategies", "random,margin",
-                 "--seeds", "3", "--option", "margin.temperature=2", "--epochs", "5", "--proxy-set", "epochs=2",
+                 "--seeds", "3", "--set", "strategy.margin.temperature=2", "--epochs", "5", "--set", "proxy.epochs=2",
                  "--mc-passes", "7", "--out", str(tmp_path / "x")])
     assert code == 0
     assert seen["fractions"] == [0.3, 0.5] and seen["strategies"] == ["random", "margin"]
     assert seen["seeds"] == [0, 1, 2] and seen["options"] == {"margin": {"temperature": 2}}
     assert seen["recipe_overrides"] == {"epochs": 5.0} and seen["proxy_overrides"] == {"epochs": 2.0}
     assert seen["proxy_options"].mc_passes == 7
-    assert "90.00 ± 0.00" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert " 90.00 " in printed and "±" not in printed.split("seeds")[-1]  # one seed: the value alone
+    assert "all 1 cells already done" in printed
     main(["prune", "--fractions", "0.5", "--strategies", "random", "--seeds", "4,7", "--out", str(tmp_path / "y")])
     assert seen["seeds"] == [4, 7]
 

@@ -408,7 +408,7 @@ def test_existing_run_folder_needs_force_and_force_replaces_it(margin_run, tmp_p
 def test_arguments_become_a_select_run_call(monkeypatch, capsys):
     calls = []
 
-    def stub(source, out, **arguments):
+    def stub(source, out, on_progress, **arguments):
         calls.append({"source": source, "out": out, **arguments})
         return {"strategy": "margin", "budget": 7, "selected_count": 7, "pool_count": 100, "train_count": 120,
                 "labelled_count": 20, "proxy_trained": True, "proxy_train_seconds": 1.5, "scoring_seconds": 0.25,

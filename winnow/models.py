@@ -18,15 +18,21 @@ import torch.nn.functional as F
 from torch import nn
 
 _MODELS: dict[str, Callable[..., "Classifier"]] = {}
+_RECIPES: dict[str, dict] = {}  # model name -> the recipe fields it sets on top of any preset
 
 
-def register_model(name: str):
-    """Decorator: register a factory `fn(num_classes, in_channels, **kwargs) -> Classifier`."""
+def register_model(name: str, recipe: dict | None = None):
+    """Decorator: register a factory `fn(num_classes, in_channels, **kwargs) -> Classifier`.
+
+    recipe : recipe fields this model needs whatever the preset (e.g. bias_lr_scale 1 for a
+        model whose normalisation is not fastnet's fixed-scale BatchNorm); `model_recipe`.
+    """
 
     def decorator(factory):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is already registered")
         _MODELS[name] = factory
+        _RECIPES[name] = dict(recipe or {})
         return factory
 
     return decorator
@@ -35,6 +41,13 @@ def register_model(name: str):
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style pattern, sorted."""
     return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
+
+
+def model_recipe(name: str) -> dict:
+    """The recipe fields model `name` sets on top of any preset (the user's overrides win)."""
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+    return dict(_RECIPES[name])
 
 
 def create_model(name: str, num_classes: int, in_channels: int = 3, **kwargs) -> "Classifier":
@@ -216,76 +229,87 @@ class ResNet18(Classifier):
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # (B, 8 * width)
 
 
-@register_model("resnet18")
+@register_model("resnet18", recipe={"bias_lr_scale": 1.0})
 def resnet18(num_classes, in_channels, **kwargs):
     return ResNet18(num_classes, in_channels, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
 # LeNet-5 and a small MLP. Both pool to a fixed grid before their first linear layer, so one
-# model takes any input size (progressive resizing trains it smaller than the data, predict runs
-# at the data's own size) and its parameter count is fixed when it is built.
+# model takes any input size (progressive resizing trains at 16 and 24 px, predict runs at the
+# data's own size). The grid is the size of the first input the model sees (the trainer's first
+# call is on the data at its own size), unless given; the first linear layer is sized then.
 
 
-def _pool_to(x: torch.Tensor, grid: int) -> torch.Tensor:  # (B, C, H, W) -> (B, C, grid, grid)
-    """Adaptive average pooling to `grid` x `grid`; smaller inputs are repeated up to it."""
-    return x if x.shape[-2:] == (grid, grid) else F.adaptive_avg_pool2d(x, grid)
+def _pool_to(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:  # (B, C, H, W) -> (B, C, *grid)
+    """Adaptive average pooling to `grid`; smaller inputs are repeated up to it."""
+    return x if tuple(x.shape[-2:]) == grid else F.adaptive_avg_pool2d(x, grid)
+
+
+class _FixedGrid(nn.Module):
+    """Pools every input to the spatial size of the first one it saw (or to `grid`)."""
+
+    def __init__(self, grid: int | None):
+        super().__init__()
+        if grid is not None and grid < 1:
+            raise ValueError(f"grid must be positive, got {grid}")
+        self.grid = (grid, grid) if grid else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grid is None:
+            self.grid = tuple(x.shape[-2:])
+        return _pool_to(x, self.grid)
 
 
 class LeNet5(Classifier):
-    """Two padded 5x5 conv + max-pool stages -> pool to `grid` x `grid` -> 120 -> 84 -> head.
+    """Two padded 5x5 conv + max-pool stages -> pool to a fixed grid -> 120 -> 84 -> head.
 
-    The default grid of 8 is what 32 px images give after the two pools, so on 32 px images
-    this is the LeNet-5 it always was; other sizes are pooled (or repeated) to 8x8.
+    Padded so that images from 8x8 up work; on the size it first sees (its grid) this is the
+    LeNet-5 it always was, and other sizes (progressive resizing) are pooled to that grid.
     """
 
-    def __init__(self, num_classes: int, in_channels: int, grid: int = 8):
+    def __init__(self, num_classes: int, in_channels: int, grid: int | None = None):
         super().__init__(in_channels)
-        if grid < 1:
-            raise ValueError(f"grid must be positive, got {grid}")
-        self.grid = grid
         self.conv = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
         )
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(16 * grid * grid, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+        self.pool = _FixedGrid(grid)
+        self.fc = nn.Sequential(nn.Flatten(), nn.LazyLinear(120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
         self.head = nn.Linear(84, num_classes)
         self.num_features = 84
 
     def features(self, x):
-        return self.fc(_pool_to(self.conv(x), self.grid))  # (B, 16, grid, grid) -> (B, 84)
+        return self.fc(self.pool(self.conv(x)))  # (B, 16, *grid) -> (B, 84)
 
 
-@register_model("lenet5")
+@register_model("lenet5", recipe={"bias_lr_scale": 1.0})
 def lenet5(num_classes, in_channels, **kwargs):
     return LeNet5(num_classes, in_channels, **kwargs)
 
 
 class MLP(Classifier):
-    """Average-pool the image to `grid` x `grid` -> hidden ReLU layers with dropout -> head.
+    """Pool the image to a fixed grid -> hidden ReLU layers with dropout -> head.
 
-    The default grid of 8 is the size of the digits the `small` preset is for, where the
-    pooling does nothing; larger images are averaged down to 8x8 (pass `grid=32` to keep every
-    pixel of 32 px images, at about 10 times the parameters).
+    The grid is the size of the first image it sees (the data's own size), so every pixel is
+    used; other sizes (progressive resizing) are pooled or repeated to it.
     """
 
-    def __init__(self, num_classes: int, in_channels: int, hidden=(256, 128), dropout: float = 0.1, grid: int = 8):
+    def __init__(self, num_classes: int, in_channels: int, hidden=(256, 128), dropout: float = 0.1,
+                 grid: int | None = None):
         super().__init__(in_channels)
-        if grid < 1:
-            raise ValueError(f"grid must be positive, got {grid}")
-        self.grid = grid
-        widths = (in_channels * grid * grid, *hidden)
+        self.pool = _FixedGrid(grid)
         layers: list[nn.Module] = [nn.Flatten()]
-        for width_in, width_out in zip(widths, widths[1:]):
-            layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]
+        for i, width in enumerate(hidden):
+            layers += [nn.LazyLinear(width) if i == 0 else nn.Linear(hidden[i - 1], width), nn.ReLU(), nn.Dropout(dropout)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(hidden[-1], num_classes)
         self.num_features = hidden[-1]
 
     def features(self, x):
-        return self.body(_pool_to(x, self.grid))  # (B, C, grid, grid) -> (B, hidden[-1])
+        return self.body(self.pool(x))  # (B, C, *grid) -> (B, hidden[-1])
 
 
-@register_model("mlp")
+@register_model("mlp", recipe={"bias_lr_scale": 1.0})
 def mlp(num_classes, in_channels, **kwargs):
     return MLP(num_classes, in_channels, **kwargs)

@@ -119,6 +119,30 @@ def console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def print_results(results: dict, out, *extra_files: str) -> None:
+    """The tables a command stored in its results (`Run.finish`), whether anything was run in
+    this session, the wall time, and where the files are."""
+    from pathlib import Path
+
+    from ..report.registry import format_seconds
+    from ..runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+    from ..table import Table
+
+    output = console()
+    for table in results.get("tables", []):
+        output.print(Table.from_dict(table).to_rich())
+    timing = results.get("timing") or {}
+    if results.get("cells_run") == 0:
+        output.print(f"all {len(results.get('cells', results.get('cycles', [])))} cells already done: nothing was "
+                     "trained; the results are recomputed from the run folder")
+    if timing:
+        parts = ", ".join(f"{part} {format_seconds(seconds)}" for part, seconds in timing["parts"].items() if seconds)
+        output.print(f"wall time {format_seconds(timing['wall_seconds'])} over {timing['sessions']} session(s)"
+                     + (f" ({parts})" if parts else ""))
+    files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, *extra_files)
+    output.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
+
+
 def _group_of(argv: list[str]) -> str | None:
     """"al" for `al init ...`: the group when the first two words name a registered verb."""
     if len(argv) > 1 and f"{argv[0]} {argv[1]}" in discover_commands():
@@ -156,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from ..data import DataError
+    from ..progress import reporter
     from ..runs import RunExistsError
 
+    args.on_progress = reporter()  # a bar on a terminal, a plain line at least once a minute otherwise
     try:
         code = spec.run(args)
         if code == 0:
@@ -169,3 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"winnow {spec.name}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if args.on_progress is not None:
+            args.on_progress.close()

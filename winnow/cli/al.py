@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import command, command_group, console
+from . import command, command_group, console, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, name_list, proxy_options, recipe_overrides)
 
@@ -59,7 +59,7 @@ def al(args) -> int:
                      stratified_initial=args.stratified_initial, class_balanced=args.class_balanced,
                      model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                      proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
-                     on_cycle=print_cycle)
+                     on_progress=args.on_progress, on_cycle=print_cycle)
     print_al(results, args.out)
     return 0
 
@@ -71,39 +71,9 @@ def print_cycle(record: dict) -> None:
 
 
 def print_al(results: dict, out) -> None:
-    from pathlib import Path
+    from ..runs import LEARNING_CURVES_PNG
 
-    from rich.table import Table
-
-    from ..runs import LEARNING_CURVES_PNG, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
-    from ..stats import PairedDifference, Summary
-
-    strategies = results["config"]["strategies"]
-    rows = {(r["strategy"], r["labels"]): r for r in results["rows"]}
-    table = Table(title="Active learning: test accuracy (%), mean ± std over trials; (difference to random, 95 % CI)")
-    table.add_column("labels", justify="right")
-    for strategy in strategies:
-        table.add_column(strategy, justify="right")
-    for n in results["label_counts"]:
-        cells = []
-        for strategy in strategies:
-            row = rows[(strategy, n)]
-            text = Summary(**row["test_accuracy"]).format()
-            if row["vs_random"]:
-                text += f"\n({PairedDifference(**row['vs_random']).format()})"
-            cells.append(text)
-        table.add_row(str(n), *cells)
-    areas = Table(title="Area under the learning curve (mean accuracy %)")
-    for column in ("strategy", "area", "vs random (95 % CI)"):
-        areas.add_column(column, justify="left" if column == "strategy" else "right")
-    for row in results["areas"]:
-        areas.add_row(row["strategy"], Summary(**row["area"]).format(),
-                      PairedDifference(**row["vs_random"]).format() if row["vs_random"] else "")
-    output = console()
-    output.print(table)
-    output.print(areas)
-    files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, LEARNING_CURVES_PNG)
-    output.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
+    print_results(results, out, LEARNING_CURVES_PNG)
 
 
 # ---------------------------------------------------------------- with people labelling
@@ -170,7 +140,7 @@ def al_next(args) -> int:
     settings = NEXT_SETTINGS.parse(args.settings, strategy=args.strategy)
     record = labelling.next_cycle(args.dir, budget=args.budget, strategy=args.strategy,
                                   options=settings.strategies.get(args.strategy), class_balanced=args.class_balanced,
-                                  seed=args.seed)
+                                  seed=args.seed, on_progress=args.on_progress)
     print(f"cycle {record['cycle']}: {record['queried_count']} images to label in {record['queries_csv']}"
           f"; contact sheet {record['contact_sheet']}")
     print(f"fill in their label column (or label them in Label Studio) and run: winnow al import {args.dir} FILE")

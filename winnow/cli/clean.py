@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import command, console
+from . import command, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_run_options, data_options,
                       recipe_overrides, seed_list)
 
@@ -89,6 +89,7 @@ def clean(args) -> int:
                         remove=args.remove, scale_epochs=args.scale_epochs, flagged_images=args.flagged_images,
                         model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                         cv_overrides=settings.cv, data_options=data_options(args), force=args.force,
+                        on_progress=args.on_progress,
                         on_cell=print_clean_cell)
     print_clean(results, args.out)
     return 0
@@ -109,37 +110,7 @@ def print_clean_cell(cell: dict) -> None:
 
 
 def print_clean(results: dict, out) -> None:
-    from pathlib import Path
+    from ..runs import FLAG_QUALITY, FLAGGED_PNG, FLAGS_CSV
 
-    from rich.table import Table
-
-    from ..runs import FLAG_QUALITY, FLAGGED_PNG, FLAGS_CSV, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
-    from ..stats import PairedDifference, Summary
-
-    flags, noisy = results["flags"], results["config"]["noise"] is not None
-    output = console()
-    title = f"Flags ({results['config']['method']})"
-    table = Table(title=title + (": against the injected noise (%)" if noisy else ""))
-    columns = ("seeds", "flagged", *(("precision", "recall", "F1") if noisy else ()))
-    for column in columns:
-        table.add_column(column, justify="left" if column == "seeds" else "right")
-    table.add_row("mean ± std", Summary(**flags["flagged"]).format(1.0, 1),
-                  *[Summary(**flags[key]).format() for key in ("precision", "recall", "f1") if noisy])
-    if "flags_csv" in flags:
-        quality = flags["flags_csv"]
-        table.add_row("flags.csv (all seeds)", str(quality["flagged"]),
-                      *[f"{100 * quality[key]:.2f}" for key in ("precision", "recall", "f1")])
-    output.print(table)
-    if results["rows"]:
-        table = Table(title="Training after cleaning: test accuracy (%), mean ± std over seeds")
-        for column in ("labels", "kept", "test accuracy", "vs noisy (95 % CI)", "vs true (95 % CI)", "training s"):
-            table.add_column(column, justify="left" if column == "labels" else "right")
-        for row in results["rows"]:
-            table.add_row(row["labels"], f"{row['kept']:.0f}", Summary(**row["test_accuracy"]).format(),
-                          PairedDifference(**row["vs_noisy"]).format() if row["vs_noisy"] else "",
-                          PairedDifference(**row["vs_true"]).format() if row["vs_true"] else "",
-                          f"{row['train_seconds']:.1f}")
-        output.print(table)
-    files = (FLAG_QUALITY,) if noisy else ()
-    files = (FLAGS_CSV, FLAGGED_PNG, *files, RESULTS_MD, RESULTS_CSV, RESULTS_JSON)
-    output.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
+    noisy = results["config"]["noise"] is not None
+    print_results(results, out, FLAGS_CSV, FLAGGED_PNG, *((FLAG_QUALITY,) if noisy else ()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import command, console
+from . import command, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, float_list, name_list, proxy_options, recipe_overrides, seed_list)
 
@@ -53,7 +53,7 @@ def prune(args) -> int:
                         scale_epochs=args.scale_epochs, model=args.model, preset=args.preset,
                         recipe_overrides=recipe_overrides(args, settings), proxy_overrides=settings.proxy,
                         proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
-                        on_cell=print_cell)
+                        on_progress=args.on_progress, on_cell=print_cell)
     print_prune(results, args.out)
     return 0
 
@@ -65,24 +65,4 @@ def print_cell(cell: dict) -> None:
 
 
 def print_prune(results: dict, out) -> None:
-    from pathlib import Path
-
-    from rich.table import Table
-
-    from ..runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
-    from ..stats import PairedDifference, Summary
-
-    table = Table(title="Pruning: test accuracy (%) per kept fraction, mean ± std over seeds")
-    for column in ("fraction", "strategy", "kept", "test accuracy", "vs random (95 % CI)", "vs full (95 % CI)",
-                   "choosing s", "training s"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
-    for row in results["rows"]:
-        table.add_row(f"{row['fraction']:g}", row["strategy"], str(row["kept"] or ""),
-                      Summary(**row["test_accuracy"]).format(),
-                      PairedDifference(**row["vs_random"]).format() if row["vs_random"] else "",
-                      PairedDifference(**row["vs_full"]).format() if row["vs_full"] else "",
-                      "" if row["choose_seconds"] is None else f"{row['choose_seconds']:.1f}",
-                      "" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}")
-    output = console()
-    output.print(table)
-    output.print(f"results in {', '.join(str(Path(out) / f) for f in (RESULTS_MD, RESULTS_CSV, RESULTS_JSON))}")
+    print_results(results, out)

@@ -53,7 +53,8 @@ def select(args) -> int:
                        labelled=args.labelled, class_balanced=args.class_balanced,
                        options=settings.strategies.get(args.strategy, {}), seed=seed, model=args.model,
                        preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
-                       proxy_options=proxy_options(args), data_options=data_options(args), force=args.force)
+                       proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
+                       on_progress=args.on_progress)
     print_selection(final, args.out)
     return 0
 

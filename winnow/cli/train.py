@@ -31,10 +31,10 @@ def train(args) -> int:
     from ..experiments.train import train_run
 
     settings = SETTINGS.parse(args.settings)
-    overrides = recipe_overrides(args, settings, ("seed", "device", "epochs"))
-    final = train_run(args.data, args.out, model=args.model, preset=args.preset, recipe_overrides=overrides,
+    final = train_run(args.data, args.out, seed=0 if args.seed is None else args.seed, model=args.model,
+                      preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                       data_options=data_options(args), force=args.force, calibrate=args.calibrate,
-                      tensorboard=args.tensorboard)
+                      tensorboard=args.tensorboard, on_progress=args.on_progress)
     print_final(final, args.out)
     if args.calibrate:
         after = final["calibration"]

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from .. import __version__, data, metrics, runs
-from ..models import create_model
+from ..models import create_model, model_recipe
 from ..table import Table
 from ..train import Outputs, Recipe, TrainResult, check_no_seed, fit, get_preset, predict, preset_model, resolve_device
 
@@ -132,14 +132,15 @@ class TrainingSpec:
     def resolve(cls, dataset: data.Dataset, model: str | None = None, preset: str = "auto",
                 overrides: dict | None = None, *, seed_option: str = "--seeds") -> "TrainingSpec":
         """`auto` resolved for `dataset`, the preset's model unless `model` names one, the
-        preset's recipe with `overrides` (`Recipe.override`: a new epochs stretches the resize
-        schedule). A seed in `overrides` is an error naming `seed_option`."""
+        preset's recipe with what the model needs on top (`models.model_recipe`, e.g. LeNet's
+        bias learning rate) and then `overrides` (`Recipe.override`: a new epochs stretches the
+        resize schedule). A seed in `overrides` is an error naming `seed_option`."""
         overrides = dict(overrides or {})
         check_no_seed(overrides, seed_option)
         preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
-        recipe = get_preset(preset, **overrides)
         name = model or preset_model(preset)
-        create_model(name, dataset.num_classes, dataset.in_channels)  # an unknown name fails here, before a run
+        recipe = get_preset(preset, **{**model_recipe(name), **overrides})
+        create_model(name, dataset.num_classes, dataset.in_channels)  # a model that cannot be built fails here
         return cls(name, preset, recipe)
 
     def override(self, overrides: dict | None, seed_option: str = "--seeds") -> "TrainingSpec":
