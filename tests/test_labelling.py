@@ -174,13 +174,13 @@ def test_an_existing_folder_needs_force_and_force_never_removes_other_files(star
 
     (started / "queries").mkdir()
     (started / "queries" / "my_answers.csv").write_text("path,label\n")
-    with pytest.raises(RunExistsError, match=r"not the labelling folder's \(queries\)"):
+    with pytest.raises(RunExistsError, match=r"holds files that are not a run's \(queries\)"):
         labelling.init(f"folder:{root}", labels, started, force=True, **FAST)
     assert (started / "queries" / "my_answers.csv").exists()
 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.txt").write_text("precious")
-    with pytest.raises(RunExistsError, match="not a labelling folder"):
+    with pytest.raises(RunExistsError, match=r"not a run's \(thesis.txt\)"):
         labelling.init(f"folder:{root}", labels, tmp_path / "mine", force=True, **FAST)
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
 

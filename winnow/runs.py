@@ -58,7 +58,6 @@ PRUNE_PNG, LEARNING_CURVES_PNG = "prune_results.png", "learning_curves.png"
 REPORT_FIGURES = (TRAINING_CURVES_PNG, CONFUSION_PNG, PER_CLASS_PNG, SELECTED_PNG, SELECTED_CLASSES_PNG, PRUNE_PNG,
                   LEARNING_CURVES_PNG)
 REPORT_FILES = (REPORT_HTML, *REPORT_FIGURES)  # written by `winnow report` and at the end of every command
-_PICKS_PNG = re.compile(r"picks_[\w.-]+\.png")  # in `winnow al` runs: the images a strategy picked, per cycle
 TENSORBOARD = "tensorboard"  # `winnow train --tensorboard`: holds only events.out.tfevents.* files
 _OWN_FILES = (TIMING,) + RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES + REPORT_FILES
 _CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
@@ -125,9 +124,23 @@ def _json_round_trip(value):
     return json.loads(json.dumps(value))
 
 
+_COMMAND_FILES: dict[str, re.Pattern] = {}  # command -> its own files (`register_run_files`)
+
+
+def register_run_files(command: str, *patterns: str) -> None:
+    r"""Declare the files a run folder of `command` holds besides the common run files: regexes
+    over '/'-separated paths inside the folder (r"queries/cycle_[0-9]+\.csv"). With force,
+    `prepare_run_dir` removes them, and the temporaries of their interrupted writes, from a
+    folder whose config.json names `command`; a sub-folder goes when every file in it matches."""
+    _COMMAND_FILES[command] = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+register_run_files("al", r"picks_[\w.-]+\.png")  # the images a strategy picked, per cycle
+
+
 def _is_run_file(name: str, folder: Path | None = None) -> bool:
-    """A file a run writes, the temporary file of an atomic write that was interrupted, or the
-    cells folder holding only cell records."""
+    """A file a run writes, the temporary file of an atomic write that was interrupted, the
+    cells folder holding only cell records, or a file the folder's command declared its own."""
     if name == CELLS and folder is not None:
         cells = folder / CELLS
         return cells.is_dir() and all(p.is_file() and p.suffix in _CELL_SUFFIXES for p in cells.rglob("*")
@@ -136,18 +149,27 @@ def _is_run_file(name: str, folder: Path | None = None) -> bool:
         events = folder / TENSORBOARD
         return events.is_dir() and all(p.is_file() and p.name.startswith("events.out.tfevents.")
                                        for p in events.iterdir())
-    temporary = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", name)
-    if _PICKS_PNG.fullmatch(temporary.group(1) if temporary else name):
-        return _is_al_run(folder)
-    return name in _OWN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in _OWN_FILES)
-
-
-def _is_al_run(folder: Path | None) -> bool:
-    """Whether `folder` holds a `winnow al` run (whose picks_*.png figures are its own)."""
-    try:
-        return folder is not None and read_json(folder / CONFIG).get("command") == "al"
-    except (OSError, ValueError, AttributeError):
+    if name in _OWN_FILES or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in _OWN_FILES):
+        return True
+    own = _COMMAND_FILES.get(_command_of(folder))
+    if own is None:
         return False
+    entry = folder / name
+    files = [p for p in entry.rglob("*") if not p.is_dir()] if entry.is_dir() else [entry]
+    return all(own.fullmatch(_written_name(p.relative_to(folder).as_posix())) for p in files)
+
+
+def _written_name(path: str) -> str:
+    """"queries/cycle_1.csv" for the temporary "queries/.cycle_1.csv.k2x9.tmp" of its atomic write."""
+    return re.sub(r"(^|/)\.([^/]+)\.[^./]+\.tmp$", r"\1\2", path)
+
+
+def _command_of(folder: Path | None) -> str | None:
+    """The command named in `folder`'s config.json; None when it has none that can be read."""
+    try:
+        return None if folder is None else read_json(folder / CONFIG).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def picks_png(strategy: str) -> str:

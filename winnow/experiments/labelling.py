@@ -51,7 +51,6 @@ import io
 import logging
 import math
 import re
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -76,6 +75,8 @@ SEED_OPTION = "--seed of `al next`"  # the proxy's seed is set per cycle
 DATA_OPTIONS = ("image_size", "skip_bad_images", "cache_dir", "workers")  # what load_unlabelled takes
 QUERY_COLUMNS = ("rank", "path", "predicted", "score", "label")
 _CYCLE_FILE = re.compile(r"cycle_([0-9]+)\.(csv|png|json)")
+runs.register_run_files(COMMAND, re.escape(LABELS_CSV), re.escape(IMPORTS), rf"{QUERIES}/cycle_[0-9]+\.(csv|png)",
+                        rf"{CYCLES}/cycle_[0-9]+\.json")
 
 
 # ---------------------------------------------------------------- the public functions
@@ -107,7 +108,7 @@ def init(
     preset, model, recipe_overrides : the proxy model and its recipe, as for `winnow train`;
         the seed is `next_cycle`'s, so a seed among the overrides is an error
     proxy_options : MC-dropout passes and the short runs some strategies need (`proxy.ProxyOptions`)
-    force : replace an existing labelling folder's files (never anything else in it)
+    force : replace the files of an existing run folder (never anything else in it: `runs.prepare_run_dir`)
 
     Everything is checked before the folder is written. Returns `status(out)`.
     """
@@ -136,7 +137,7 @@ def init(
     if needs_training(plan_inputs([get_strategy(strategy)], "file", class_balanced)):
         TrainingSpec.resolve(labelled, model, preset, overrides, seed_option=SEED_OPTION)  # a bad name fails here
 
-    folder = _prepare_folder(out, force)
+    folder = runs.prepare_run_dir(out, force)
     runs.write_json(folder / runs.CONFIG, {
         **run_config(COMMAND, data_spec, data_options, labelled),
         "image_count": len(dataset),
@@ -335,51 +336,6 @@ def status(run_dir: str | Path) -> dict:
 
 
 # ---------------------------------------------------------------- the folder's files
-
-
-def _prepare_folder(out: str | Path, force: bool) -> Path:
-    """`out` ready for a new labelling folder. An existing one is refused unless `force`, which
-    removes only the files a labelling folder writes; a folder holding anything else (or that is
-    not a labelling folder) is refused even then (`runs.prepare_run_dir`'s rules)."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise runs.RunExistsError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
-        if not force:
-            raise runs.RunExistsError(f"labelling folder {path} already exists; pass --force to start it again")
-        if not _is_labelling_folder(path):
-            raise runs.RunExistsError(f"{path} is not empty and is not a labelling folder; choose another --out folder")
-        others = sorted(p.name for p in path.iterdir() if not _is_own(p))
-        if others:
-            raise runs.RunExistsError(f"{path} holds files that are not the labelling folder's "
-                                      f"({', '.join(others[:5])}); choose another --out folder")
-        for leftover in path.iterdir():
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _is_labelling_folder(path: Path) -> bool:
-    try:
-        return runs.read_json(path / runs.CONFIG).get("command") == COMMAND
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _is_own(path: Path) -> bool:
-    """A file the labelling folder writes, or the temporary file of an interrupted write."""
-    own_files = (runs.CONFIG, LABELS_CSV, IMPORTS, runs.REPORT_HTML)
-    if path.is_dir():
-        return path.name in (QUERIES, CYCLES) and all(
-            p.is_file() and (_CYCLE_FILE.fullmatch(p.name) or _is_temporary(p.name)) for p in path.iterdir())
-    return path.name in own_files or _is_temporary(path.name)
-
-
-def _is_temporary(name: str) -> bool:
-    """The temporary file `runs` writes before renaming it to one of ours: `.<name>.<random>.tmp`."""
-    match = re.fullmatch(r"\.(.+?)\.[^.]+\.tmp", name)
-    return bool(match) and (match.group(1) in (runs.CONFIG, LABELS_CSV, runs.REPORT_HTML)
-                            or bool(_CYCLE_FILE.fullmatch(match.group(1))))
 
 
 def _read_config(folder: Path) -> dict:
