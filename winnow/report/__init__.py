@@ -13,7 +13,7 @@ folder as PNG files; the page has no script and loads nothing from a network.
 
 The report reads run folders (JSON, CSV, NPY) and, for image grids, the run's data through
 `winnow.data`; it never trains or loads a model. A new run kind is one builder function
-registered with `register_kind` (`registry.py`; the builders are in `kinds.py`).
+registered with `register_kind` (`registry.py`) in a module named kinds*.py of this package, found automatically.
 """
 
 from .build import read_run_folder, render_report, write_report

@@ -11,11 +11,14 @@ from typing import Callable
 
 from .. import __version__, runs
 from . import html as h
-from . import kinds  # noqa: F401  (registers the builders)
+from .registry import discover_kinds
 from .registry import (ATTACHMENTS, KINDS, OPEN_ENDED, Block, Context, NotARunFolderError, Run, format_seconds,
                        format_value, wall_time)
 
 log = logging.getLogger("winnow.report")
+
+discover_kinds()
+
 
 def read_run_folder(path: str | os.PathLike) -> Run:
     """A run folder as a `Run`; a NotARunFolderError names a path that is not one."""

@@ -137,6 +137,20 @@ class Context:
         return dataset, reason
 
 
+def discover_kinds() -> dict[str, Kind]:
+    """Import every module of the report package named kinds* (kinds.py, kinds_distill.py, ...),
+    which registers its builders: a new command's report kind is one new module."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    for module in pkgutil.iter_modules(package_path):
+        if module.name.startswith("kinds"):
+            importlib.import_module(f"{__package__}.{module.name}")
+    return KINDS
+
+
 def wall_time(run: Run) -> str:
     """The run's elapsed time with its parts, e.g. "3 min 02 s (training 2 min 40 s, ...)":
     from timing.json (summed over resumptions), or final.json's wall_seconds, or the kind's own
