@@ -16,6 +16,7 @@ naming the file and each CSV line or JSON task.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections import defaultdict
@@ -187,3 +188,71 @@ def reference_path(reference: str) -> tuple[str, bool]:
     is_url = bool(parts.scheme or parts.query or parts.netloc) or reference.strip().startswith("/data/")
     path = (unquote(parts.path) if is_url else reference.strip()).lstrip("/")
     return path, is_url and path.startswith("data/upload/")
+
+
+def labels_csv_text(labels: dict[str, tuple[str, str]]) -> str:
+    """A labelling folder's labels.csv: path,label,source rows from path -> (class name, source)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["path", "label", "source"])
+    writer.writerows([path, label, source] for path, (label, source) in labels.items())
+    return text.getvalue()
+
+
+def read_labels(path: Path, class_names: list[str]) -> dict[str, tuple[str, str]]:
+    """path -> (class name, source), in file order, from a labelling folder's labels.csv."""
+    labels = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"path", "label", "source"} <= set(reader.fieldnames):
+            raise DataError(f"{path}: expected the columns path,label,source")
+        known = set(class_names)
+        for row in reader:
+            if row["label"] not in known:
+                raise DataError(f"{path} line {reader.line_num}: unknown class {row['label']!r}")
+            if row["path"] in labels:
+                raise DataError(f"{path} line {reader.line_num}: {row['path']} is listed twice")
+            labels[row["path"]] = (row["label"], row["source"])
+    return labels
+
+
+def class_names_of(classes, answers: list[Answer], labels_csv) -> list[str]:
+    """The classes given, or the sorted labels of the answers; at least two."""
+    if classes is not None:
+        names = [str(name) for name in classes]
+        if len(set(names)) != len(names) or not all(name.strip() == name and name for name in names):
+            raise ValueError(f"classes must be distinct, non-empty names without surrounding spaces, got {names}")
+    else:
+        names = sorted({answer.label for answer in answers if answer.label})
+    if len(names) < 2:
+        where = "no labels file" if labels_csv is None else f"the labels of {labels_csv}"
+        raise ValueError(f"{where} name{'s' if labels_csv is not None else ''} {len(names)} class(es) {names}; "
+                         "a classifier needs at least two: give classes=[...] (--classes) to name them all")
+    return names
+
+
+def answer_problems(answers: list[Answer], class_names: list[str], existing: dict,
+                     force: bool) -> list[str]:
+    """Unknown classes, images named twice, and (without force) labels that would change; for
+    answers whose path was matched."""
+    problems = []
+    known = set(class_names)
+    first_row = {}
+    for answer in answers:
+        if answer.path is None:
+            continue
+        if answer.path in first_row:
+            problems.append(f"{answer.where}: {answer.path} is also in {first_row[answer.path]}; give each image once")
+            continue
+        first_row[answer.path] = answer.where
+        if not answer.label:
+            continue
+        if answer.label not in known:
+            problems.append(f"{answer.where}: unknown class {answer.label!r} for {answer.path}; "
+                            f"classes: {', '.join(class_names)}")
+            continue
+        old = existing.get(answer.path)
+        if old is not None and old[0] != answer.label and not force:
+            problems.append(f"{answer.where}: {answer.path} is already labelled {old[0]!r} ({old[1]}), not "
+                            f"{answer.label!r}; pass --force to overwrite")
+    return problems

@@ -127,9 +127,9 @@ def init(
     log.info("%s", dataset.describe())
 
     answers = [] if labels_csv is None else label_files.read_csv(Path(labels_csv))
-    class_names = _class_names(classes, answers, labels_csv)
+    class_names = label_files.class_names_of(classes, answers, labels_csv)
     problems = label_files.match_exact(answers, set(dataset.paths), data_spec)
-    problems += _answer_problems(answers, class_names, {}, force=False)
+    problems += label_files.answer_problems(answers, class_names, {}, force=False)
     if problems:
         raise data.DataError(label_files.problem_report(labels_csv, problems, "nothing was written"))
     given = [answer for answer in answers if answer.label]
@@ -278,7 +278,7 @@ def import_labels(run_dir: str | Path, answers_path: str | Path, *, force: bool 
     else:
         raise data.DataError(f"answers file {answers_path}: give a .csv (path,label) or Label Studio's .json export")
     existing = _read_labels(folder, config["class_names"])
-    problems += _answer_problems(answers, config["class_names"], existing, force)
+    problems += label_files.answer_problems(answers, config["class_names"], existing, force)
     if problems:
         raise data.DataError(label_files.problem_report(answers_path, problems, "nothing was imported"))
 
@@ -338,6 +338,14 @@ def status(run_dir: str | Path) -> dict:
 # ---------------------------------------------------------------- the folder's files
 
 
+def _write_labels(folder: Path, labels: dict[str, tuple[str, str]]) -> None:
+    runs.write_text(folder / LABELS_CSV, label_files.labels_csv_text(labels))
+
+
+def _read_labels(folder: Path, class_names: list[str]) -> dict[str, tuple[str, str]]:
+    return label_files.read_labels(folder / LABELS_CSV, class_names)
+
+
 def _read_config(folder: Path) -> dict:
     if not (folder / runs.CONFIG).is_file():
         raise FileNotFoundError(f"{folder} is not a labelling folder (no {runs.CONFIG}): start one with init")
@@ -345,32 +353,6 @@ def _read_config(folder: Path) -> dict:
     if config.get("command") != COMMAND:
         raise ValueError(f"{folder} holds a run of {config.get('command')!r}, not a labelling folder")
     return config
-
-
-def _write_labels(folder: Path, labels: dict[str, tuple[str, str]]) -> None:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["path", "label", "source"])
-    writer.writerows([path, label, source] for path, (label, source) in labels.items())
-    runs.write_text(folder / LABELS_CSV, text.getvalue())
-
-
-def _read_labels(folder: Path, class_names: list[str]) -> dict[str, tuple[str, str]]:
-    """path -> (class name, source), in file order, from the folder's labels.csv."""
-    path = folder / LABELS_CSV
-    labels = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"path", "label", "source"} <= set(reader.fieldnames):
-            raise data.DataError(f"{path}: expected the columns path,label,source")
-        known = set(class_names)
-        for row in reader:
-            if row["label"] not in known:
-                raise data.DataError(f"{path} line {reader.line_num}: unknown class {row['label']!r}")
-            if row["path"] in labels:
-                raise data.DataError(f"{path} line {reader.line_num}: {row['path']} is listed twice")
-            labels[row["path"]] = (row["label"], row["source"])
-    return labels
 
 
 def _finished_cycles(folder: Path) -> dict[int, list[str]]:
@@ -436,47 +418,6 @@ def _absolute_spec(spec: str) -> str:
     if scheme == "folder" and has_path and path_text:
         return f"folder:{Path(path_text).expanduser().resolve()}"
     return spec  # load_unlabelled names what is wrong
-
-
-def _class_names(classes, answers: list[label_files.Answer], labels_csv) -> list[str]:
-    if classes is not None:
-        names = [str(name) for name in classes]
-        if len(set(names)) != len(names) or not all(name.strip() == name and name for name in names):
-            raise ValueError(f"classes must be distinct, non-empty names without surrounding spaces, got {names}")
-    else:
-        names = sorted({answer.label for answer in answers if answer.label})
-    if len(names) < 2:
-        where = "no labels file" if labels_csv is None else f"the labels of {labels_csv}"
-        raise ValueError(f"{where} name{'s' if labels_csv is not None else ''} {len(names)} class(es) {names}; "
-                         "a classifier needs at least two: give classes=[...] (--classes) to name them all")
-    return names
-
-
-def _answer_problems(answers: list[label_files.Answer], class_names: list[str], existing: dict,
-                     force: bool) -> list[str]:
-    """Unknown classes, images named twice, and (without force) labels that would change; for
-    answers whose path was matched."""
-    problems = []
-    known = set(class_names)
-    first_row = {}
-    for answer in answers:
-        if answer.path is None:
-            continue
-        if answer.path in first_row:
-            problems.append(f"{answer.where}: {answer.path} is also in {first_row[answer.path]}; give each image once")
-            continue
-        first_row[answer.path] = answer.where
-        if not answer.label:
-            continue
-        if answer.label not in known:
-            problems.append(f"{answer.where}: unknown class {answer.label!r} for {answer.path}; "
-                            f"classes: {', '.join(class_names)}")
-            continue
-        old = existing.get(answer.path)
-        if old is not None and old[0] != answer.label and not force:
-            problems.append(f"{answer.where}: {answer.path} is already labelled {old[0]!r} ({old[1]}), not "
-                            f"{answer.label!r}; pass --force to overwrite")
-    return problems
 
 
 def _class_counts(class_names: list[str], labels: np.ndarray) -> dict[str, int]:
