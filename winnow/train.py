@@ -262,6 +262,64 @@ class Outputs:
         return float((self.predictions == self.labels).mean()) if len(self.labels) else float("nan")
 
 
+@dataclass
+class Batch:
+    """What an objective (`fit(objective=...)`) sees of one training step.
+
+    images : (B, C, H, W) float in [0, 1], augmented and resized exactly as the model saw them
+    labels : (B,) int64
+    logits : (B, K) float32, the model's
+    features : layer name -> that module's output in this forward pass, for the names the
+        objective asked for in `feature_layers` (e.g. (B, C, H, W) of a conv group)
+    label_loss : the scalar loss `fit` trains on without an objective (the recipe's
+        cross-entropy with label smoothing)
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    logits: torch.Tensor
+    features: dict[str, torch.Tensor]
+    label_loss: torch.Tensor
+
+
+class FeatureHooks:
+    """Forward hooks that keep the outputs of named sub-modules of `model` (names as in
+    `model.named_modules()`, e.g. "groups.2"): after `model(x)`, `hooks.outputs[name]`.
+
+        hooks = FeatureHooks(model, ["groups.2"])
+        logits = model(x)
+        feature_map = hooks.outputs["groups.2"]  # (B, C, H, W)
+        hooks.remove()
+
+    An unknown name is a ValueError listing the names that exist (`check`).
+    """
+
+    def __init__(self, model: nn.Module, names: Sequence[str], role: str = "the model"):
+        modules = self.check(model, names, role)
+        self.outputs: dict[str, torch.Tensor] = {}
+        self._handles = [modules[name].register_forward_hook(self._keeper(name)) for name in dict.fromkeys(names)]
+
+    @staticmethod
+    def check(model: nn.Module, names: Sequence[str], role: str = "the model") -> dict[str, nn.Module]:
+        """name -> module of `model`; a ValueError for the first name it does not have."""
+        modules = dict(model.named_modules())
+        for name in names:
+            if not name or name not in modules:
+                known = ", ".join(n for n in modules if n)
+                raise ValueError(f"{role} has no layer {name!r}; its layers are: {known}")
+        return modules
+
+    def _keeper(self, name: str):
+        def keep(module, inputs, output):
+            self.outputs[name] = output
+        return keep
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles, self.outputs = [], {}
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -283,12 +341,13 @@ def _autocast(device: torch.device, recipe: Recipe):
     return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
-def _make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+def _make_optimizer(model: nn.Module, recipe: Recipe, extra: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
     """Weights (dim > 1) at `lr`; biases and norm shifts at `lr * bias_lr_scale`, with their decay
-    divided by the same factor so every parameter decays by the same fraction per step."""
+    divided by the same factor so every parameter decays by the same fraction per step. `extra`
+    parameters (an objective's) join the model's, after them, by the same rule."""
     lr = recipe.lr * recipe.batch_size / 512 if recipe.optimizer == "sgd" else recipe.lr
     weights, biases = [], []
-    for p in model.parameters():
+    for p in [*model.parameters(), *extra]:
         if p.requires_grad:
             (weights if p.dim() > 1 else biases).append(p)
     scale = recipe.bias_lr_scale
@@ -329,6 +388,7 @@ def fit(
     on_epoch_end: Callable[[dict], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     prepare: bool = True,
+    objective: Callable[[Batch], torch.Tensor] | None = None,
     progress: object = None,  # ignored: a shim until every caller passes on_progress; to be removed
 ) -> TrainResult:
     """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
@@ -344,6 +404,16 @@ def fit(
     `history`; `on_progress(Progress)` after every training step (`winnow.progress` has the
     reporters). Same seed and device give the same result. NumPy's global generator is neither
     used nor seeded.
+
+    objective : the loss to train on instead of the label loss (distillation, `winnow.distill`):
+        called in every step, under the same autocast as the model, with a `Batch` (the
+        augmented images, labels, logits, the outputs of the layers named by its
+        `feature_layers` attribute, and the label loss), it returns the scalar loss. If it
+        has a `setup(model, sample, device, memory_format)` method, that is called once before
+        the first step with the prepared model and a (S, C, H, W) float sample of the training
+        images on the device (the first 64); the parameters it returns (e.g. adapters) are
+        trained with the model's, and the random state it uses leaves the model's training
+        unchanged. Without an objective (None) training is exactly as it always was.
     """
     recipe = recipe or Recipe()
     train_indices = _check_indices(dataset, train_indices, "train_indices")
@@ -366,7 +436,15 @@ def fit(
         _prepare_model(model, images, device, memory_format, generator)
     else:
         model.to(device=device, memory_format=memory_format)
-    optimizer = _make_optimizer(model, recipe)
+    hooks, extra = None, []
+    if objective is not None:
+        hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
+        if hasattr(objective, "setup"):
+            with torch.random.fork_rng(devices=[]):  # the objective's own initialisation draws nothing of the model's
+                torch.manual_seed(recipe.seed)
+                extra = list(objective.setup(model, _to_float(images[:64], recipe.channels_last), device,
+                                             memory_format) or [])
+    optimizer = _make_optimizer(model, recipe, extra)
 
     n = len(train_indices)
     batch_size = min(recipe.batch_size, n)
@@ -380,58 +458,62 @@ def fit(
     correct_history: list[torch.Tensor] = []
     best = (-1.0, None, None)  # (val accuracy, epoch, state)
     step, start = 0, time.perf_counter()
-    for epoch in range(1, num_epochs + 1):
-        model.train()
-        order = torch.randperm(n, device=device, generator=generator)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        presented = torch.full((n,), -1, dtype=torch.int8, device=device)  # per sample: -1, 0 wrong, 1 right
-        seen = 0
-        for b in range(steps_per_epoch):
-            if step >= total_steps:
+    try:
+        for epoch in range(1, num_epochs + 1):
+            model.train()
+            order = torch.randperm(n, device=device, generator=generator)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device)
+            presented = torch.full((n,), -1, dtype=torch.int8, device=device)  # per sample: -1, 0 wrong, 1 right
+            seen = 0
+            for b in range(steps_per_epoch):
+                if step >= total_steps:
+                    break
+                batch = order[b * batch_size : (b + 1) * batch_size]
+                x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
+                size = _train_size(step / steps_per_epoch, resize_stages)
+                if size is not None:
+                    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+                y = labels[batch]
+                for g in optimizer.param_groups:
+                    g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
+                logits, loss = _train_step(model, optimizer, x, y, recipe, device, objective, hooks)
+                hits = logits.detach().argmax(1) == y
+                presented[batch] = hits.to(torch.int8)
+                loss_sum += loss.detach() * len(batch)
+                correct += hits.sum()
+                seen += len(batch)
+                step += 1
+                if on_progress is not None:
+                    on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
+                                         done=step == total_steps))
+            record = {
+                "epoch": epoch,
+                "train_loss": float(loss_sum) / max(seen, 1),
+                "train_accuracy": float(correct) / max(seen, 1),
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - start,
+            }
+            if val_indices is not None:
+                record["val_accuracy"] = predict(model, dataset, val_indices, recipe).accuracy
+                if record["val_accuracy"] > best[0]:
+                    best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            history.append(record)
+            correct_history.append(presented.cpu())
+            log.info("epoch %d/%d %s", epoch, num_epochs,
+                     " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+            patience = recipe.early_stopping_patience
+            if patience and best[1] is not None and epoch - best[1] >= patience:
+                log.info("early stopping at epoch %d (best %d)", epoch, best[1])
+                if on_progress is not None and step < total_steps:
+                    on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
+                                         done=True))
                 break
-            batch = order[b * batch_size : (b + 1) * batch_size]
-            x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
-            size = _train_size(step / steps_per_epoch, resize_stages)
-            if size is not None:
-                x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-            y = labels[batch]
-            for g in optimizer.param_groups:
-                g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
-            logits, loss = _train_step(model, optimizer, x, y, recipe, device)
-            hits = logits.detach().argmax(1) == y
-            presented[batch] = hits.to(torch.int8)
-            loss_sum += loss.detach() * len(batch)
-            correct += hits.sum()
-            seen += len(batch)
-            step += 1
-            if on_progress is not None:
-                on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
-                                     done=step == total_steps))
-        record = {
-            "epoch": epoch,
-            "train_loss": float(loss_sum) / max(seen, 1),
-            "train_accuracy": float(correct) / max(seen, 1),
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": time.perf_counter() - start,
-        }
-        if val_indices is not None:
-            record["val_accuracy"] = predict(model, dataset, val_indices, recipe).accuracy
-            if record["val_accuracy"] > best[0]:
-                best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-        history.append(record)
-        correct_history.append(presented.cpu())
-        log.info("epoch %d/%d %s", epoch, num_epochs,
-                 " ".join(f"{k}={v:.4f}" for k, v in record.items() if isinstance(v, float)))
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-        patience = recipe.early_stopping_patience
-        if patience and best[1] is not None and epoch - best[1] >= patience:
-            log.info("early stopping at epoch %d (best %d)", epoch, best[1])
-            if on_progress is not None and step < total_steps:
-                on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
-                                     done=True))
-            break
+    finally:
+        if hooks is not None:
+            hooks.remove()
     if recipe.early_stopping_patience and best[2] is not None:
         model.load_state_dict(best[2])
     if device.type == "cuda":
@@ -480,11 +562,16 @@ def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device,
         model.init_from_data(model.normalize(sample) if hasattr(model, "normalize") else sample)
 
 
-def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device):
-    """One optimisation step on the batch (x, y); returns its logits and mean loss."""
+def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device, objective=None,
+                hooks: FeatureHooks | None = None):
+    """One optimisation step on the batch (x, y); returns its logits and mean loss (the
+    objective's, when there is one)."""
     with _autocast(device, recipe):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        if objective is not None:
+            loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss))
+            hooks.outputs.clear()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

@@ -168,14 +168,14 @@ class TrainingSpec:
         return create_model(self.model, dataset.num_classes, dataset.in_channels)
 
     def train(self, dataset: data.Dataset, indices: np.ndarray, seed: int, *, weights: dict | None = None,
-              on_epoch_end: Callable[[dict], None] | None = None) -> TrainResult:
+              on_epoch_end: Callable[[dict], None] | None = None, objective=None) -> TrainResult:
         """A fresh model (or one starting from `weights`) trained on `dataset[indices]` with
-        the recipe under `seed`."""
+        the recipe under `seed` (on `objective`'s loss when given: `train.fit`)."""
         network = self.fresh_model(dataset, seed)
         if weights is not None:
             network.load_state_dict(weights)
         result = fit(network, dataset, indices, self.seeded(seed), prepare=weights is None,
-                     on_epoch_end=on_epoch_end, on_progress=self.on_progress)
+                     on_epoch_end=on_epoch_end, on_progress=self.on_progress, objective=objective)
         self._count("training", result.train_seconds)
         return result
 
