@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import command, command_group, console, print_results
+from . import command, command_group, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, name_list, proxy_options, recipe_overrides)
 

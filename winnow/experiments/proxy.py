@@ -25,7 +25,7 @@ import numpy as np
 from .. import data
 from ..strategies import Strategy, StrategyInputs, get_strategy, select_scored
 from ..train import Outputs, TrainResult
-from .engine import TrainingSpec, check_seeds  # noqa: F401  (check_seeds: re-exported for the commands)
+from .engine import TrainingSpec
 
 log = logging.getLogger("winnow.experiments.proxy")
 

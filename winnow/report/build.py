@@ -12,8 +12,8 @@ from typing import Callable
 from .. import __version__, runs
 from . import html as h
 from .registry import discover_kinds
-from .registry import (ATTACHMENTS, KINDS, OPEN_ENDED, Block, Context, NotARunFolderError, Run, format_seconds,
-                       format_value, wall_time)
+from .registry import (ATTACHMENTS, KINDS, OPEN_ENDED, Block, Context, NotARunFolderError, Run, format_value,
+                       wall_time)
 
 log = logging.getLogger("winnow.report")
 

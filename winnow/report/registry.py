@@ -9,6 +9,7 @@ from its timing.json (or final.json), whatever its kind: `wall_time`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
