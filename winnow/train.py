@@ -72,6 +72,8 @@ class Recipe:
                 setattr(self, f.name, float(value))
             elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ValueError(f"recipe option {f.name}={value!r} must be a {kind.__name__}")
+            if kind is float and not math.isfinite(getattr(self, f.name)):
+                raise ValueError(f"recipe option {f.name}={value!r} is not valid: it must be a finite number")
         checks = {
             "epochs": (self.epochs > 0, "must be > 0"),
             "batch_size": (self.batch_size >= 1, "must be >= 1"),
@@ -91,6 +93,7 @@ class Recipe:
             "resize_schedule": (sum(e for _, e in self.resize_stages()) <= self.epochs,
                                 f"must not last longer than epochs={self.epochs}"),
             "early_stopping_patience": (self.early_stopping_patience >= 0, "must be >= 0"),
+            "device": (_is_device_name(self.device), "must be auto, cpu, cuda, cuda:N or mps"),
         }
         for name, (ok, rule) in checks.items():
             if not ok:
@@ -320,14 +323,40 @@ class FeatureHooks:
         self._handles, self.outputs = [], {}
 
 
+def _is_device_name(name: str) -> bool:
+    """Whether `name` is "auto" or a device torch can parse (whether it is there: `resolve_device`)."""
+    if name == "auto":
+        return True
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def resolve_device(name: str = "auto") -> torch.device:
+    """The device `name` names ("auto": CUDA, else MPS, else the CPU); a ValueError naming it
+    when it is not a device name or this machine does not have it."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(name)
+    if not _is_device_name(name):
+        raise ValueError(f"device {name!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+    device = torch.device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ValueError(f"device {name!r} is not available: this machine has {count} CUDA device(s)"
+                         + ("" if count else " (or torch was built without CUDA)"))
+    if device.type == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} is not available on this machine")
+    return device
 
 
 def _to_float(images_uint8: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -408,12 +437,12 @@ def fit(
     objective : the loss to train on instead of the label loss (distillation, `winnow.distill`):
         called in every step, under the same autocast as the model, with a `Batch` (the
         augmented images, labels, logits, the outputs of the layers named by its
-        `feature_layers` attribute, and the label loss), it returns the scalar loss. If it
-        has a `setup(model, sample, device, memory_format)` method, that is called once before
-        the first step with the prepared model and a (S, C, H, W) float sample of the training
-        images on the device (the first 64); the parameters it returns (e.g. adapters) are
-        trained with the model's, and the random state it uses leaves the model's training
-        unchanged. Without an objective (None) training is exactly as it always was.
+        `feature_layers` attribute, read after `setup`, and the label loss), it returns the
+        scalar loss. If it has a `setup(model, sample, device, memory_format)` method, that is
+        called once before the first step with the prepared model and a (S, C, H, W) float
+        sample of the training images on the device (the first 64); the parameters it returns
+        (e.g. adapters) are trained with the model's, and the random state it uses leaves the
+        model's training unchanged. Without an objective (None) training is exactly as it always was.
     """
     recipe = recipe or Recipe()
     train_indices = _check_indices(dataset, train_indices, "train_indices")
@@ -438,12 +467,12 @@ def fit(
         model.to(device=device, memory_format=memory_format)
     hooks, extra = None, []
     if objective is not None:
-        hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
         if hasattr(objective, "setup"):
             with torch.random.fork_rng(devices=[]):  # the objective's own initialisation draws nothing of the model's
                 torch.manual_seed(recipe.seed)
                 extra = list(objective.setup(model, _to_float(images[:64], recipe.channels_last), device,
                                              memory_format) or [])
+        hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
     optimizer = _make_optimizer(model, recipe, extra)
 
     n = len(train_indices)
@@ -542,6 +571,10 @@ def _hold_out(dataset: Dataset, train_indices: np.ndarray, recipe: Recipe) -> tu
         raise ValueError(f"recipe option early_stopping_patience={recipe.early_stopping_patience} needs validation "
                          "images: set val_fraction > 0, pass val_indices, or use data with a val split")
     parts = stratified_split(dataset.labels.numpy()[train_indices], recipe.val_fraction, recipe.seed)
+    if not len(parts["test"]) or not len(parts["train"]):
+        raise ValueError(f"recipe option val_fraction={recipe.val_fraction} "
+                         + ("holds out no image" if not len(parts["test"]) else "leaves no image to train on")
+                         + f" of the {len(train_indices)} training images (each class gives round(n x val_fraction))")
     return train_indices[parts["train"]], train_indices[parts["test"]]
 
 

@@ -1,0 +1,242 @@
+"""Tests of knowledge distillation: each loss of `winnow.distill` against values computed by hand
+on tiny tensors, the loss spec and its errors, the trainer's objective hook (no objective = the
+same numbers; the teacher sees the student's batch, frozen), and `winnow distill` on the digits."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from winnow import distill, runs
+from winnow.cli import main
+from winnow.data import from_arrays, load
+from winnow.distill import (DistillOptions, Distillation, Term, attention_transfer, dkd_loss, feature_mmd, feature_mse,
+                            kd_loss, parse_loss_spec, patch_kd)
+from winnow.experiments.engine import TrainingSpec
+from winnow.train import fit
+
+LN3 = math.log(3)
+
+
+def close(value, expected, tol=1e-5):
+    return abs(float(torch.as_tensor(value).detach()) - expected) < tol
+
+
+# ---------------------------------------------------------------- losses, by hand
+
+
+def test_kd_loss_is_the_kl_of_softened_distributions_times_t_squared():
+    student, teacher = torch.tensor([[0.0, 0.0]]), torch.tensor([[LN3, 0.0]])
+    # T = 1: p_t = (3/4, 1/4), p_s = (1/2, 1/2): KL = 3/4 ln(3/2) + 1/4 ln(1/2)
+    assert close(kd_loss(student, teacher, 1.0), 0.75 * math.log(1.5) + 0.25 * math.log(0.5))
+    # T = 2: p_t = (sqrt3, 1) / (sqrt3 + 1); times 4
+    a = math.sqrt(3) / (math.sqrt(3) + 1)
+    assert close(kd_loss(student, teacher, 2.0), 4 * (a * math.log(2 * a) + (1 - a) * math.log(2 * (1 - a))))
+    assert close(kd_loss(teacher, teacher, 3.0), 0.0)
+
+
+def test_dkd_target_and_non_target_parts():
+    labels = torch.tensor([0, 0])
+    student = torch.zeros(2, 3)
+    teacher = torch.log(torch.tensor([[2.0, 1.0, 1.0], [2.0, 1.0, 3.0]]))
+    # sample 1: binary teacher (1/2, 1/2) vs student (1/3, 2/3); non-target parts both uniform
+    tckd_1 = 0.5 * math.log(0.5 / (1 / 3)) + 0.5 * math.log(0.5 / (2 / 3))
+    # sample 2: binary parts equal (1/3, 2/3); non-target teacher (1/4, 3/4) vs (1/2, 1/2)
+    nckd_2 = 0.25 * math.log(0.5) + 0.75 * math.log(1.5)
+    assert close(dkd_loss(student, teacher, labels, 1.0, alpha=1.0, beta=8.0), tckd_1 / 2 + 8 * nckd_2 / 2)
+    assert close(dkd_loss(student, teacher, labels, 1.0, alpha=1.0, beta=0.0), tckd_1 / 2)
+    # T = 2 multiplies both parts by 4 after softening the logits
+    half = teacher / 2
+    assert close(dkd_loss(student, teacher, labels, 2.0), 4 * float(dkd_loss(student, half, labels, 1.0)))
+
+
+def test_kd_decomposes_into_tckd_and_weighted_nckd():
+    """Zhao et al.'s identity: KD = TCKD + (1 - p_t(target)) NCKD, per sample."""
+    torch.manual_seed(0)
+    student, teacher, labels = torch.randn(1, 5), torch.randn(1, 5), torch.tensor([2])
+    p_target = teacher.softmax(1)[0, 2].item()
+    tckd = float(dkd_loss(student, teacher, labels, 1.0, alpha=1.0, beta=0.0))
+    nckd = float(dkd_loss(student, teacher, labels, 1.0, alpha=0.0, beta=1.0))
+    assert close(kd_loss(student, teacher, 1.0), tckd + (1 - p_target) * nckd)
+
+
+def test_feature_mse_through_an_adapter_and_pooled_sizes():
+    student = torch.tensor([1.0, 2.0]).view(1, 2, 1, 1)
+    adapter = nn.Conv2d(2, 1, 1, bias=False)
+    adapter.weight.data.fill_(1.0)  # 1 + 2 = 3
+    assert close(feature_mse(student, torch.full((1, 1, 1, 1), 5.0), adapter), 4.0)
+    big = torch.arange(4.0).view(1, 1, 2, 2)  # pooled to its mean 1.5
+    assert close(feature_mse(big, torch.full((1, 1, 1, 1), 0.5)), 1.0)
+    with pytest.raises(ValueError, match="give an adapter"):
+        feature_mse(torch.zeros(1, 2, 1, 1), torch.zeros(1, 3, 1, 1))
+
+
+def _mmd_maps():
+    student = torch.tensor([[3.0, 4.0], [1.0, 0.0]]).view(1, 2, 1, 2)  # channels -> (0.6, 0.8), (1, 0)
+    teacher = torch.tensor([[0.0, 2.0]]).view(1, 1, 1, 2)  # -> (0, 1)
+    return student, teacher
+
+
+def test_feature_mmd_polynomial_kernel_by_hand():
+    student, teacher = _mmd_maps()
+    # k(x, y) = (x . y)^2: ss (1 + 0.36 + 0.36 + 1) / 4 = 0.68, tt 1, st (0.64 + 0) / 2 = 0.32
+    assert close(feature_mmd(student, teacher, "poly"), 0.68 + 1 - 2 * 0.32)
+
+
+def test_feature_mmd_rbf_kernel_by_hand():
+    student, teacher = _mmd_maps()
+    # |s1 - s2|^2 = 0.8, |s1 - t|^2 = 0.4, |s2 - t|^2 = 2; sigma 1: exp(-d / 2)
+    ss = (2 + 2 * math.exp(-0.4)) / 4
+    st = (math.exp(-0.2) + math.exp(-1.0)) / 2
+    assert close(feature_mmd(student, teacher, "rbf", sigma=1.0), ss + 1 - 2 * st)
+    assert close(feature_mmd(teacher, teacher), 0.0)
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # vectors: the batch's rows are the samples
+    assert close(feature_mmd(vectors, vectors.flip(0), "poly"), 0.0)
+
+
+def test_attention_transfer_by_hand():
+    student = torch.ones(1, 1, 1, 2)  # attention (1, 1) -> (0.7071, 0.7071)
+    teacher = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])  # mean of squares over channels (2, 0) -> (1, 0)
+    expected = ((1 - 1 / math.sqrt(2)) ** 2 + 0.5) / 2
+    assert close(attention_transfer(student, teacher), expected)
+    assert close(attention_transfer(-student, student), 0.0)  # |A|^p: the sign does not matter
+
+
+def test_patch_kd_by_hand_with_mean_and_max_pooling():
+    student = torch.tensor([LN3, 0.0]).view(1, 1, 1, 2)  # two patches
+    head = nn.Conv2d(1, 2, 1)
+    head.weight.data = torch.tensor([1.0, 0.0]).view(2, 1, 1, 1)
+    head.bias.data.zero_()  # patch logits (ln3, 0) and (0, 0)
+    teacher = torch.zeros(1, 2)  # uniform
+    patch_1 = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
+    assert close(patch_kd(student, teacher, head, 1.0, "kd", "mean"), patch_1 / 2)
+    assert close(patch_kd(student, teacher, head, 1.0, "kd", "max"), patch_1)
+    # BCE per class against 1/2: softplus(x) - x / 2, averaged over the classes, then the patches
+    bce_1 = (math.log(4) - LN3 / 2 + math.log(2)) / 2
+    assert close(patch_kd(student, teacher, head, 1.0, "bce", "mean"), (bce_1 + math.log(2)) / 2)
+
+
+# ---------------------------------------------------------------- the loss spec
+
+
+def test_parse_loss_spec_terms_weights_and_layers():
+    terms = parse_loss_spec("kd:1.0, at:0.5@groups.1+groups.2=groups.1 ,mmd:0.1,patch@conv,fitnet:2@a=b")
+    assert terms[0] == Term("kd", 1.0, ())
+    assert terms[1] == Term("at", 0.5, (("groups.1", "groups.1"), ("groups.2", "groups.1")))
+    assert terms[2] == Term("mmd", 0.1, ((None, None),))
+    assert terms[3] == Term("patch", 1.0, (("conv", "conv"),))
+    assert distill.format_loss_spec(terms) == "kd:1,at:0.5@groups.1+groups.2=groups.1,mmd:0.1,patch:1@conv,fitnet:2@a=b"
+    assert parse_loss_spec(distill.format_loss_spec(terms)) == terms
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kd,hint:1", "unknown loss 'hint'; known: kd, dkd, fitnet, mmd, at, patch"),
+    ("kd:-1", "the weight of kd must be >= 0, got -1"),
+    ("kd:x", "the weight of kd must be a number, got 'x'"),
+    ("kd:nan", "the weight of kd must be >= 0"),
+    ("kd@groups.1", "kd reads the logits and takes no layers"),
+    ("kd,kd:2", "kd is given twice"),
+    ("fitnet@a+b", "fitnet takes one layer pair, got 2"),
+    ("at@a=", "bad layer 'a=' in at"),
+    ("", "--loss is empty"),
+])
+def test_bad_loss_specs_are_one_line_errors(text, message):
+    with pytest.raises(ValueError, match=None) as error:
+        parse_loss_spec(text)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(temperature=0), "temperature=0 is not valid: it must be a number > 0"),
+    (dict(temperature=-2.0), "temperature=-2.0"),
+    (dict(temperature=float("inf")), "temperature=inf"),
+    (dict(alpha=1.5), "alpha=1.5 is not valid: it must be in [0, 1]"),
+    (dict(mmd_kernel="linear"), "mmd_kernel='linear' is not valid: it must be rbf or poly"),
+])
+def test_bad_distillation_options(options, message):
+    with pytest.raises(ValueError) as error:
+        DistillOptions(**options)
+    assert message in str(error.value)
+
+
+# ---------------------------------------------------------------- the trainer's hook
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+def _weights_hash(model) -> str:
+    return hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in model.state_dict().values())).hexdigest()
+
+
+def test_an_objective_returning_the_label_loss_trains_exactly_as_without(digits):
+    spec = TrainingSpec.resolve(digits, "mlp", "small", {"epochs": 2.0})
+    plain = spec.train(digits, digits.train_indices, 3)
+
+    class LabelLoss:
+        feature_layers = ("body",)
+
+        def setup(self, model, sample, device, memory_format):
+            torch.randn(100)  # draws from the global generator: must not change the model's dropout
+            return [nn.Parameter(torch.zeros(3))]  # an extra, unused parameter
+
+        def __call__(self, batch):
+            assert batch.features["body"].shape == (len(batch.labels), 128)
+            return batch.label_loss
+
+    hooked = spec.train(digits, digits.train_indices, 3, objective=LabelLoss())
+    assert _weights_hash(plain.model) == _weights_hash(hooked.model)
+    assert [r["train_loss"] for r in plain.history] == [r["train_loss"] for r in hooked.history]
+    assert not plain.model._forward_hooks and not hooked.model.body._forward_hooks  # hooks removed
+
+
+def test_the_teacher_sees_the_students_augmented_batch_and_stays_frozen(digits):
+    teacher_spec = TrainingSpec.resolve(digits, "mlp", "small", {"epochs": 1.0})
+    teacher = teacher_spec.train(digits, digits.train_indices, 0).model
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    seen = {"student": [], "teacher": []}
+    spec = TrainingSpec.resolve(digits, "lenet5", "small", {"epochs": 1.0, "flip": True, "translate": 1,
+                                                              "batch_size": 256})
+    objective = Distillation(teacher, parse_loss_spec("kd,at@conv=conv,fitnet@fc,mmd@fc=body,patch@conv"),
+                             DistillOptions(temperature=2.0))
+    with pytest.raises(ValueError, match="the teacher has no layer 'conv'; its layers are: pool, body, body.0"):
+        spec.train(digits, digits.train_indices, 0, objective=objective)
+    objective = Distillation(teacher, parse_loss_spec("kd,fitnet@fc=body,patch:0.5@conv"))
+
+    def record(role):
+        def hook(module, inputs):
+            if module.training or role == "teacher":
+                seen[role].append(inputs[0].detach().clone())
+        return hook
+
+    model = spec.fresh_model(digits, 0)
+    handles = [teacher.register_forward_pre_hook(record("teacher")), model.register_forward_pre_hook(record("student"))]
+    result = fit(model, digits, digits.train_indices, spec.seeded(0), objective=objective)
+    objective.close()
+    for handle in handles:
+        handle.remove()
+    teacher_batches = seen["teacher"][1:]  # the first is setup's look at the sample
+    assert len(teacher_batches) == len(seen["student"]) == len(digits.train_indices) // 256
+    assert all(torch.equal(a, b) for a, b in zip(teacher_batches, seen["student"]))
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert len(objective.trainable) == 2  # fitnet's adapter (84 -> 128) and patch's head
+    assert objective.trainable[0].weight.shape == (128, 84)
+    assert np.isfinite(result.history[-1]["train_loss"])
+
+
+def test_feature_losses_refuse_vectors_where_they_need_maps(digits):
+    teacher = TrainingSpec.resolve(digits, "lenet5", "small").fresh_model(digits, 0)
+    spec = TrainingSpec.resolve(digits, "mlp", "small", {"epochs": 1.0})
+    with pytest.raises(ValueError, match=r"at@body=conv: at needs a feature map \(B, C, H, W\); the student's 'body' "
+                                         r"gives \(64, 128\)"):
+        spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("at")))
+    with pytest.raises(ValueError, match="mmd@body=fc.2: mmd of feature vectors needs equal widths, got 128 and 120"):
+        spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("mmd@body=fc.2")))
