@@ -104,6 +104,7 @@ def test_a_repeated_command_runs_nothing_again(pruned):
     again = prune_run("digits", out, fractions=[0.5], strategies=["random", "margin"], seeds=[0, 1],
                       recipe_overrides=FAST, on_cell=finished.append)
     assert finished == [] and again["rows"] == results["rows"]
+    assert results["cells_run"] == 8 and again["cells_run"] == 0  # 2 proxies, 2 full, 4 subsets; then "all N cells already done"
     assert {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == before
 
 
