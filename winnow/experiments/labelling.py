@@ -191,15 +191,47 @@ def next_cycle(
 
     dataset, missing = _labelled_dataset(folder, config)
     load_seconds = time.perf_counter() - started
+    cycle, labelled_indices, pool_indices, pending = _pool(folder, dataset)
+    _check_budget(budget, len(pool_indices), len(pending))
+    made, choice, spec = _pick(dataset, config, labelled_indices, pool_indices, strategy, options, class_balanced,
+                               int(budget), seed, on_progress)
+    predicted = (["" for _ in choice.indices] if made.pool_outputs is None
+                 else [dataset.class_names[c] for c in made.pool_outputs.predictions[choice.positions]])
+    labels = dataset.labels.numpy()
+    record = {
+        "cycle": cycle, "strategy": strategy, "options": options, "class_balanced": class_balanced,
+        "budget": int(budget), "seed": seed, "image_count": len(dataset), "labelled_count": len(labelled_indices),
+        "labelled_class_counts": _class_counts(dataset.class_names, labels[labelled_indices]),
+        "labels_without_image": missing, "pending_count": len(pending), "pool_count": len(pool_indices),
+        "queried_count": len(choice.indices),
+        "queried_predicted_counts": dict(Counter(predicted)) if made.pool_outputs is not None else None,
+        "proxy": None if made.result is None else _proxy_record(made.result, spec),
+        "load_seconds": load_seconds, "proxy_train_seconds": made.train_seconds,
+        "scoring_seconds": made.scoring_seconds + choice.seconds,
+        "queries_csv": f"{QUERIES}/cycle_{cycle}.csv", "contact_sheet": f"{QUERIES}/cycle_{cycle}.png",
+        "winnow_version": __version__,
+    }
+    _write_cycle(folder, dataset, record, choice, predicted, started)
+    log.info("cycle %d: %d of %d pool images queried with %s (%d labelled, %d pending)", cycle, len(choice.indices),
+             len(pool_indices), strategy, len(labelled_indices), len(pending))
+    return record
+
+
+def _pool(folder: Path, dataset: data.Dataset) -> tuple[int, np.ndarray, np.ndarray, set[str]]:
+    """(the next cycle's number, labelled indices, pool indices, the paths still waiting for an
+    answer): the pool is the unlabelled images that no earlier query still waits for."""
     queried = _finished_cycles(folder)
-    cycle = max(queried, default=0) + 1
     labels = dataset.labels.numpy()
     labelled_indices = np.flatnonzero(labels >= 0)
     pending = {path for paths in queried.values() for path in paths} - {dataset.paths[i] for i in labelled_indices}
     is_pending = np.array([path in pending for path in dataset.paths], dtype=bool)
-    pool_indices = np.flatnonzero((labels < 0) & ~is_pending)
-    _check_budget(budget, len(pool_indices), len(pending))
+    return max(queried, default=0) + 1, labelled_indices, np.flatnonzero((labels < 0) & ~is_pending), pending
 
+
+def _pick(dataset, config, labelled_indices, pool_indices, strategy, options, class_balanced, budget, seed,
+          on_progress):
+    """(inputs made, the choice, the proxy's TrainingSpec or None): the proxy trained on every
+    labelled image when the strategy needs one, then `proxy.choose`."""
     wanted = plan_inputs([get_strategy(strategy)], "file", class_balanced)
     spec = None
     if needs_training(wanted):
@@ -208,48 +240,20 @@ def next_cycle(
                              "labelled images: import some labels, or use strategy 'random' for the first cycle")
         spec = TrainingSpec.resolve(dataset, config["model"], config["preset"], config["recipe_overrides"],
                                     seed_option=SEED_OPTION).attach(on_progress=on_progress)
-
     made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed,
                        options=ProxyOptions(**config["proxy_options"]))
-    choice = choose(strategy, made, pool_indices, int(budget), seed=seed, class_balanced=class_balanced,
-                    options=options)
-    chosen = choice.indices
-    predicted = (["" for _ in chosen] if made.pool_outputs is None
-                 else [dataset.class_names[c] for c in made.pool_outputs.predictions[choice.positions]])
+    choice = choose(strategy, made, pool_indices, budget, seed=seed, class_balanced=class_balanced, options=options)
+    return made, choice, spec
 
-    queries_csv, sheet = folder / QUERIES / f"cycle_{cycle}.csv", folder / QUERIES / f"cycle_{cycle}.png"
-    record = {
-        "cycle": cycle,
-        "strategy": strategy,
-        "options": options,
-        "class_balanced": class_balanced,
-        "budget": int(budget),
-        "seed": seed,
-        "image_count": len(dataset),
-        "labelled_count": len(labelled_indices),
-        "labelled_class_counts": _class_counts(dataset.class_names, labels[labelled_indices]),
-        "labels_without_image": missing,
-        "pending_count": len(pending),
-        "pool_count": len(pool_indices),
-        "queried_count": len(chosen),
-        "queried_predicted_counts": dict(Counter(predicted)) if made.pool_outputs is not None else None,
-        "proxy": None if made.result is None else _proxy_record(made.result, spec),
-        "load_seconds": load_seconds,
-        "proxy_train_seconds": made.train_seconds,
-        "scoring_seconds": made.scoring_seconds + choice.seconds,
-        "queries_csv": f"{QUERIES}/{queries_csv.name}",
-        "contact_sheet": f"{QUERIES}/{sheet.name}",
-        "winnow_version": __version__,
-    }
+
+def _write_cycle(folder: Path, dataset, record: dict, choice, predicted: list[str], started: float) -> None:
+    """The contact sheet, the cycle's record, and last its queries CSV, which commits the cycle."""
     captions = [f"{rank}: {name}" if name else str(rank) for rank, name in enumerate(predicted, 1)]
-    plots.contact_sheet(dataset.images[torch.from_numpy(chosen)], captions, sheet)
+    plots.contact_sheet(dataset.images[torch.from_numpy(choice.indices)], captions, folder / record["contact_sheet"])
     record["seconds"] = time.perf_counter() - started
-    runs.write_json(folder / CYCLES / f"cycle_{cycle}.json", record)
-    paths = [dataset.paths[i] for i in chosen]
-    runs.write_text(queries_csv, _queries_csv(paths, predicted, choice.scores))  # last: commits the cycle
-    log.info("cycle %d: %d of %d pool images queried with %s (%d labelled, %d pending)", cycle, len(chosen),
-             len(pool_indices), strategy, len(labelled_indices), len(pending))
-    return record
+    runs.write_json(folder / CYCLES / f"cycle_{record['cycle']}.json", record)
+    paths = [dataset.paths[i] for i in choice.indices]
+    runs.write_text(folder / record["queries_csv"], _queries_csv(paths, predicted, choice.scores))
 
 
 def import_labels(run_dir: str | Path, answers_path: str | Path, *, force: bool = False) -> dict:
