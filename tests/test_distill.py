@@ -240,3 +240,118 @@ def test_feature_losses_refuse_vectors_where_they_need_maps(digits):
         spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("at")))
     with pytest.raises(ValueError, match="mmd@body=fc.2: mmd of feature vectors needs equal widths, got 128 and 120"):
         spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("mmd@body=fc.2")))
+
+
+# ---------------------------------------------------------------- `winnow distill`
+
+from winnow.experiments.distill import cell_name, distill_run, summarize  # noqa: E402
+from winnow.experiments.train import train_run  # noqa: E402
+from winnow.stats import paired_difference  # noqa: E402
+
+FAST = {"epochs": 2.0}
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    """mlp teacher (3 epochs) -> mlp student (2 epochs) with kd, seeds 0 and 1: (results, folder, cells)."""
+    out = tmp_path_factory.mktemp("distill") / "run"
+    finished = []
+    results = distill_run("digits", out, teacher="mlp", student="mlp", seeds=[0, 1], losses=["kd:1"],
+                          recipe_overrides=FAST, teacher_overrides={"epochs": 3.0}, on_cell=finished.append)
+    return results, out, finished
+
+
+def test_distill_trains_the_teacher_once_then_each_student_alone_and_taught(distilled):
+    results, out, finished = distilled
+    assert [(c.get("role"), c["loss"], c["seed"]) for c in finished] == [
+        ("teacher", None, 0), ("student", None, 0), ("student", "kd:1", 0), ("student", None, 1), ("student", "kd:1", 1)]
+    assert (out / "cells" / "teacher.pt").is_file() and (out / "cells" / "teacher.json").is_file()
+    assert (out / "cells" / f"{cell_name('kd:1', 1)}.json").is_file()
+    assert len(finished[0]["epochs"]) == 3 and len(finished[1]["epochs"]) == 2
+    for name in ("results.md", "results.csv", "results.json", "config.json", "final.json", "timing.json"):
+        assert (out / name).is_file()
+    rows = {row["role"] + str(row["loss"]): row for row in results["rows"]}
+    by = {(c["loss"], c["seed"]): c["test_accuracy"] for c in finished[1:]}
+    assert rows["teacherNone"]["test_accuracy"]["mean"] == finished[0]["test_accuracy"]
+    assert rows["studentNone"]["test_accuracy"]["n"] == 2
+    expected = paired_difference([by[("kd:1", 0)], by[("kd:1", 1)]], [by[(None, 0)], by[(None, 1)]])
+    assert rows["student + teacherkd:1"]["vs_student"] == pytest.approx(expected.to_dict(), nan_ok=True)
+    assert 0.5 < rows["student + teacherkd:1"]["test_accuracy"]["mean"] <= 1
+    markdown = (out / "results.md").read_text()
+    assert "| teacher | mlp |" in markdown and "| student + teacher | mlp | kd:1 |" in markdown
+
+
+def test_distill_resumes_and_adds_only_the_cells_of_a_new_loss(distilled):
+    results, out, _ = distilled
+    again = distill_run("digits", out, teacher="mlp", student="mlp", seeds=[0, 1], losses=["kd:1"],
+                        recipe_overrides=FAST, teacher_overrides={"epochs": 3.0})
+    assert again["cells_run"] == 0 and again["rows"] == results["rows"]
+    added = []
+    more = distill_run("digits", out, teacher="mlp", student="mlp", seeds=[0], losses=["kd:1", "mmd:0.5@body"],
+                       recipe_overrides=FAST, teacher_overrides={"epochs": 3.0}, on_cell=added.append)
+    assert [(c["loss"], c["seed"]) for c in added] == [("mmd:0.5@body", 0)]
+    assert [row["loss"] for row in more["rows"]] == [None, None, "kd:1", "mmd:0.5@body"]
+    assert summarize(out)["rows"] == more["rows"]
+
+
+def test_a_teacher_from_a_train_run_folder(tmp_path, digits):
+    teacher_run = tmp_path / "teacher"
+    final = train_run("digits", teacher_run, model="mlp", recipe_overrides={"epochs": 2.0})
+    results = distill_run(digits, tmp_path / "d", teacher=str(teacher_run), student="mlp", seeds=[0],
+                          recipe_overrides={"epochs": 1.0})
+    teacher = results["rows"][0]
+    assert teacher["source"] == "run" and teacher["train_seconds"] == 0.0
+    assert teacher["test_accuracy"]["mean"] == pytest.approx(final["test_accuracy"])
+    with pytest.raises(ValueError, match="is already trained"):
+        distill_run(digits, tmp_path / "e", teacher=str(teacher_run), student="mlp", seeds=[0],
+                    teacher_overrides={"epochs": 3.0})
+
+
+def _tiny(classes, channels=1, n=40):
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % len(classes)
+    images = rng.integers(0, 255, size=(n, channels, 8, 8), dtype=np.uint8)
+    return from_arrays(images, labels, classes, test_indices=np.arange(n - 10, n))
+
+
+def test_a_teacher_of_other_classes_or_channels_is_refused_before_training(tmp_path):
+    teacher_run = tmp_path / "teacher"
+    train_run(_tiny(["a", "b"]), teacher_run, model="mlp", recipe_overrides={"epochs": 1.0})
+    with pytest.raises(ValueError) as error:
+        distill_run(_tiny(["a", "b", "c"]), tmp_path / "x", teacher=str(teacher_run), student="mlp", seeds=[0])
+    assert "was trained on the classes ['a', 'b'], the data has ['a', 'b', 'c']" in str(error.value)
+    with pytest.raises(ValueError, match="takes 1-channel images, the data has 3"):
+        distill_run(_tiny(["a", "b"], channels=3), tmp_path / "y", teacher=str(teacher_run), student="mlp", seeds=[0])
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        distill_run(_tiny(["a", "b"]), tmp_path / "z", teacher=str(tmp_path / "nowhere/"), student="mlp", seeds=[0])
+    assert not any((tmp_path / name).exists() for name in "xyz")
+
+
+def test_layer_and_spec_errors_come_before_any_training(tmp_path):
+    with pytest.raises(ValueError, match="the student has no layer 'nope'; its layers are: pool, body, body.0"):
+        distill_run(_tiny(["a", "b"]), tmp_path / "x", teacher="mlp", student="mlp", seeds=[0], losses=["at@nope"])
+    with pytest.raises(ValueError, match="neither a run folder nor a model"):
+        distill_run(_tiny(["a", "b"]), tmp_path / "x", teacher="giant", student="mlp", seeds=[0])
+    with pytest.raises(ValueError, match="--loss kd:1 is given twice"):
+        distill_run(_tiny(["a", "b"]), tmp_path / "x", teacher="mlp", student="mlp", seeds=[0], losses=["kd", "kd:1.0"])
+    assert not (tmp_path / "x").exists()
+
+
+def test_distill_command_line(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["distill", "--data", "digits", "--teacher", "mlp", "--set", "teacher.epochs=2", "--student", "mlp",
+                 "--epochs", "1", "--loss", "kd", "--temperature", "2", "--seeds", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "seed 0 || student + kd:1 (mlp)" in printed and "Distillation: test accuracy" in printed
+    config = runs.read_json(out / "config.json")
+    assert config["teacher"]["recipe"]["epochs"] == 2 and config["recipe"]["epochs"] == 1
+    assert config["distill_options"]["temperature"] == 2
+    assert (out / "report.html").is_file()
+    assert main(["distill", "--teacher", "mlp", "--student", "mlp", "--set", "teacher.epoch=2", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "--set teacher.epoch: unknown key" in capsys.readouterr().err
+    assert main(["distill", "--teacher", "mlp", "--student", "mlp", "--temperature", "-1", "--out",
+                 str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "temperature=-1.0 is not valid" in err and err.count("\n") == 1

@@ -1,0 +1,288 @@
+"""`winnow distill`: does a teacher make a student better than the same student trained alone?
+
+The teacher is trained once (`MODEL[:PRESET]`, with seed `teacher_seed`) or loaded from the run
+folder of a `winnow train` run (its model.pt, read with weights_only=True). Then for every seed
+the student is trained alone, and once per loss spec with the teacher (`winnow.distill`: the
+teacher sees the student's augmented batches, frozen), with the same recipe and seed, and
+tested. Every training is a cell of the run folder (`teacher`, `student-s{seed}`,
+`distill-{loss key}-s{seed}`, see `cell_name`): the same command resumes, and more seeds or
+losses in the same folder add their cells.
+
+The results: teacher, student alone and student + each loss (test accuracy, mean ± std over
+seeds), the paired difference to the student alone with a 95 % t interval, and the cost: the
+teacher's training and the extra time of the teacher's forward passes in every distilled step.
+
+    results = distill_run("digits", "runs/distill", teacher="mlp", student="lenet5",
+                          losses=["kd", "dkd"], seeds=[0, 1, 2], teacher_overrides={"epochs": 60})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import data, runs, stats
+from ..distill import DistillOptions, Distillation, check_teacher, format_loss_spec, parse_loss_spec
+from ..models import create_model, list_models
+from ..table import Column, Table
+from ..train import Recipe
+from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
+
+log = logging.getLogger("winnow.experiments.distill")
+
+TEACHER = "teacher"
+
+
+def distill_run(
+    source: str | data.Dataset,
+    out: str | Path,
+    *,
+    teacher: str,
+    student: str,
+    seeds: list[int],
+    losses: list[str] = ("kd",),
+    options: DistillOptions | None = None,
+    preset: str = "auto",
+    recipe_overrides: dict | None = None,
+    teacher_overrides: dict | None = None,
+    teacher_seed: int = 0,
+    data_options: dict | None = None,
+    force: bool = False,
+    on_progress=None,
+    on_cell=None,
+) -> dict:
+    """Run (or resume) the distillation comparison in `out` and return its results (also in
+    results.json, results.csv and results.md).
+
+    source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
+    teacher : a `winnow train` run folder, or MODEL[:PRESET] (the preset defaults to the student's)
+    student : a registered model name, trained with `preset` and `recipe_overrides`
+    losses : loss specs (`distill.parse_loss_spec`), one distilled student per spec and seed
+    options : temperature, alpha and the losses' settings (`distill.DistillOptions`)
+    teacher_overrides : the teacher's recipe on top of its preset (not for a run folder)
+    teacher_seed : the seed of the one teacher training
+    """
+    seeds = check_seeds(seeds)
+    losses = _check_losses(losses)
+    options = options or DistillOptions()
+    dataset, data_seconds = load_data(source, data_options)
+    spec = TrainingSpec.resolve(dataset, student, preset, recipe_overrides)
+    teacher_plan = _plan_teacher(teacher, dataset, spec.preset, teacher_overrides, teacher_seed)
+    _dry_run(dataset, spec, teacher_plan, losses, options)  # layer and shape errors before any training
+    config = {
+        **run_config("distill", source, data_options, dataset),
+        **spec.to_config(),
+        "student": spec.model,
+        "teacher": teacher_plan["config"],
+        "losses": losses,
+        "distill_options": options.to_dict(),
+        "seeds": seeds,
+    }
+    run = Run.open(out, config, grid=("seeds", "losses"), force=force, data_seconds=data_seconds)
+    spec = spec.attach(run.timing, on_progress)
+    teacher_model = _teacher(run, dataset, teacher_plan, on_progress, on_cell)
+    for seed in seeds:
+        if not run.cells.done(cell_name(None, seed)):
+            record = {"loss": None, "seed": seed, **_trained(spec, dataset, seed)}
+            run.save_cell(cell_name(None, seed), record, on_cell=on_cell)
+        for loss in losses:
+            if not run.cells.done(cell_name(loss, seed)):
+                objective = Distillation(teacher_model, parse_loss_spec(loss), options)
+                try:
+                    record = {"loss": loss, "seed": seed, **_trained(spec, dataset, seed, objective)}
+                finally:
+                    objective.close()
+                run.save_cell(cell_name(loss, seed), record, on_cell=on_cell)
+    results = summarize(run.path)
+    return run.finish(results, [results_table(results)], cells=len(results["cells"]))
+
+
+def cell_name(loss: str | None, seed: int) -> str:
+    """`student-s{seed}` for the student alone (loss None), else `distill-{key}-s{seed}` with a
+    file-safe key of the canonical loss spec (and a short hash of it, so two specs never share one)."""
+    if loss is None:
+        return f"student-s{seed}"
+    slug = re.sub(r"[^\w.]+", "_", loss)[:40]
+    return f"distill-{slug}-{hashlib.sha1(loss.encode()).hexdigest()[:6]}-s{seed}"
+
+
+def _check_losses(losses) -> list[str]:
+    """The canonical specs of `losses`; an error for none, a bad spec, or one given twice."""
+    if isinstance(losses, str):
+        losses = [losses]
+    canonical = [format_loss_spec(parse_loss_spec(text)) for text in losses]
+    if not canonical:
+        raise ValueError("give at least one --loss")
+    repeated = sorted({c for c in canonical if canonical.count(c) > 1})
+    if repeated:
+        raise ValueError(f"--loss {repeated[0]} is given twice")
+    return canonical
+
+
+def _plan_teacher(teacher: str, dataset: data.Dataset, student_preset: str, overrides: dict | None,
+                  seed: int) -> dict:
+    """What the teacher is, checked against the data: {"config": ..., and either "run_dir" or "spec"}."""
+    if not isinstance(teacher, str) or not teacher:
+        raise ValueError("--teacher must be a run folder or MODEL[:PRESET]")
+    folder = Path(teacher).expanduser()
+    if folder.is_dir() or "/" in teacher:
+        if overrides:
+            raise ValueError(f"--set teacher.KEY changes the recipe of a teacher to be trained; {teacher} is "
+                             "already trained")
+        return _teacher_from_run(folder, dataset)
+    name, _, preset = teacher.partition(":")
+    if name not in list_models():
+        raise ValueError(f"--teacher {teacher!r} is neither a run folder nor a model; models: "
+                         f"{', '.join(list_models())}")
+    teacher_spec = TrainingSpec.resolve(dataset, name, preset or student_preset, overrides,
+                                        seed_option="--teacher-seed")
+    return {"spec": teacher_spec, "seed": int(seed),
+            "config": {"source": "trained", **teacher_spec.to_config(), "seed": int(seed)}}
+
+
+def _teacher_from_run(folder: Path, dataset: data.Dataset) -> dict:
+    if not (folder / runs.CONFIG).is_file():
+        raise FileNotFoundError(f"--teacher {folder}: not a run folder (no {runs.CONFIG})")
+    config = runs.read_json(folder / runs.CONFIG)
+    missing = [key for key in ("model", "recipe", "class_names") if key not in config]
+    if missing or not (folder / runs.WEIGHTS).is_file():
+        raise ValueError(f"--teacher {folder}: not the run of one trained model (a `winnow train` folder with "
+                         f"{runs.WEIGHTS})")
+    if list(config["class_names"]) != list(dataset.class_names):
+        raise ValueError(f"--teacher {folder} was trained on the classes {config['class_names']}, the data has "
+                         f"{dataset.class_names}")
+    weights = runs.load_weights(folder / runs.WEIGHTS)  # weights_only=True
+    channels = weights["input_mean"].shape[1] if "input_mean" in weights else dataset.in_channels
+    if channels != dataset.in_channels:
+        raise ValueError(f"--teacher {folder} takes {channels}-channel images, the data has {dataset.in_channels}")
+    final = runs.read_json(folder / runs.FINAL) if (folder / runs.FINAL).is_file() else {}
+    return {"run_dir": folder, "model": config["model"], "weights": weights,
+            "config": {"source": "run", "run_dir": str(folder.resolve()), "model": config["model"],
+                       "data": config.get("data"), "recipe": config["recipe"], "seed": config.get("seed"),
+                       "train_seconds": final.get("train_seconds")}}
+
+
+def _teacher_model(plan: dict, dataset: data.Dataset, weights: dict | None = None) -> torch.nn.Module:
+    model = create_model(plan["config"]["model"], dataset.num_classes, dataset.in_channels)
+    weights = weights if weights is not None else plan.get("weights")
+    if weights is not None:
+        model.load_state_dict(weights)
+    check_teacher(model, dataset.num_classes, dataset.in_channels, f"--teacher {plan['config'].get('run_dir', '')}")
+    return model
+
+
+def _dry_run(dataset: data.Dataset, spec: TrainingSpec, plan: dict, losses: list[str],
+             options: DistillOptions) -> None:
+    """Set every loss up on untrained models and 8 training images on the CPU: an unknown layer or
+    a loss that cannot read a layer's shape is an error before the teacher trains."""
+    sample = dataset.images[torch.from_numpy(dataset.train_indices[:8])].float().div(255)  # (8, C, H, W)
+    for loss in losses:
+        student = create_model(spec.model, dataset.num_classes, dataset.in_channels)
+        teacher = _teacher_model(plan, dataset)
+        student.eval()
+        with torch.no_grad():
+            student(sample)  # materialise lazy layers at the data's size
+        objective = Distillation(teacher, parse_loss_spec(loss), options)
+        objective.setup(student, sample, "cpu")
+        objective.close()
+
+
+def _teacher(run: Run, dataset: data.Dataset, plan: dict, on_progress, on_cell) -> torch.nn.Module:
+    """The teacher, from its cell when a previous session made it, else trained (or loaded from
+    its run folder), tested and saved as the cell `teacher` (with its weights)."""
+    if run.cells.done(TEACHER) and run.cells.has_weights(TEACHER):
+        log.info("teacher loaded from %s", run.cells.folder)
+        return _teacher_model(plan, dataset, run.cells.weights(TEACHER))
+    if "spec" in plan:
+        teacher_spec = plan["spec"].attach(run.timing, on_progress)
+        result = teacher_spec.train(dataset, dataset.train_indices, plan["seed"])
+        model, train_seconds, history = result.model, result.train_seconds, result.history
+        evaluate_spec = teacher_spec
+    else:
+        model, train_seconds, history = _teacher_model(plan, dataset), 0.0, []
+        recipe = Recipe.from_dict(plan["config"]["recipe"])
+        evaluate_spec = TrainingSpec(plan["model"], "run", recipe).attach(run.timing, on_progress)
+    final = evaluate_spec.evaluate(model, dataset, plan["config"].get("seed") or 0)
+    record = {"loss": None, "seed": plan["config"].get("seed"), "role": TEACHER, "model": plan["config"]["model"],
+              "source": plan["config"]["source"], "test_accuracy": final["test_accuracy"],
+              "per_class_accuracy": final["per_class_accuracy"], "train_seconds": train_seconds,
+              "source_train_seconds": plan["config"].get("train_seconds"), "epochs": history,
+              "parameters": sum(p.numel() for p in model.parameters())}
+    run.save_cell(TEACHER, record, weights=model, on_cell=on_cell)
+    return model
+
+
+def _trained(spec: TrainingSpec, dataset: data.Dataset, seed: int, objective=None) -> dict:
+    """A fresh student trained (with `objective` when given) and tested: the cell's numbers."""
+    result = spec.train(dataset, dataset.train_indices, seed, objective=objective)
+    final = spec.evaluate(result.model, dataset, seed)
+    return {"role": "student", "model": spec.model, "test_accuracy": final["test_accuracy"],
+            "per_class_accuracy": final["per_class_accuracy"], "train_seconds": result.train_seconds,
+            "test_seconds": final["test_seconds"], "epochs": result.history,
+            "parameters": sum(p.numel() for p in result.model.parameters())}
+
+
+def summarize(run_dir: str | Path) -> dict:
+    """The results from the cells of a distill run folder: the teacher; the student alone and
+    with each loss (test accuracy mean ± std over seeds); the paired difference of each loss to
+    the student alone (95 % t interval, over the seeds both have); mean training times and the
+    mean paired extra time of distillation. Reads the folder only."""
+    run_dir = Path(run_dir)
+    config = runs.read_json(run_dir / runs.CONFIG)
+    records = runs.Cells(run_dir).records()
+    teacher = records.get(TEACHER)
+    cells = [r for name, r in records.items() if name != TEACHER and r["seed"] in config["seeds"]
+             and (r["loss"] is None or r["loss"] in config["losses"])]
+    alone = {c["seed"]: c for c in cells if c["loss"] is None}
+    rows = []
+    if teacher is not None:
+        rows.append({"role": TEACHER, "model": teacher["model"], "loss": None, "seeds": [teacher["seed"]],
+                     "test_accuracy": stats.summarize([teacher["test_accuracy"]]).to_dict(), "vs_student": None,
+                     "train_seconds": teacher["train_seconds"], "extra_seconds": None,
+                     "parameters": teacher.get("parameters"), "source": teacher["source"]})
+    for loss in [None, *config["losses"]]:
+        group = {c["seed"]: c for c in cells if c["loss"] == loss}
+        seeds = sorted(group)
+        accuracy = {s: group[s]["test_accuracy"] for s in seeds}
+        extra = [group[s]["train_seconds"] - alone[s]["train_seconds"] for s in seeds if s in alone]
+        rows.append({
+            "role": "student" if loss is None else "student + teacher", "model": config["student"], "loss": loss,
+            "seeds": seeds, "test_accuracy": stats.summarize([accuracy[s] for s in seeds]).to_dict(),
+            "vs_student": None if loss is None else stats.paired_by_key(
+                accuracy, {s: c["test_accuracy"] for s, c in alone.items()}),
+            "train_seconds": float(np.mean([group[s]["train_seconds"] for s in seeds])) if seeds else None,
+            "extra_seconds": float(np.mean(extra)) if loss is not None and extra else None,
+            "parameters": group[seeds[0]].get("parameters") if seeds else None,
+        })
+    return {"config": {k: config[k] for k in ("data", "student", "teacher", "losses", "seeds", "preset",
+                                              "distill_options")},
+            "rows": rows, "cells": cells, "teacher": teacher}
+
+
+def results_table(results: dict) -> Table:
+    """Teacher, student alone and student + each loss: accuracy (mean ± std, %), the paired
+    difference to the student alone (points, 95 % CI), and the cost (seconds)."""
+    columns = [Column("role"), Column("model"), Column("loss"), Column("parameters", kind="int"),
+               Column("seeds", kind="int"), Column("accuracy", "test accuracy % (mean ± std)", "summary"),
+               Column("vs_student", "vs student alone (95 % CI)", "difference"),
+               Column("train_seconds", "training s", "seconds"),
+               Column("extra_seconds", "of which teacher passes s", "seconds")]
+    rows = [{"role": row["role"], "model": row["model"], "loss": row["loss"], "parameters": row["parameters"],
+             "seeds": len(row["seeds"]), "accuracy": row["test_accuracy"] if row["seeds"] else None,
+             "vs_student": row["vs_student"], "train_seconds": row["train_seconds"],
+             "extra_seconds": row["extra_seconds"]} for row in results["rows"]]
+    options = results["config"]["distill_options"]
+    teacher = results["config"]["teacher"]
+    source = (f"loaded from {teacher['run_dir']}" if teacher["source"] == "run"
+              else f"trained once (seed {teacher['seed']}, {teacher['recipe']['epochs']:g} epochs)")
+    return Table("Distillation: test accuracy (%), mean ± std over seeds", columns, rows, notes=(
+        f"The teacher was {source}. Loss = (1 - alpha) x label loss + alpha x the weighted terms, alpha "
+        f"{options['alpha']:g}, temperature {options['temperature']:g}. Differences are paired (the same seed, "
+        "recipe and initial weights), in points, with a 95 % t interval. The teacher's training row is its own "
+        "cost; 'of which teacher passes' is the mean extra training time of a distilled student over the "
+        "student alone."))
