@@ -463,16 +463,7 @@ def clean_sections(run: Run, context: Context) -> list[Block]:
         "compared with the labels that were corrupted." if noise else
         "The labels were used as given: the flags are candidates to check, not known errors."))]
     if quality:
-        rows = [[f"seed {r['seed']}", str(r["flagged"]), percent(r["precision"]), percent(r["recall"]),
-                 percent(r["f1"])] for r in quality.get("per_seed", [])]
-        rows.append(["mean ± std", summary_text(flags["flagged"], 1.0), summary_text(quality["precision"]) + " %",
-                     summary_text(quality["recall"]) + " %", summary_text(quality["f1"]) + " %"])
-        if quality.get("flags_csv"):
-            q = quality["flags_csv"]
-            rows.append(["flags.csv (seeds averaged)", str(q["flagged"]), percent(q["precision"]),
-                         percent(q["recall"]), percent(q["f1"])])
-        blocks.append(Block("Flag quality against the injected noise", h.table(
-            ["flags", "flagged", "precision", "recall", "F1"], rows)))
+        blocks.append(Block("Flag quality against the injected noise", stored_table(results, 0)))
     if run.has(runs.FLAGGED_PNG):
         blocks.append(Block("Flagged images", h.figure(
             run.file(runs.FLAGGED_PNG).read_bytes(), "The top flagged images, most likely wrong first, each with "
@@ -481,17 +472,10 @@ def clean_sections(run: Run, context: Context) -> list[Block]:
         blocks.append(Block("Top flags", _csv_table(run.file(runs.FLAGS_CSV), "flags.csv (rank 0 = most likely "
                                                                              "wrong)")))
     if results["rows"]:
-        rows = [[row["labels"], f"{row['kept']:.0f}", summary_text(row["test_accuracy"]),
-                 str(row["test_accuracy"]["n"]), difference(row["vs_noisy"]), difference(row["vs_true"]),
-                 _seconds(row["train_seconds"])]
-                for row in results["rows"]]
-        blocks.append(Block("Accuracy after removing the flags", h.table(
-            ["training labels", "kept", "test accuracy %", "seeds", "vs noisy (95 % CI)", "vs true (95 % CI)",
-             "training s"], rows) + h.note("noisy: every image with its given label; cleaned: without the flagged "
-                                           "images" + (", trained for as many steps as the others"
-                                                       if config.get("scale_epochs") else "")
-                                           + "; true: every image with its original label (injected noise "
-                                           "only). Differences are paired over seeds, in points.")))
+        blocks.append(Block("Accuracy after removing the flags", stored_table(results, 1) + h.note(
+            "Green: the whole interval is above 0; red: below." + (" The cleaned set was trained for as many steps "
+                                                                   "as the others." if config.get("scale_epochs")
+                                                                   else ""))))
     return blocks
 
 
