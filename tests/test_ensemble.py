@@ -1,0 +1,86 @@
+"""Tests of `winnow ensemble` on the embedded digits: the mean of the members' test probabilities,
+its metrics, resumption, the members' checks and the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from winnow import calibration, runs
+from winnow.cli import main
+from winnow.data import from_arrays, load
+from winnow.experiments.ensemble import ensemble_run
+from winnow.experiments.train import train_run
+from winnow.models import create_model
+from winnow.train import Recipe, predict
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("members")
+    for seed in (0, 1, 2):
+        train_run("digits", folder / f"s{seed}", seed=seed, model="mlp", recipe_overrides={"epochs": 2.0})
+    return [folder / f"s{seed}" for seed in (0, 1, 2)]
+
+
+def test_the_ensemble_is_the_mean_of_the_members_probabilities(members, tmp_path):
+    results = ensemble_run(members, tmp_path / "ens")
+    digits = load("digits")
+    labels = digits.labels.numpy()[digits.test_indices]
+    probs = []
+    for member in members:
+        config = runs.read_json(member / "config.json")
+        model = create_model("mlp", 10, 1)
+        model.load_state_dict(runs.load_weights(member / "model.pt"))
+        probs.append(predict(model, digits, digits.test_indices, Recipe.from_dict(config["recipe"])).probs)
+        final = runs.read_json(member / "final.json")
+        assert results["members"][len(probs) - 1]["test_accuracy"] == pytest.approx(final["test_accuracy"])
+    mean = np.mean(probs, axis=0)
+    saved = np.load(tmp_path / "ens" / "ensemble_probs.npy")
+    np.testing.assert_allclose(saved, mean, atol=1e-6)
+    ensemble = results["ensemble"]
+    assert ensemble["test_accuracy"] == pytest.approx(float((mean.argmax(1) == labels).mean()))
+    assert ensemble["test_ece"] == pytest.approx(calibration.expected_calibration_error(labels, mean), abs=1e-6)
+    accuracies = [m["test_accuracy"] for m in results["members"]]
+    assert results["mean_member"]["test_accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert results["gain"] == pytest.approx(ensemble["test_accuracy"] - np.mean(accuracies))
+    final = runs.read_json(tmp_path / "ens" / "final.json")
+    assert np.array(final["confusion_matrix"]).sum() == len(labels) and len(final["per_class_accuracy"]) == 10
+    markdown = (tmp_path / "ens" / "results.md").read_text()
+    assert "| member 0: mlp | s0 |" in markdown and "| ensemble (mean probabilities) |" in markdown
+    again = ensemble_run(members, tmp_path / "ens")
+    assert again["cells_run"] == 0 and again["ensemble"] == results["ensemble"]
+
+
+def _tiny_run(folder, classes, size=8):
+    rng = np.random.default_rng(0)
+    n = 30
+    dataset = from_arrays(rng.integers(0, 255, (n, 1, size, size), dtype=np.uint8), np.arange(n) % len(classes),
+                          classes, test_indices=np.arange(20, n))
+    train_run(dataset, folder, model="mlp", recipe_overrides={"epochs": 1.0})
+    return folder
+
+
+def test_members_must_share_data_and_classes(members, tmp_path):
+    with pytest.raises(ValueError, match="the members must share data and classes: .* has data 'digits', .* has "
+                                         "'arrays'"):
+        ensemble_run([members[0], _tiny_run(tmp_path / "a", ["a", "b"])], tmp_path / "x")
+    with pytest.raises(ValueError, match="has class_names \\['a', 'b'\\], .* has \\['a', 'b', 'c'\\]"):
+        ensemble_run([tmp_path / "a", _tiny_run(tmp_path / "b", ["a", "b", "c"])], tmp_path / "x")
+    with pytest.raises(ValueError, match="at least two run folders, got 1"):
+        ensemble_run([members[0]], tmp_path / "x")
+    with pytest.raises(ValueError, match="a run folder is given twice"):
+        ensemble_run([members[0], members[0]], tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="is not a run folder"):
+        ensemble_run([members[0], tmp_path / "nowhere"], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_ensemble_command_line(members, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["ensemble", *map(str, members[:2]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Ensemble: the members" in printed and "ensemble_probs.npy" in printed
+    assert (out / "report.html").is_file()
+    assert main(["ensemble", str(members[0]), "--out", str(tmp_path / "bad")]) == 2
+    assert "at least two run folders" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""`winnow ensemble`: the mean of several trained models' test probabilities.
+
+Each member is the run folder of one trained model (`winnow train`: config.json and model.pt,
+read with weights_only=True); all must have been trained on the same data with the same classes.
+Each member predicts the test split with its own recipe (test-time flips included when it had
+them); its probabilities are a cell of the run folder (`member-{i}`), so a repeated command
+predicts nothing again. The ensemble's probabilities are the members' mean.
+
+The results: each member, the mean member (mean ± std) and the ensemble: test accuracy,
+expected calibration error, NLL and Brier score; the ensemble's confusion matrix and per-class
+accuracy are in final.json.
+
+    results = ensemble_run(["runs/s0", "runs/s1", "runs/s2"], "runs/ensemble")
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import calibration, data, metrics, runs, stats
+from ..models import create_model
+from ..table import Column, Table
+from ..train import Recipe
+from .engine import Run, TrainingSpec, load_data, run_config
+
+log = logging.getLogger("winnow.experiments.ensemble")
+
+MEMBER_KEYS = ("data", "data_options", "class_names", "dataset")  # what members must share
+ENSEMBLE_PROBS = "ensemble_probs.npy"  # (N, K) float32, the ensemble's test probabilities
+runs.register_run_files("ensemble", r"ensemble_probs\.npy")
+
+
+def ensemble_run(run_dirs: list[str | Path], out: str | Path, *, device: str | None = None, force: bool = False,
+                 on_progress=None, on_cell=None) -> dict:
+    """Average the test probabilities of the models in `run_dirs` (at least two `winnow train`
+    run folders of the same data and classes), write the run folder `out`, return the results.
+
+    device : overrides each member's recipe device for predicting
+    """
+    members = _read_members(run_dirs)
+    first = members[0]["config"]
+    dataset, data_seconds = load_data(first["data"], first.get("data_options") or {})
+    if list(dataset.class_names) != list(first["class_names"]):
+        raise ValueError(f"{first['data']} now has the classes {dataset.class_names}, but the members were trained "
+                         f"on {first['class_names']}")
+    config = {**run_config("ensemble", first["data"], first.get("data_options"), dataset),
+              "members": [str(m["path"]) for m in members],
+              "member_models": [m["config"]["model"] for m in members],
+              "device": device}
+    run = Run.open(out, config, force=force, data_seconds=data_seconds)
+    labels = dataset.labels.numpy()[dataset.test_indices]
+    probs = []
+    for i, member in enumerate(members):
+        name = member_cell(i)
+        if not run.cells.done(name):
+            member_probs = _predict_member(member, dataset, device, run, on_progress)
+            record = {"member": i, "run_dir": str(member["path"]), "model": member["config"]["model"],
+                      "seed": member["config"].get("seed"), **probability_metrics(labels, member_probs)}
+            run.save_cell(name, record, arrays={"probs": member_probs.astype(np.float32)}, on_cell=on_cell)
+        probs.append(run.cells.array(name, "probs"))
+    ensemble_probs = np.mean(probs, axis=0)  # (N, K)
+    summary = metrics.summary(labels, ensemble_probs, dataset.class_names)
+    ensemble = {**probability_metrics(labels, ensemble_probs), "test_count": int(len(labels)),
+                "per_class_accuracy": summary["per_class_accuracy"], "confusion_matrix": summary["confusion_matrix"]}
+    runs.save_array(run.path / ENSEMBLE_PROBS, ensemble_probs.astype(np.float32))
+    results = summarize(run.path, ensemble)
+    return run.finish(results, [results_table(results)], **ensemble)
+
+
+def member_cell(index: int) -> str:
+    return f"member-{index}"
+
+
+def probability_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Test accuracy, ECE (15 bins), NLL and Brier score of probabilities (N, K) for labels (N,)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return {"test_accuracy": float((probs.argmax(1) == labels).mean()),
+            "test_ece": calibration.expected_calibration_error(labels, probs),
+            "test_nll": calibration.negative_log_likelihood(labels, probs),
+            "test_brier": calibration.brier_score(labels, probs)}
+
+
+def _read_members(run_dirs) -> list[dict]:
+    """Each member's folder and config; an error unless they are at least two distinct run
+    folders of one trained model each, of the same data and classes."""
+    paths = [Path(p).expanduser() for p in run_dirs]
+    if len(paths) < 2:
+        raise ValueError(f"an ensemble needs at least two run folders, got {len(paths)}")
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise ValueError("a run folder is given twice")
+    members = []
+    for path in paths:
+        if not (path / runs.CONFIG).is_file():
+            raise FileNotFoundError(f"{path} is not a run folder (no {runs.CONFIG})")
+        config = runs.read_json(path / runs.CONFIG)
+        missing = [key for key in ("data", "model", "recipe", "class_names") if key not in config]
+        if missing or not (path / runs.WEIGHTS).is_file():
+            raise ValueError(f"{path} is not the run of one trained model (a `winnow train` folder with "
+                             f"{runs.WEIGHTS})")
+        members.append({"path": path, "config": config})
+    first = members[0]
+    for member in members[1:]:
+        for key in MEMBER_KEYS:
+            a, b = first["config"].get(key), member["config"].get(key)
+            if a != b and not (key == "data_options" and not a and not b):
+                raise ValueError(f"the members must share data and classes: {first['path']} has {key} {a!r}, "
+                                 f"{member['path']} has {b!r}")
+    return members
+
+
+def _predict_member(member: dict, dataset: data.Dataset, device: str | None, run: Run, on_progress) -> np.ndarray:
+    """(N, K) test probabilities of a member, predicted with its own recipe."""
+    config = member["config"]
+    recipe = Recipe.from_dict(config["recipe"])
+    if device is not None:
+        recipe = recipe.replace(device=device)
+    model = create_model(config["model"], dataset.num_classes, dataset.in_channels)
+    model.load_state_dict(runs.load_weights(member["path"] / runs.WEIGHTS))
+    spec = TrainingSpec(config["model"], config.get("preset", ""), recipe).attach(run.timing, on_progress)
+    with torch.no_grad():
+        outputs = spec.predict(model, dataset, dataset.test_indices, recipe.seed, part="testing")
+    log.info("member %s: test accuracy %.4f", member["path"], outputs.accuracy)
+    return outputs.probs
+
+
+def summarize(run_dir: str | Path, ensemble: dict | None = None) -> dict:
+    """The results from the cells of an ensemble folder (and the ensemble's metrics, else from
+    final.json): each member, the mean member and the ensemble. Reads the folder only."""
+    run_dir = Path(run_dir)
+    config = runs.read_json(run_dir / runs.CONFIG)
+    records = runs.Cells(run_dir).records()
+    members = [records[member_cell(i)] for i in range(len(config["members"])) if member_cell(i) in records]
+    ensemble = ensemble if ensemble is not None else runs.read_json(run_dir / runs.FINAL)
+    keys = ("test_accuracy", "test_ece", "test_nll", "test_brier")
+    mean_member = {key: stats.summarize([m[key] for m in members]).to_dict() for key in keys}
+    return {"config": {k: config[k] for k in ("data", "members", "member_models")},
+            "members": members, "mean_member": mean_member,
+            "ensemble": {key: ensemble[key] for key in keys},
+            "gain": ensemble["test_accuracy"] - mean_member["test_accuracy"]["mean"],
+            "best_member": max(m["test_accuracy"] for m in members)}
+
+
+def results_table(results: dict) -> Table:
+    """One row per member, the mean member (mean ± std) and the ensemble."""
+    columns = [Column("name", "model"), Column("run"), Column("accuracy", "test accuracy %", "summary"),
+               Column("ece", "ECE %", "summary"), Column("nll", "NLL", "summary", scale=1.0, digits=4),
+               Column("brier", "Brier", "summary", scale=1.0, digits=4)]
+
+    def row(name, run, values):
+        return {"name": name, "run": run, "accuracy": values["test_accuracy"], "ece": values["test_ece"],
+                "nll": values["test_nll"], "brier": values["test_brier"]}
+
+    rows = [row(f"member {m['member']}: {m['model']}", Path(m["run_dir"]).name, m) for m in results["members"]]
+    rows.append(row("mean member", None, results["mean_member"]))
+    rows.append(row("ensemble (mean probabilities)", None, results["ensemble"]))
+    return Table("Ensemble: the members and the mean of their test probabilities", columns, rows, notes=(
+        f"The ensemble is {100 * results['gain']:+.2f} points from the mean member and "
+        f"{100 * (results['ensemble']['test_accuracy'] - results['best_member']):+.2f} from the best. ECE: 15 "
+        "equal-width bins of the top-1 confidence. One test split: the difference has no interval."))
