@@ -355,3 +355,14 @@ def test_distill_command_line(tmp_path, capsys):
                  str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "temperature=-1.0 is not valid" in err and err.count("\n") == 1
+
+
+def test_the_report_of_a_distill_run(distilled, tmp_path):
+    from winnow.report import write_report
+
+    _, out, _ = distilled
+    page = write_report([out], tmp_path / "report.html").read_text()
+    for text in ("distillation run", "Teacher, student and student + teacher", "Training curves",
+                 "Distillation: test accuracy", "student alone"):
+        assert text in page
+    assert (out / "distill_results.png").is_file() and (out / "distill_curves.png").is_file()

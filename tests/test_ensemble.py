@@ -84,3 +84,13 @@ def test_ensemble_command_line(members, tmp_path, capsys):
     assert (out / "report.html").is_file()
     assert main(["ensemble", str(members[0]), "--out", str(tmp_path / "bad")]) == 2
     assert "at least two run folders" in capsys.readouterr().err
+
+
+def test_the_report_of_an_ensemble(members, tmp_path):
+    from winnow.report import write_report
+
+    ensemble_run(members, tmp_path / "ens")
+    page = write_report([tmp_path / "ens"], tmp_path / "report.html").read_text()
+    for text in ("Ensemble: the members", "Confusion matrix of the ensemble", "mean member", "points over the mean member"):
+        assert text in page
+    assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
