@@ -108,6 +108,8 @@ def test_get_preset_applies_overrides_to_the_preset():
         if key == "resize_schedule":  # keeps its share of the training
             halved = Recipe(resize_schedule=value, epochs=100).resize_stages()
             assert recipe.resize_stages() == [(size, pytest.approx(e / 2)) for size, e in halved]
+        elif key == "min_steps":  # the epochs asked for are the length
+            assert recipe.min_steps == 0
         elif key != "epochs":
             assert getattr(recipe, key) == value
     explicit = get_preset("cpu", epochs=preset["epochs"] / 2, resize_schedule="16:1")
@@ -124,7 +126,7 @@ def test_override_stretches_the_resize_schedule_and_replace_does_not():
     assert shortened.resize_stages() == [(16, pytest.approx(2 * 3 / 6.3, rel=1e-5)),
                                          (24, pytest.approx(3 * 3 / 6.3, rel=1e-5))]
     assert shortened == get_preset("cpu", epochs=3)  # get_preset applies its overrides the same way
-    assert cpu.override(epochs=3, resize_schedule="16:1") == cpu.replace(epochs=3, resize_schedule="16:1")
+    assert cpu.override(epochs=3, resize_schedule="16:1") == cpu.replace(epochs=3, resize_schedule="16:1", min_steps=0)
     assert cpu.override(lr=0.5) == cpu.replace(lr=0.5)
     with pytest.raises(ValueError, match="resize_schedule.*longer than epochs=3"):
         cpu.replace(epochs=3)  # replace sets fields as given: 5 epochs of resizing in 3
@@ -614,3 +616,27 @@ def test_train_run_refuses_a_seed_among_the_recipe_overrides(tmp_path):
     with pytest.raises(ValueError, match=r"the seed is set by --seed, not by --set seed=\.\.\."):
         train_run(quadrant_dataset(per_class=4), tmp_path / "run", recipe_overrides={"seed": 1})
     assert not (tmp_path / "run").exists()
+
+
+def test_min_steps_stretches_a_short_schedule_on_a_small_set(dataset):
+    """120 training images at batch 25 are 4 steps an epoch: 1.5 epochs would be 6 steps, and
+    min_steps 10 stretches them to 2.5 epochs, the resize schedule with them."""
+    records = []
+    recipe = QUICK.replace(epochs=1.5, batch_size=25, min_steps=10, resize_schedule="4:0.75")
+    result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe, on_progress=records.append)
+    assert [record.step for record in records] == list(range(1, 11)) and records[-1].total_steps == 10
+    assert result.recipe.epochs == 2.5 and result.recipe.resize_stages() == [(4, 1.25)]
+    assert len(result.history) == 3  # epochs 1, 2 and half of 3
+    many = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, QUICK.replace(epochs=3, batch_size=25,
+                                                                                           min_steps=10))
+    assert many.recipe.epochs == 3  # 12 steps already: nothing stretched
+
+
+def test_epochs_asked_for_are_not_stretched_by_the_presets_min_steps():
+    cpu = get_preset("cpu")
+    assert cpu.min_steps == 400
+    assert get_preset("cpu", epochs=3).min_steps == 0 and cpu.override(epochs=3).min_steps == 0
+    assert cpu.override(epochs=3, min_steps=50).min_steps == 50
+    assert cpu.with_epochs(12.6).min_steps == 400  # --scale-epochs keeps the rule: as many steps as the full run
+    with pytest.raises(ValueError, match="min_steps"):
+        Recipe(min_steps=-1)

@@ -42,6 +42,7 @@ class Recipe:
     """
 
     epochs: float = 10.0
+    min_steps: int = 0  # at least this many optimiser steps: fewer epochs' worth on a small set are stretched; 0 = off
     batch_size: int = 512
     optimizer: str = "sgd"  # "sgd" (Nesterov) or "adamw"
     lr: float = 0.75
@@ -76,6 +77,7 @@ class Recipe:
                 raise ValueError(f"recipe option {f.name}={value!r} is not valid: it must be a finite number")
         checks = {
             "epochs": (self.epochs > 0, "must be > 0"),
+            "min_steps": (self.min_steps >= 0, "must be >= 0"),
             "batch_size": (self.batch_size >= 1, "must be >= 1"),
             "eval_batch_size": (self.eval_batch_size >= 1, "must be >= 1"),
             "optimizer": (self.optimizer in ("sgd", "adamw"), "must be sgd or adamw"),
@@ -135,12 +137,15 @@ class Recipe:
         Every override a user gives (`--set`, `--epochs`, a preset's overrides, a proxy's or a
         fold's recipe changes) goes through here, so one rule holds everywhere: a new `epochs`
         without a new `resize_schedule` stretches or shortens the resize schedule with it
-        (`with_epochs`), so each stage keeps its share of the training. `replace` sets fields
-        as given and is for code that means exactly that.
+        (`with_epochs`), so each stage keeps its share of the training; and it is the length
+        asked for, so the preset's `min_steps` no longer stretches it unless given too. `replace`
+        sets fields as given and is for code that means exactly that.
         """
         recipe = self
         if "epochs" in changes and "resize_schedule" not in changes:
             recipe = recipe.with_epochs(changes["epochs"])
+        if "epochs" in changes and "min_steps" not in changes:
+            recipe = recipe.replace(min_steps=0)
         return recipe.replace(**changes)
 
     def with_epochs(self, epochs: float) -> "Recipe":
@@ -154,8 +159,9 @@ class Recipe:
 # Named recipes, each with the model it was tuned for. `get_preset(name, **overrides)`.
 PRESETS: dict[str, dict] = {
     # 2 CPU cores, CIFAR-10, about 5.5 minutes: progressive resizing (2 epochs at 16 px, 3 at 24 px,
-    # the rest at full size). See BENCHMARKS.md.
-    "cpu": dict(model="fastnet_s", recipe=dict(epochs=6.3, batch_size=256, warmup_fraction=0.16,
+    # the rest at full size). At least 400 steps (CIFAR-10 has 1 228), so a small set such as
+    # scene15's 1 500 images trains for 80 epochs instead of 32 steps. See BENCHMARKS.md.
+    "cpu": dict(model="fastnet_s", recipe=dict(epochs=6.3, min_steps=400, batch_size=256, warmup_fraction=0.16,
                                                resize_schedule="16:2,24:3")),
     # A CUDA GPU, CIFAR-10: airbench-style width and schedule.
     # (airbench's hyper-parameters restated for a mean loss and decoupled decay; not yet measured
@@ -476,9 +482,7 @@ def fit(
     optimizer = _make_optimizer(model, recipe, extra)
 
     n = len(train_indices)
-    batch_size = min(recipe.batch_size, n)
-    steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch
-    total_steps = max(1, round(recipe.epochs * steps_per_epoch))
+    recipe, batch_size, steps_per_epoch, total_steps = _schedule(recipe, n)
     warmup_steps = round(recipe.warmup_fraction * total_steps)
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     resize_stages = recipe.resize_stages()
@@ -576,6 +580,19 @@ def _hold_out(dataset: Dataset, train_indices: np.ndarray, recipe: Recipe) -> tu
                          + ("holds out no image" if not len(parts["test"]) else "leaves no image to train on")
                          + f" of the {len(train_indices)} training images (each class gives round(n x val_fraction))")
     return train_indices[parts["train"]], train_indices[parts["test"]]
+
+
+def _schedule(recipe: Recipe, n: int) -> tuple[Recipe, int, int, int]:
+    """(the recipe as trained, batch size, steps per epoch, total steps) on `n` samples: when the
+    recipe's epochs give fewer than `min_steps` steps (a small training set), its epochs, and
+    the resize schedule with them, are stretched to `min_steps`."""
+    batch_size = min(recipe.batch_size, n)
+    steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch
+    if recipe.min_steps and recipe.epochs * steps_per_epoch < recipe.min_steps:
+        log.info("%d samples: %g epochs are %d steps, stretched to min_steps %d (%g epochs)", n, recipe.epochs,
+                 round(recipe.epochs * steps_per_epoch), recipe.min_steps, recipe.min_steps / steps_per_epoch)
+        recipe = recipe.with_epochs(recipe.min_steps / steps_per_epoch)
+    return recipe, batch_size, steps_per_epoch, max(1, round(recipe.epochs * steps_per_epoch))
 
 
 def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device, memory_format,

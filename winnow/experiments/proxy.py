@@ -192,7 +192,7 @@ def make_inputs(
 
     if "early_probs" in wanted:
         started = time.perf_counter()
-        short = spec.with_epochs(options.early_epochs)
+        short = spec.override({"epochs": options.early_epochs})  # short: no min_steps
         runs = []
         for run in range(1, options.early_runs + 1):
             model = short.train(dataset, labelled_indices, seed + run).model
