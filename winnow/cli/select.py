@@ -29,6 +29,10 @@ def add_arguments(parser) -> None:
                             "predicted class)")
     group.add_argument("--seed", type=int, metavar="S",
                        help="seed of the strategy and of the proxy's training (default 0)")
+    group.add_argument("--features", metavar="NAME",
+                       help="classical features instead of a proxy network (tiny, bovw; see winnow baseline), for "
+                            "strategies over features (coreset, typiclust, kmeans_margin, mmd): they then run with "
+                            "nothing labelled, before any network is trained")
     add_proxy_options(add_model_options(
         parser.add_argument_group("proxy model (for strategies that need probabilities or features)"), SETTINGS))
     add_run_options(parser)
@@ -54,7 +58,7 @@ def select(args) -> int:
                        options=settings.strategies.get(args.strategy, {}), seed=seed, model=args.model,
                        preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                        proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
-                       on_progress=args.on_progress)
+                       on_progress=args.on_progress, features=args.features)
     print_selection(final, args.out)
     return 0
 

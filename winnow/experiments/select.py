@@ -42,6 +42,7 @@ from .. import __version__, data, runs
 from ..strategies import get_strategy
 from ..train import check_no_seed
 from .engine import TrainingSpec, load_data, run_config
+from .baseline import feature_inputs, plan_feature_inputs
 from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
 log = logging.getLogger("winnow.experiments.select")
@@ -67,6 +68,8 @@ def select_run(
     proxy_options: ProxyOptions | None = None,
     force: bool = False,
     on_progress=None,
+    features: str | None = None,
+    feature_options: dict | None = None,
 ) -> dict:
     """Select `budget` pool samples (or `fraction` of the pool) of `source` with `strategy`
     and write the run folder `out`.
@@ -78,6 +81,9 @@ def select_run(
     model, preset, recipe_overrides : the proxy model and its recipe, as for `winnow train`
     proxy_options : MC-dropout passes and the short runs of early_probs (`proxy.ProxyOptions`)
     on_progress : called with the trainer's progress (`winnow.progress`)
+    features, feature_options : classical features (`winnow.features`, e.g. "bovw") instead of a
+        proxy network: strategies over features (coreset, typiclust, ...) run with nothing
+        labelled, and nothing is trained (`experiments.baseline.feature_inputs`)
 
     Returns the final record (also in `out/final.json`); the selection is in
     `out/selected.npy` (int64 dataset indices, best first) and `out/selected.csv`.
@@ -97,9 +103,10 @@ def select_run(
     mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
     labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
     budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
-    wanted = plan_inputs([chosen], mode, class_balanced)
+    wanted = plan_feature_inputs(chosen, mode, class_balanced, features, feature_options) if features else \
+        plan_inputs([chosen], mode, class_balanced)
     spec, proxy = None, {"model": None, "preset": None, "recipe": None}
-    if needs_training(wanted):  # resolved before the run folder is made, so a bad name leaves nothing behind
+    if needs_training(wanted) and not features:  # resolved before the run folder is made, so a bad name leaves nothing behind
         spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
         proxy = {**spec.to_config(), "recipe": spec.seeded(seed).to_dict()}  # the recipe as trained, seed included
         spec = spec.attach(on_progress=on_progress)
@@ -116,10 +123,14 @@ def select_run(
         "seed": seed,
         **proxy,
         "proxy_options": dataclasses.asdict(proxy_options),
+        **({"features": features, "feature_options": feature_options or {}} if features else {}),
     })
 
-    made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed, options=proxy_options,
-                       on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record))
+    if features:
+        made = feature_inputs(dataset, labelled_indices, pool_indices, wanted, features, feature_options, seed)
+    else:
+        made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed, options=proxy_options,
+                           on_epoch_end=lambda record: runs.append_jsonl(run_dir / runs.METRICS, record))
     if made.result is not None:
         runs.save_weights(run_dir / runs.WEIGHTS, made.result.model)
     choice = choose(strategy, made, pool_indices, budget, seed=seed, class_balanced=class_balanced, options=options)

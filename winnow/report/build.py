@@ -56,7 +56,10 @@ def render_report(run_dirs, *, images: bool = True, save_figures: bool = True) -
     by_kind: dict[str, list[Run]] = {}
     for run in folders:
         by_kind.setdefault(run.kind, []).append(run)
-    for kind, group in by_kind.items():
+    compared: dict[str, list[Run]] = {}  # a kind's runs join another kind's comparison when it says so
+    for run in folders:
+        compared.setdefault(getattr(KINDS.get(run.kind), "compare_with", None) or run.kind, []).append(run)
+    for kind, group in compared.items():
         if len(group) > 1:
             body.append(_comparison(kind, group, context))
     body += [_run_section(run, context) for run in folders]
@@ -136,7 +139,8 @@ def _overview(folders: list[Run]) -> str:
 
 def _comparison(kind: str, group: list[Run], context: Context) -> str:
     spec = KINDS.get(kind)
-    title = f"Comparison of {len(group)} {spec.title if spec else kind}s: " + ", ".join(r.name for r in group)
+    what = f"{spec.title if spec else kind}s" if all(r.kind == kind for r in group) else "runs"
+    title = f"Comparison of {len(group)} {what}: " + ", ".join(r.name for r in group)
     if spec is not None and spec.compare is not None:
         blocks = _build(lambda: spec.compare(group, context), f"the comparison of the {kind} runs")
     else:

@@ -162,9 +162,10 @@ def _compare_train(group: list[Run], context: Context) -> list[Block]:
             ["model", *[str(r.config.get("model", "–")) for r in group]],
             ["preset", *[str(r.config.get("preset", "–")) for r in group]],
             ["data", *[str(r.config.get("data", "–")) for r in group]]]
-    recipes = [r.config.get("recipe") or {} for r in group]
-    differing = sorted(k for k in set().union(*recipes) if len({json.dumps(rc.get(k)) for rc in recipes}) > 1)
-    rows += [[f"recipe: {k}", *[json.dumps(rc.get(k)) for rc in recipes]] for k in differing]
+    recipes = [r.config.get("recipe") for r in group]  # None for runs without one (a baseline's)
+    trained = [rc for rc in recipes if rc]
+    differing = sorted(k for k in set().union(*trained) if len({json.dumps(rc.get(k)) for rc in trained}) > 1)
+    rows += [[f"recipe: {k}", *[json.dumps(rc.get(k)) if rc else "–" for rc in recipes]] for k in differing]
     blocks = [Block("Final metrics side by side", h.table(["", *[r.name for r in group]], rows)
                     + (h.note("Recipe rows list only the options in which the runs differ.") if differing else ""))]
     with_metrics = [r for r in group if r.metrics]

@@ -73,16 +73,18 @@ class Kind:
     compare: Callable[[list[Run], "Context"], list[Block]] | None = None
     headline: Callable[[Run], str] | None = None
     wall_seconds: Callable[[Run], float | None] | None = None
+    compare_with: str | None = None  # another kind whose comparison this kind's runs join ("train" for baselines)
 
 
 KINDS: dict[str, Kind] = {}
 ATTACHMENTS: dict[str, Callable[[Run, "Context"], list[Block]]] = {}  # file name -> builder
 
 
-def register_kind(name: str, title: str, *, compare=None, headline=None, wall_seconds=None):
-    """Decorator: register `sections(run, context) -> [Block]` as the builder of run kind `name`."""
+def register_kind(name: str, title: str, *, compare=None, headline=None, wall_seconds=None, compare_with=None):
+    """Decorator: register `sections(run, context) -> [Block]` as the builder of run kind `name`.
+    `compare_with`: the kind whose side-by-side comparison runs of this kind join (with its `compare`)."""
     def decorate(sections):
-        KINDS[name] = Kind(name, title, sections, compare, headline, wall_seconds)
+        KINDS[name] = Kind(name, title, sections, compare, headline, wall_seconds, compare_with)
         return sections
     return decorate
 
