@@ -147,6 +147,15 @@ def test_warm_start_keeps_the_last_weights_and_resumes_from_them(tmp_path, one_t
     assert sorted(p.name for p in (out / "cells").glob("*.pt")) == ["trial0-margin-cycle3.pt"]
 
 
+@pytest.mark.parametrize("size", [1, 5, 11, 25, 100])
+def test_a_stratified_initial_set_has_exactly_the_size_asked_for(digits, size):
+    """Each class's share is rounded (1 of 1347 rounds to none in every class), then topped up or trimmed."""
+    start = initial_set(digits, size, 0, stratified=True)
+    assert len(np.unique(start)) == size and np.isin(start, digits.train_indices).all()
+    if size == 100:  # a multiple of the 10 classes: the same number from each
+        assert np.bincount(digits.labels.numpy()[start], minlength=10).tolist() == [10] * 10
+
+
 def test_pool_subset_limits_where_picks_come_from(tmp_path, digits, one_thread):
     records = []
     al_run("digits", tmp_path / "run", initial=20, budget=10, cycles=2, trials=1, strategies=["margin"],

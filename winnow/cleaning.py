@@ -127,25 +127,28 @@ def check_noise(rate, kind: str | None = None, seed: int | None = None) -> dict 
     kind = kind or "symmetric"
     if kind not in NOISE_KINDS:
         raise ValueError(f"unknown --noise-kind {kind!r}; choose one of {', '.join(NOISE_KINDS)}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"--noise-seed must be an int, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"--noise-seed must be an int >= 0, got {seed!r}")
     return {"rate": float(rate), "kind": kind, "seed": 0 if seed is None else seed}
 
 
-def stratified_folds(labels, folds: int, seed: int) -> np.ndarray:
+def stratified_folds(labels, folds: int, seed: int, class_names: list[str] | None = None) -> np.ndarray:
     """The fold (0 .. folds - 1) of each sample: every class is shuffled (seeded) and dealt
     round-robin, classes one after another, so fold sizes differ by at most one overall and
     within each class.
 
     labels : (N,) ints;  folds : >= 2 and at most the size of the smallest class
+    class_names : K names, for the error message of a class too small for `folds`
     """
     labels = np.asarray(labels)
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(f"--folds must be an int >= 2, got {folds!r}")
     classes, counts = np.unique(labels, return_counts=True)
     if len(counts) and folds > counts.min():
-        raise ValueError(f"--folds {folds} is larger than the smallest class ({classes[counts.argmin()]} has "
-                         f"{counts.min()} samples): every fold needs every class")
+        smallest = classes[counts.argmin()]
+        name = f"class {class_names[smallest]!r}" if class_names is not None else f"label {smallest}"
+        raise ValueError(f"--folds {folds} is larger than the smallest class ({name} has {counts.min()} samples): "
+                         "every fold needs every class")
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(np.flatnonzero(labels == c)) for c in classes]) if len(labels) \
         else np.zeros(0, dtype=np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import command, command_group, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
-                      data_options, name_list, proxy_options, recipe_overrides)
+                      data_options, name_list, proxy_options, recipe_overrides, seed_value)
 
 SETTINGS = SettingParts(strategy="many", example="--set epochs=3 --set strategy.hybrid.lam=0.5")
 INIT_SETTINGS = SettingParts(strategy="one", example="--set epochs=3 --set strategy.temperature=1.5")
@@ -127,7 +127,7 @@ def add_next_arguments(parser) -> None:
                              "strategy, else the strategy's defaults)")
     NEXT_SETTINGS.add_to(parser)
     parser.add_argument("--class-balanced", action="store_true", default=None, help="equal picks per predicted class")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of training and selection")
+    parser.add_argument("--seed", type=seed_value, default=0, metavar="S", help="seed of training and selection")
 
 
 @command("al next", add_next_arguments, report_kind="al-labelling",

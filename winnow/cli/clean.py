@@ -6,7 +6,7 @@ import argparse
 
 from . import command, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_run_options, data_options,
-                      recipe_overrides, seed_list)
+                      recipe_overrides, seed_list, seed_value)
 
 SETTINGS = SettingParts(cv=True, example="--set lr=0.5 --set cv.epochs=3")
 
@@ -48,7 +48,7 @@ def add_arguments(parser) -> None:
     noise.add_argument("--noise-kind", choices=NOISE_KINDS,
                        help="symmetric (default): another class drawn uniformly; asymmetric: a fixed class map "
                             "(CIFAR-10: truck->automobile, bird->airplane, deer->horse, cat<->dog; else c->c+1)")
-    noise.add_argument("--noise-seed", type=int, metavar="S", help="seed of the noise draw (default 0)")
+    noise.add_argument("--noise-seed", type=seed_value, metavar="S", help="seed of the noise draw (default 0)")
     add_model_options(parser.add_argument_group("model and recipe (of every training: folds and retraining)",
                                                 "--set cv.KEY=VALUE changes the fold models' recipe only"), SETTINGS)
     add_run_options(parser, resumable=True)

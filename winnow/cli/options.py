@@ -193,7 +193,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP + " (default: digits)")
     group.add_argument("--image-size", type=int, metavar="PX",
                        help="folder data: resize the short side to PX and centre-crop a square")
-    group.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+    group.add_argument("--test-fraction", type=float, metavar="F",
                        help="folder data without train/ and test/ sub-folders: stratified test share (default 0.2)")
     group.add_argument("--skip-bad-images", action="store_true",
                        help="folder data: skip unreadable images and report how many, instead of stopping")
@@ -208,7 +208,9 @@ def data_options(args) -> dict:
     if args.skip_bad_images:
         options["skip_bad_images"] = True
     if args.data.startswith("folder:"):
-        options["test_fraction"] = args.test_fraction
+        options["test_fraction"] = 0.2 if args.test_fraction is None else args.test_fraction
+    elif args.test_fraction is not None:
+        raise ValueError(f"--test-fraction applies only to folder: data, not to {args.data}")
     if args.cifar100_labels != "fine":
         options["cifar100_labels"] = args.cifar100_labels
     return options
@@ -275,6 +277,17 @@ def name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def seed_value(text: str) -> int:
+    """A seed: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed, an int >= 0, got {text!r}")
+    return value
+
+
 def seed_list(text: str) -> list[int]:
     try:
         parts = [int(part) for part in text.split(",") if part.strip()]
@@ -284,4 +297,6 @@ def seed_list(text: str) -> list[int]:
         if not parts or parts[0] < 1:
             raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {text!r}")
         return list(range(parts[0]))
+    if any(part < 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"seeds are ints >= 0, got {text!r}")
     return parts

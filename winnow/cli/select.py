@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import command, console
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
-                      data_options, proxy_options, recipe_overrides)
+                      data_options, proxy_options, recipe_overrides, seed_value)
 
 SETTINGS = SettingParts(strategy="one", example="--set epochs=3 --set strategy.temperature=1.5")
 
@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--class-balanced", action="store_true",
                        help="equal picks per class (the given label with --labelled all, else the proxy's "
                             "predicted class)")
-    group.add_argument("--seed", type=int, metavar="S",
+    group.add_argument("--seed", type=seed_value, metavar="S",
                        help="seed of the strategy and of the proxy's training (default 0)")
     group.add_argument("--features", metavar="NAME",
                        help="classical features instead of a proxy network (tiny, bovw; see winnow baseline), for "

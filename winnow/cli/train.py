@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import command, console
 from .calibrate import print_calibration
-from .options import SettingParts, add_data_options, add_model_options, add_run_options, data_options, recipe_overrides
+from .options import (SettingParts, add_data_options, add_model_options, add_run_options, data_options,
+                      recipe_overrides, seed_value)
 
 SETTINGS = SettingParts()
 
@@ -12,7 +13,7 @@ SETTINGS = SettingParts()
 def add_arguments(parser) -> None:
     add_data_options(parser)
     group = add_model_options(parser.add_argument_group("model and recipe"), SETTINGS)
-    group.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    group.add_argument("--seed", type=seed_value, metavar="S", help="random seed (default 0)")
     group.add_argument("--calibrate", action="store_true",
                        help="fit a temperature on a hold-out after training (val_fraction 0.1 unless the recipe "
                             "has one) and write calibration.json and reliability.png")

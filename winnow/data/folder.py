@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from winnow.data.cache import entry_name, load_entry, resolve_cache_dir, save_entry
 from winnow.data.dataset import DataError, Dataset
@@ -392,8 +392,9 @@ def _decode_chunk(
             images.append(decode_image(files.read(path), image_size))
         except _UNREADABLE as error:
             if not skip_bad_images:
-                raise DataError(f"cannot read the image {files.location}/{path}: {error} "
-                                "(skip_bad_images=True leaves unreadable images out)") from error
+                reason = "not an image Pillow can read" if isinstance(error, UnidentifiedImageError) else error
+                raise DataError(f"cannot read the image {files.location}/{path}: {reason} "
+                                "(skip_bad_images=True, --skip-bad-images, leaves unreadable images out)") from error
             images.append(None)
     return images
 

@@ -137,7 +137,13 @@ def initial_set(dataset: data.Dataset, size: int, trial: int, stratified: bool =
     if size >= len(train_indices):
         return np.sort(train_indices)
     part = stratified_split(labels, size / len(train_indices), seed=int(generator.integers(2**31)))["test"]
-    return np.sort(train_indices[part])
+    chosen = train_indices[part]
+    if len(chosen) > size:  # each class's share is rounded: drop or add random ones to have exactly `size`
+        chosen = generator.choice(chosen, size, replace=False)
+    elif len(chosen) < size:
+        others = np.setdiff1d(train_indices, chosen)
+        chosen = np.concatenate([chosen, generator.choice(others, size - len(chosen), replace=False)])
+    return np.sort(chosen)
 
 
 def cell_name(trial: int, strategy: str, cycle: int) -> str:

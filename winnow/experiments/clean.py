@@ -66,7 +66,7 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
     """
     seeds, remove = _check(method, filter_by, seeds, remove, flagged_images)
     noise = cleaning.check_noise(inject_noise, noise_kind, noise_seed)
-    dataset, data_seconds = load_data(source, data_options)
+    dataset, data_seconds = load_data(source, data_options, tested=remove is not None)  # only retraining tests
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seeds")
     cv_spec = spec.override(cv_overrides)
     noisy, corrupted = _noisy(dataset, noise, folds, remove)
@@ -110,7 +110,7 @@ def _noisy(dataset: data.Dataset, noise: dict | None, folds: int, remove) -> tup
     if noise is not None:
         labels[train], positions = cleaning.inject_noise(labels[train], noise["rate"], noise["kind"],
                                                          dataset.class_names, noise["seed"])
-    cleaning.stratified_folds(labels[train], folds, 0)  # a --folds the classes cannot take fails here
+    cleaning.stratified_folds(labels[train], folds, 0, dataset.class_names)  # a --folds too large fails here
     return dataset.with_labels(labels), train[positions]
 
 

@@ -47,9 +47,13 @@ from ..train import Outputs, Recipe, TrainResult, check_no_seed, fit, get_preset
 log = logging.getLogger("winnow.experiments.engine")
 
 
-def load_data(source: str | data.Dataset, options: dict | None = None) -> tuple[data.Dataset, float]:
+def load_data(source: str | data.Dataset, options: dict | None = None, *,
+              tested: bool = True) -> tuple[data.Dataset, float]:
     """(dataset, seconds): the dataset of a data spec (`data.load(spec, **options)`), or
-    `source` itself when it is already a Dataset (built with `data.from_arrays` in a notebook)."""
+    `source` itself when it is already a Dataset (built with `data.from_arrays` in a notebook).
+
+    Checked for what every command needs: two classes or more and a train split; `tested`: a
+    test split too (for a command that tests what it trains)."""
     started = time.perf_counter()
     if isinstance(source, data.Dataset):
         if options:
@@ -57,6 +61,17 @@ def load_data(source: str | data.Dataset, options: dict | None = None) -> tuple[
         dataset = source
     else:
         dataset = data.load(source, **(options or {}))
+    name = dataset.source or "the dataset"
+    if dataset.num_classes < 2:
+        raise data.DataError(f"{name} has {dataset.num_classes} class ({', '.join(dataset.class_names)}): a "
+                             "classifier needs two or more (folder data: one sub-folder of images per class)")
+    fraction = (options or {}).get("test_fraction")
+    drawn = "" if fraction is None else (f" with test_fraction {fraction:g} (--test-fraction: each class gives "
+                                         "round(n x test_fraction) of its n images to the test split)")
+    if not len(dataset.train_indices):
+        raise data.DataError(f"{name} has no images in its train split{drawn}")
+    if tested and not len(dataset.test_indices):
+        raise data.DataError(f"{name} has no images in its test split{drawn}")
     log.info("%s", dataset.describe())
     return dataset, time.perf_counter() - started
 
@@ -141,6 +156,7 @@ class TrainingSpec:
         name = model or preset_model(preset)
         recipe = get_preset(preset, **{**model_recipe(name), **overrides})
         create_model(name, dataset.num_classes, dataset.in_channels)  # a model that cannot be built fails here
+        resolve_device(recipe.device)  # and a device this machine does not have
         return cls(name, preset, recipe)
 
     def override(self, overrides: dict | None, seed_option: str = "--seeds") -> "TrainingSpec":
@@ -210,9 +226,17 @@ def summarize_test_outputs(outputs: Outputs, class_names: list[str]) -> dict:
     }
 
 
+def check_seed(seed, option: str = "--seed") -> int:
+    """`seed` as an int; an error naming `option` unless it is an int >= 0 (NumPy's generators
+    take no negative seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{option} must be an int >= 0, got {seed!r}")
+    return int(seed)
+
+
 def check_seeds(seeds) -> list[int]:
-    """The seeds as ints; an error unless they are distinct and at least one."""
-    seeds = [int(s) for s in seeds]
+    """The seeds as ints; an error unless they are ints >= 0, distinct and at least one."""
+    seeds = [check_seed(s, "--seeds") for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds must be distinct and at least one, got {seeds}")
     return seeds

@@ -41,7 +41,7 @@ import numpy as np
 from .. import __version__, data, runs
 from ..strategies import get_strategy
 from ..train import check_no_seed
-from .engine import TrainingSpec, load_data, run_config
+from .engine import TrainingSpec, check_seed, load_data, run_config
 from .baseline import feature_inputs, plan_feature_inputs
 from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
@@ -98,18 +98,26 @@ def select_run(
     if fraction is not None and not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     check_no_seed(recipe_overrides, "--seed")
+    seed = check_seed(seed)
 
-    dataset, _ = load_data(source, data_options)
+    dataset, _ = load_data(source, data_options, tested=False)
     mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
     labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
     budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
     wanted = plan_feature_inputs(chosen, mode, class_balanced, features, feature_options) if features else \
         plan_inputs([chosen], mode, class_balanced)
-    spec, proxy = None, {"model": None, "preset": None, "recipe": None}
-    if needs_training(wanted) and not features:  # resolved before the run folder is made, so a bad name leaves nothing behind
-        spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
+    # resolved before the run folder is made, so a bad name leaves nothing behind; checked even when
+    # nothing is trained, so a bad --model or --set is an error rather than ignored
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
+    proxy = {"model": None, "preset": None, "recipe": None}
+    if needs_training(wanted) and not features:
+        if not len(labelled_indices):
+            raise data.DataError(f"labelled set {labelled} lists no samples: the proxy model of strategy "
+                                 f"{strategy!r} needs labelled samples to train on")
         proxy = {**spec.to_config(), "recipe": spec.seeded(seed).to_dict()}  # the recipe as trained, seed included
         spec = spec.attach(on_progress=on_progress)
+    else:
+        spec = None
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
@@ -201,14 +209,24 @@ def read_labelled(source: str | Path, dataset: data.Dataset) -> np.ndarray:
         raise data.DataError(f"labelled set {source}: give a .csv or .npy file, or '{ALL}'")
     if not path.exists():
         raise FileNotFoundError(f"labelled set {path} does not exist")
+    if not path.is_file():
+        raise data.DataError(f"labelled set {path} is not a file")
     if path.suffix.lower() == ".npy":
-        values = np.load(path, allow_pickle=False)
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:  # not a .npy file, or one of Python objects
+            raise data.DataError(f"labelled set {path} is not a .npy array of dataset indices "
+                                 f"({str(error).split('. ')[0]})") from None
         if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
             raise data.DataError(f"{path}: expected a 1-D integer array of dataset indices, "
                                  f"got {values.dtype} of shape {values.shape}")
         indices, where = values.astype(np.int64), [f"entry {i}" for i in range(len(values))]
     else:
-        indices, where = _read_labelled_csv(path, dataset)
+        try:
+            indices, where = _read_labelled_csv(path, dataset)
+        except UnicodeDecodeError as error:
+            raise data.DataError(f"labelled set {path} is not UTF-8 text ({error.reason} at byte {error.start})") \
+                from None
     in_train = np.isin(indices, dataset.train_indices)
     if not in_train.all():
         i = int(np.flatnonzero(~in_train)[0])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import time
 from pathlib import Path
 
 from .. import __version__, calibration, data, runs
 from ..train import Outputs, TrainResult
 from .calibrate import HOLD_OUT_FRACTION, calibrate_outputs
-from .engine import TrainingSpec, load_data, run_config, summarize_test_outputs
+from .engine import TrainingSpec, check_seed, load_data, run_config, summarize_test_outputs
 
 log = logging.getLogger("winnow.experiments.train")
 
@@ -47,8 +46,7 @@ def train_run(
     `train_seconds` and `test_seconds`.
     """
     started = time.perf_counter()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+    seed = check_seed(seed)
     summary_writer = _summary_writer_class() if tensorboard else None  # missing tensorboard: an error before the run
     dataset, decode_seconds = load_data(source, data_options)
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")

@@ -21,7 +21,8 @@ def _calibrated(probs, temperature, val_logits, val_labels) -> np.ndarray:
         if temperature != "fit":
             raise ValueError(f"temperature must be a number > 0 or 'fit', got {temperature!r}")
         if val_logits is None:
-            raise ValueError("temperature='fit' needs inputs 'val_logits' and 'val_labels', which were not provided")
+            raise ValueError("temperature='fit' needs inputs 'val_logits' and 'val_labels', which were not provided: "
+                             "give the proxy model a labelled hold-out, e.g. --set val_fraction=0.1")
         # Row-wise strategies scored in chunks fit once per chunk: the same value, a small cost.
         temperature = fit_temperature(val_logits, val_labels)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
