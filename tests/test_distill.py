@@ -366,3 +366,47 @@ def test_the_report_of_a_distill_run(distilled, tmp_path):
                  "Distillation: test accuracy", "student alone"):
         assert text in page
     assert (out / "distill_results.png").is_file() and (out / "distill_curves.png").is_file()
+
+
+# ---------------------------------------------------------------- pruning with a teacher
+
+
+def test_prune_with_a_teacher_trains_each_kept_subset_again_taught_by_the_full_data_model(tmp_path):
+    from winnow.experiments.prune import cell_name as prune_cell, prune_run
+
+    out = tmp_path / "prune"
+    finished = []
+    results = prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[0, 1], recipe_overrides=FAST,
+                        distill="kd", on_cell=finished.append)
+    assert [(c["strategy"], c.get("distill"), c["seed"]) for c in finished] == [
+        ("full", None, 0), ("random", None, 0), ("random", "kd:1", 0),
+        ("full", None, 1), ("random", None, 1), ("random", "kd:1", 1)]
+    cells = runs.Cells(out)
+    assert cells.has_weights("full-s0") and not cells.done("teacher-s0")  # the full run is the teacher
+    for seed in (0, 1):
+        plain, taught = finished[3 * seed + 1], finished[3 * seed + 2]
+        assert cells.done(prune_cell("random", 0.5, seed, "kd:1")) and cells.has_array(prune_cell("random", 0.5, seed))
+        assert taught["kept_class_counts"] == plain["kept_class_counts"]  # the plain cell's kept indices
+        assert taught["selection_seconds"] == plain["selection_seconds"]
+    rows = {row["strategy"]: row for row in results["rows"]}
+    assert list(rows) == ["full", "random", "random + teacher"]
+    taught = rows["random + teacher"]
+    expected = paired_difference([finished[2]["test_accuracy"], finished[5]["test_accuracy"]],
+                                 [finished[1]["test_accuracy"], finished[4]["test_accuracy"]])
+    assert taught["vs_random"] == pytest.approx(expected.to_dict(), nan_ok=True)
+    assert taught["vs_full"] is not None and "| random + teacher |" in (out / "results.md").read_text()
+
+
+def test_prune_with_a_teacher_added_to_a_plain_folder_trains_only_the_taught_cells(tmp_path):
+    from winnow.experiments.prune import prune_run
+
+    out = tmp_path / "prune"
+    plain = prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[0], recipe_overrides=FAST)
+    added = []
+    taught = prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[0], recipe_overrides=FAST,
+                       distill="kd,fitnet@body", on_cell=added.append)
+    assert [(c["strategy"], c.get("distill")) for c in added] == [("random", "kd:1,fitnet:1@body")]
+    assert runs.Cells(out).has_weights("teacher-s0")  # the plain run kept no weights: trained once as teacher
+    assert taught["rows"][:2] == plain["rows"]
+    assert prune_run("digits", out, fractions=[0.5], strategies=["random"], seeds=[0],
+                     recipe_overrides=FAST)["rows"] == plain["rows"]

@@ -18,17 +18,24 @@ time (when the strategy uses the proxy), the time to predict its inputs, the ext
 
     results = prune_run("cifar10:~/data", "runs/prune", fractions=[0.5],
                         strategies=["random", "margin"], seeds=[0, 1, 2])
+
+With `distill` (a loss spec of `winnow.distill`, e.g. "kd"), every subset is also trained with
+the full-data model of the same seed as its teacher (the full cell's or the proxy's weights: no
+extra training), on the same kept indices: rows "STRATEGY + teacher", compared with random and
+full data like the plain ones (Ben-Baruch et al., ICML 2025).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from .. import data, runs, stats
+from ..distill import DistillOptions, Distillation, format_loss_spec, parse_loss_spec
 from ..strategies import get_strategy
 from ..table import Column, Table
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
@@ -39,6 +46,7 @@ log = logging.getLogger("winnow.experiments.prune")
 
 FULL = "full"
 RANDOM = "random"
+WITH_TEACHER = " + teacher"  # a subset trained with the full-data model as teacher: "random + teacher"
 
 
 def prune_run(
@@ -60,6 +68,8 @@ def prune_run(
     force: bool = False,
     on_progress=None,
     on_cell=None,
+    distill: str | None = None,
+    distill_options: DistillOptions | None = None,
 ) -> dict:
     """Run (or resume) the pruning comparison in `out` and return its results (also written to
     results.json, results.csv and results.md).
@@ -76,8 +86,12 @@ def prune_run(
         the proxy's recipe on top of it (e.g. fewer epochs for a cheaper proxy)
     on_progress : called with the trainer's progress (`winnow.progress`)
     on_cell : called with each cell record as it finishes (for printing progress)
+    distill : a loss spec (`winnow.distill`): every subset also trained with the full-data model
+        of its seed as teacher, with `distill_options` (temperature, alpha)
     """
     fractions, strategies, seeds, options = _check(fractions, strategies, seeds, options)
+    distill = None if distill is None else format_loss_spec(parse_loss_spec(distill))
+    distill_options = (distill_options or DistillOptions()) if distill else None
     proxy_options = proxy_options or ProxyOptions()
     dataset, data_seconds = load_data(source, data_options)
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides)
@@ -94,8 +108,11 @@ def prune_run(
         **spec.to_config(),
         "proxy_recipe": proxy_spec.recipe.to_dict(),
         "proxy_options": dataclasses.asdict(proxy_options),
+        "distill": distill,
+        "distill_options": distill_options.to_dict() if distill else None,
     }
-    run = Run.open(out, config, grid=("fractions", "strategies", "seeds"), force=force, data_seconds=data_seconds)
+    run = Run.open(out, config, grid=("fractions", "strategies", "seeds", "distill", "distill_options"), force=force,
+                   data_seconds=data_seconds)
     spec, proxy_spec = spec.attach(run.timing, on_progress), proxy_spec.attach(run.timing, on_progress)
     proxy_is_full = proxy_spec == spec
     for seed in seeds:
@@ -107,10 +124,17 @@ def prune_run(
         if for_subsets or for_full:
             proxy = _proxy(run, dataset, seed, wanted, proxy_spec, proxy_options)
         if not full_done:
-            _full_cell(run, dataset, seed, spec, proxy if proxy_is_full else None, on_cell)
+            _full_cell(run, dataset, seed, spec, proxy if proxy_is_full else None, on_cell, keep_weights=bool(distill))
         for fraction, strategy in subset_cells:
             _subset_cell(run, dataset, strategy, fraction, seed, spec, options.get(strategy, {}), class_balanced,
                          scale_epochs, proxy, wanted, on_cell)
+        taught = [(f, s) for f in fractions for s in strategies if distill
+                  and not run.cells.done(cell_name(s, f, seed, distill))]
+        if taught:
+            teacher = _full_model(run, dataset, seed, spec, proxy_is_full)
+            for fraction, strategy in taught:
+                _taught_cell(run, dataset, strategy, fraction, seed, spec, scale_epochs, teacher, distill,
+                             distill_options, on_cell)
     results = summarize(run.path)
     return run.finish(results, [results_table(results)], cells=len(results["cells"]))
 
@@ -127,9 +151,13 @@ def _check(fractions, strategies, seeds, options):
     return sorted(fractions), list(strategies), seeds, options
 
 
-def cell_name(strategy: str, fraction: float, seed: int) -> str:
-    """The cell of `strategy` keeping `fraction` under `seed` (`full-s{seed}` for the full data)."""
-    return f"{FULL}-s{seed}" if strategy == FULL else f"{strategy}-f{fraction:g}-s{seed}"
+def cell_name(strategy: str, fraction: float, seed: int, distill: str | None = None) -> str:
+    """The cell of `strategy` keeping `fraction` under `seed` (`full-s{seed}` for the full data);
+    with `distill`, the same subset trained with a teacher (`...-teacher-{hash of the loss spec}`)."""
+    if strategy == FULL:
+        return f"{FULL}-s{seed}"
+    name = f"{strategy}-f{fraction:g}-s{seed}"
+    return name if distill is None else f"{name}-teacher-{hashlib.sha1(distill.encode()).hexdigest()[:6]}"
 
 
 def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
@@ -154,25 +182,65 @@ def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
     return made, record
 
 
-def _full_cell(run: Run, dataset, seed: int, spec: TrainingSpec, proxy, on_cell) -> None:
+def _full_cell(run: Run, dataset, seed: int, spec: TrainingSpec, proxy, on_cell, keep_weights: bool = False) -> None:
     """The full-data cell: the proxy's record when the proxy was trained with the training
-    recipe, else a training run of its own."""
+    recipe, else a training run of its own (its weights kept with the cell when `keep_weights`:
+    the teacher of distilled subsets)."""
     cell = {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
             "selection_seconds": 0.0, "scoring_seconds": 0.0, "proxy_train_seconds": 0.0, "records_seconds": 0.0}
     if proxy is not None and proxy[1].get("test_accuracy") is not None:
         cell.update(test_accuracy=proxy[1]["test_accuracy"], train_seconds=proxy[1]["train_seconds"], source="proxy")
     else:
-        cell.update(_trained(spec, dataset, dataset.train_indices, seed), source="trained")
+        kept = []
+        cell.update(_trained(spec, dataset, dataset.train_indices, seed, keep=kept), source="trained")
+        run.save_cell(cell_name(FULL, 1.0, seed), cell, on_cell=on_cell, weights=kept[0] if keep_weights else None)
+        return
     run.save_cell(cell_name(FULL, 1.0, seed), cell, on_cell=on_cell)
 
 
-def _trained(spec: TrainingSpec, dataset, indices, seed: int) -> dict:
-    """A fresh model trained on `indices` and tested: the cell's accuracy and times."""
-    result = spec.train(dataset, indices, seed)
+def _trained(spec: TrainingSpec, dataset, indices, seed: int, objective=None, keep: list | None = None) -> dict:
+    """A fresh model trained on `indices` (with `objective`, `train.fit`'s loss hook, when given)
+    and tested: the cell's accuracy and times. The model is appended to `keep` when given."""
+    result = spec.train(dataset, indices, seed, objective=objective)
     final = spec.evaluate(result.model, dataset, seed)
+    if keep is not None:
+        keep.append(result.model)
     return {"test_accuracy": final["test_accuracy"], "per_class_accuracy": final["per_class_accuracy"],
             "train_seconds": result.train_seconds, "test_seconds": final["test_seconds"],
             "epochs_run": len(result.history)}
+
+
+def _full_model(run: Run, dataset, seed: int, spec: TrainingSpec, proxy_is_full: bool):
+    """The full-data model of `seed`, the teacher of the distilled subsets: the full cell's
+    weights, or the proxy's when the proxy is the full run; trained (cell `teacher-s{seed}`)
+    only when neither kept them (a folder made before with no teacher)."""
+    names = [cell_name(FULL, 1.0, seed), *([f"proxy-s{seed}"] if proxy_is_full else []), f"teacher-s{seed}"]
+    for name in names:
+        if run.cells.has_weights(name):
+            model = spec.fresh_model(dataset, seed)
+            model.load_state_dict(run.cells.weights(name))
+            return model
+    result = spec.train(dataset, dataset.train_indices, seed)
+    run.save_cell(f"teacher-s{seed}", {"seed": seed, "train_seconds": result.train_seconds}, weights=result.model)
+    return result.model
+
+
+def _taught_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec, scale_epochs, teacher, distill,
+                 distill_options, on_cell) -> None:
+    """The subset of the plain cell (same kept indices) trained with the full-data model as teacher."""
+    plain_name = cell_name(strategy, fraction, seed)
+    plain, kept = run.cells.record(plain_name), run.cells.array(plain_name)
+    subset_spec = spec.with_epochs(spec.recipe.epochs / fraction) if scale_epochs else spec
+    objective = Distillation(teacher, parse_loss_spec(distill), distill_options)
+    try:
+        trained = _trained(subset_spec, dataset, kept, seed, objective)
+    finally:
+        objective.close()
+    cell = {**{key: plain[key] for key in ("strategy", "fraction", "seed", "kept", "selection_seconds",
+                                           "scoring_seconds", "proxy_train_seconds", "records_seconds",
+                                           "kept_class_counts", "options")},
+            **trained, "distill": distill}
+    run.save_cell(cell_name(strategy, fraction, seed, distill), cell, on_cell=on_cell)
 
 
 def _subset_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec, options, class_balanced,
@@ -205,20 +273,23 @@ def summarize(run_dir: str | Path) -> dict:
     mean times. Reads the folder only, so a report can be made from it at any time."""
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
-    cells = [record for name, record in runs.Cells(run_dir).records().items() if not name.startswith("proxy-")]
-    cells = [c for c in cells if c["seed"] in config["seeds"] and (
+    cells = [record for name, record in runs.Cells(run_dir).records().items()
+             if not name.startswith("proxy-") and "strategy" in record]
+    cells = [c for c in cells if c["seed"] in config["seeds"] and c.get("distill") in (None, config.get("distill")) and (
         c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
-    by_key = {(c["strategy"], c["fraction"], c["seed"]): c for c in cells}
+    by_key = {(c["strategy"] + (WITH_TEACHER if c.get("distill") else ""), c["fraction"], c["seed"]): c
+              for c in cells}
     rows = []
     full = {c["seed"]: c["test_accuracy"] for c in cells if c["strategy"] == FULL}
     rows.append(_row(FULL, 1.0, [c for c in cells if c["strategy"] == FULL], None, full))
     for fraction in config["fractions"]:
         random_acc = {seed: c["test_accuracy"] for (s, f, seed), c in by_key.items() if s == RANDOM and f == fraction}
-        for strategy in config["strategies"]:
+        taught = [s + WITH_TEACHER for s in config["strategies"]] if config.get("distill") else []
+        for strategy in [*config["strategies"], *taught]:
             group = [c for (s, f, _), c in by_key.items() if s == strategy and f == fraction]
             rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full))
-    return {"config": {k: config[k] for k in ("data", "fractions", "strategies", "seeds", "model", "preset",
-                                              "scale_epochs", "class_balanced")},
+    return {"config": {**{k: config[k] for k in ("data", "fractions", "strategies", "seeds", "model", "preset",
+                                                 "scale_epochs", "class_balanced")}, "distill": config.get("distill")},
             "rows": rows, "cells": cells}
 
 
@@ -263,6 +334,9 @@ def results_table(results: dict) -> Table:
                                                                      "records_seconds", "selection_seconds",
                                                                      "train_seconds")}}
             for row in results["rows"]]
+    distill = results.get("config", {}).get("distill")
     return Table("Pruning: test accuracy (%) per kept fraction, mean ± std over seeds", columns, rows, notes=(
         "Differences are paired (the same seed for both), in points, with a 95 % t interval. Choosing = the "
-        "proxy's training (when the strategy needs it), its predictions and the selection."))
+        "proxy's training (when the strategy needs it), its predictions and the selection."
+        + (f" '+ teacher': the same subset trained with the full-data model of its seed as teacher (loss {distill})."
+           if distill else "")))
