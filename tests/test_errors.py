@@ -26,10 +26,6 @@ from PIL import Image
 from winnow.cli import main
 from winnow.data import load
 
-# Cases whose fix belongs to code being changed elsewhere (label_files.read_csv, labelling.import_labels):
-# today a latin-1 labels file gives UnicodeDecodeError's message without the file's name, and a folder
-# given as the labels or answers file "does not exist".
-LABEL_FILES_TODO = pytest.mark.xfail(strict=True, reason="the message does not name the file, or names it wrongly")
 
 TRAIN = "train --out {out} --data"
 SELECT = "select --strategy random --budget 5 --out {out} --data"
@@ -281,9 +277,9 @@ CASES = [
     ("al init --data folder:{d}/two --labels {d}/file.txt --out {out}",
      "{d}/file.txt: needs the columns path and label"),
     pytest.param("al init --data folder:{d}/two --labels {d}/latin1-labels.csv --out {out}",
-                 "{d}/latin1-labels.csv", marks=LABEL_FILES_TODO),
+                 "{d}/latin1-labels.csv"),
     pytest.param("al init --data folder:{d}/two --labels {d}/folder.csv --out {out}",
-                 "labels file {d}/folder.csv is not a file", marks=LABEL_FILES_TODO),
+                 "labels file {d}/folder.csv is not a file"),
     ("al init --data folder:{d}/two --labels {d}/labels.csv --out {d}/file.txt",
      "{d}/file.txt exists and is not a folder"),
     ("al init --data folder:{d}/two --labels {d}/labels.csv --out {d}/two --force",
@@ -307,9 +303,8 @@ CASES = [
     ("al import {d}/lab {d}/bad-answers.csv", "{d}/bad-answers.csv: a problem, nothing was imported"),
     ("al import {d}/lab {d}/bad.json", "{d}/bad.json: not a JSON file"),
     ("al import {d}/lab {d}/file.txt", "answers file {d}/file.txt: give a .csv (path,label)"),
-    pytest.param("al import {d}/lab {d}/latin1-labels.csv", "{d}/latin1-labels.csv", marks=LABEL_FILES_TODO),
-    pytest.param("al import {d}/lab {d}/folder.csv", "answers file {d}/folder.csv is not a file",
-                 marks=LABEL_FILES_TODO),
+    pytest.param("al import {d}/lab {d}/latin1-labels.csv", "{d}/latin1-labels.csv"),
+    pytest.param("al import {d}/lab {d}/folder.csv", "answers file {d}/folder.csv is not a file"),
     ("al import {d}/lab", "the following arguments are required: FILE"),
     ("al status {d}/missing", "{d}/missing is not a labelling folder (no config.json)"),
     ("al status {d}/empty", "{d}/empty is not a labelling folder (no config.json)"),

@@ -48,20 +48,28 @@ def problem_report(source, problems: list[str], consequence: str) -> str:
 
 def read_csv(path: Path) -> list[Answer]:
     """Rows of a CSV with columns path and label (others ignored)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"labels file {path} does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [name.strip() for name in reader.fieldnames or []]
-        if not {"path", "label"} <= set(columns):
-            raise DataError(f"{path}: needs the columns path and label (a class name); "
-                                 f"found {', '.join(columns) or 'no header'}")
-        reader.fieldnames = columns
-        answers = []
-        for row in reader:
-            reference = (row["path"] or "").strip()
-            answers.append(Answer(f"line {reader.line_num}", reference, (row["label"] or "").strip()))
+    check_file(path, "labels file")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = [name.strip() for name in reader.fieldnames or []]
+            if not {"path", "label"} <= set(columns):
+                raise DataError(f"{path}: needs the columns path and label (a class name); "
+                                f"found {', '.join(columns) or 'no header'}")
+            reader.fieldnames = columns
+            answers = [Answer(f"line {reader.line_num}", (row["path"] or "").strip(), (row["label"] or "").strip())
+                       for row in reader]
+    except UnicodeDecodeError as error:
+        raise DataError(f"labels file {path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     return answers
+
+
+def check_file(path: Path, what: str) -> None:
+    """A FileNotFoundError naming `what` and `path` when it does not exist or is not a file."""
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} is not a file")
 
 
 def match_exact(answers: list[Answer], image_paths: set[str], spec: str) -> list[str]:

@@ -62,7 +62,7 @@ from .. import __version__, data, plots, runs
 from ..data import label_files
 from ..strategies import get_strategy
 from ..train import check_no_seed
-from .engine import TrainingSpec, run_config
+from .engine import TrainingSpec, check_seed, run_config
 from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
 log = logging.getLogger("winnow.experiments.labelling")
@@ -184,9 +184,7 @@ def next_cycle(
         options = config["options"] if strategy == config["strategy"] else {}
     options = dict(options)
     class_balanced = config["class_balanced"] if class_balanced is None else class_balanced
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     _check_strategy(strategy, options, class_balanced)
 
     dataset, missing = _labelled_dataset(folder, config)
@@ -270,8 +268,7 @@ def import_labels(run_dir: str | Path, answers_path: str | Path, *, force: bool 
     folder = Path(run_dir)
     config = _read_config(folder)
     answers_path = Path(answers_path).expanduser()
-    if not answers_path.is_file():
-        raise FileNotFoundError(f"answers file {answers_path} does not exist")
+    label_files.check_file(answers_path, "answers file")
     image_paths = data.list_images(config["data"])
     if answers_path.suffix.lower() == ".json":
         answers = label_files.read_label_studio(answers_path)
