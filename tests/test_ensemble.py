@@ -91,6 +91,7 @@ def test_the_report_of_an_ensemble(members, tmp_path):
 
     ensemble_run(members, tmp_path / "ens")
     page = write_report([tmp_path / "ens"], tmp_path / "report.html").read_text()
-    for text in ("Ensemble: the members", "Confusion matrix of the ensemble", "mean member", "points over the mean member"):
+    for text in ("Ensemble: the members", "Confusion matrix of the ensemble", "mean member",
+                 "points over the mean member"):
         assert text in page
     assert (tmp_path / "ens" / "confusion_matrix.png").is_file()

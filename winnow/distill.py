@@ -126,7 +126,8 @@ def feature_mmd(student: torch.Tensor, teacher: torch.Tensor, kernel: str = "rbf
         s, t = F.normalize(student.flatten(2), dim=2), F.normalize(teacher.flatten(2), dim=2)  # (B, C, HW)
     else:
         if student.shape[1:] != teacher.shape[1:]:
-            raise ValueError(f"mmd of feature vectors needs equal widths, got {student.shape[1]} and {teacher.shape[1]}")
+            raise ValueError(f"mmd of feature vectors needs equal widths, got {student.shape[1]} and "
+                             f"{teacher.shape[1]}")
         s, t = F.normalize(student, dim=1)[None], F.normalize(teacher, dim=1)[None]  # (1, B, D)
     k = (lambda x, y: _kernel(x, y, kernel, sigma, degree, coef).mean((1, 2)))
     return (k(s, s) + k(t, t) - 2 * k(s, t)).mean()
@@ -272,7 +273,8 @@ class DistillOptions:
     def __post_init__(self):
         def number(name, ok, rule):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+            number_ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not number_ok or not ok(value):
                 raise ValueError(f"distillation option {name}={value!r} is not valid: it must be {rule}")
         number("temperature", lambda v: v > 0, "a number > 0")
         number("alpha", lambda v: 0 <= v <= 1, "in [0, 1]")

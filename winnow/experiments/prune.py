@@ -275,8 +275,9 @@ def summarize(run_dir: str | Path) -> dict:
     config = runs.read_json(run_dir / runs.CONFIG)
     cells = [record for name, record in runs.Cells(run_dir).records().items()
              if not name.startswith("proxy-") and "strategy" in record]
-    cells = [c for c in cells if c["seed"] in config["seeds"] and c.get("distill") in (None, config.get("distill")) and (
-        c["strategy"] == FULL or (c["strategy"] in config["strategies"] and c["fraction"] in config["fractions"]))]
+    cells = [c for c in cells if c["seed"] in config["seeds"] and c.get("distill") in (None, config.get("distill"))
+             and (c["strategy"] == FULL or (c["strategy"] in config["strategies"]
+                                            and c["fraction"] in config["fractions"]))]
     by_key = {(c["strategy"] + (WITH_TEACHER if c.get("distill") else ""), c["fraction"], c["seed"]): c
               for c in cells}
     rows = []
