@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--losses", default="kd;dkd;at:1@groups.2=groups.2", help="loss specs separated by ;")
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--alpha", type=float, default=0.5)
+    parser.add_argument("--warmup", type=float, default=0.0, help="share of the steps the terms warm up over")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--ensemble", action="store_true", help="part 2 only: three cpu runs and their ensemble")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-distill"))
@@ -62,7 +63,8 @@ def main(argv=None) -> int:
         return _ensemble(args, source)
     results = distill_run(source, args.out, teacher=args.teacher, student=args.student, preset=args.preset,
                           seeds=list(range(args.seeds)), losses=args.losses.split(";"),
-                          options=DistillOptions(temperature=args.temperature, alpha=args.alpha),
+                          options=DistillOptions(temperature=args.temperature, alpha=args.alpha,
+                                                 warmup_fraction=args.warmup),
                           teacher_overrides={"epochs": args.teacher_epochs},
                           on_cell=lambda cell: print(f"seed {cell['seed']} {cell.get('role')} {cell['loss'] or ''}: "
                                                      f"{100 * cell['test_accuracy']:.2f} % in "

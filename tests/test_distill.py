@@ -232,6 +232,24 @@ def test_the_teacher_sees_the_students_augmented_batch_and_stays_frozen(digits):
     assert np.isfinite(result.history[-1]["train_loss"])
 
 
+def test_the_objective_sees_every_step_and_the_warm_up_rises_to_one(digits):
+    spec = TrainingSpec.resolve(digits, "mlp", "small", {"epochs": 2.0})
+    steps = []
+
+    def objective(batch):
+        steps.append((batch.step, batch.total_steps))
+        return batch.label_loss
+
+    spec.train(digits, digits.train_indices, 0, objective=objective)
+    total = 2 * (len(digits.train_indices) // 128)
+    assert steps == [(step, total) for step in range(total)]
+    teacher = spec.fresh_model(digits, 0)
+    warm = Distillation(teacher, parse_loss_spec("kd"), DistillOptions(warmup_fraction=0.5))
+    batch = lambda step: distill.Batch(None, None, None, {}, None, step, 100)  # noqa: E731
+    assert [warm.warmup(batch(s)) for s in (0, 24, 49, 50, 99)] == [1 / 50, 0.5, 1.0, 1.0, 1.0]
+    assert Distillation(teacher, parse_loss_spec("kd")).warmup(batch(0)) == 1.0
+
+
 def test_feature_losses_refuse_vectors_where_they_need_maps(digits):
     teacher = TrainingSpec.resolve(digits, "lenet5", "small").fresh_model(digits, 0)
     spec = TrainingSpec.resolve(digits, "mlp", "small", {"epochs": 1.0})

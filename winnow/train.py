@@ -282,6 +282,8 @@ class Batch:
         objective asked for in `feature_layers` (e.g. (B, C, H, W) of a conv group)
     label_loss : the scalar loss `fit` trains on without an objective (the recipe's
         cross-entropy with label smoothing)
+    step, total_steps : this step (0 .. total_steps - 1) and the steps of the whole training,
+        for an objective with a schedule of its own (a warm-up)
     """
 
     images: torch.Tensor
@@ -289,6 +291,8 @@ class Batch:
     logits: torch.Tensor
     features: dict[str, torch.Tensor]
     label_loss: torch.Tensor
+    step: int = 0
+    total_steps: int = 1
 
 
 class FeatureHooks:
@@ -510,7 +514,8 @@ def fit(
                 y = labels[batch]
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
-                logits, loss = _train_step(model, optimizer, x, y, recipe, device, objective, hooks)
+                logits, loss = _train_step(model, optimizer, x, y, recipe, device, objective, hooks,
+                                           (step, total_steps))
                 hits = logits.detach().argmax(1) == y
                 presented[batch] = hits.to(torch.int8)
                 loss_sum += loss.detach() * len(batch)
@@ -613,14 +618,14 @@ def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device,
 
 
 def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device, objective=None,
-                hooks: FeatureHooks | None = None):
+                hooks: FeatureHooks | None = None, schedule: tuple[int, int] = (0, 1)):
     """One optimisation step on the batch (x, y); returns its logits and mean loss (the
     objective's, when there is one)."""
     with _autocast(device, recipe):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
         if objective is not None:
-            loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss))
+            loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss, *schedule))
             hooks.outputs.clear()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

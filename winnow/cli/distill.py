@@ -40,6 +40,9 @@ def add_arguments(parser) -> None:
                         help="loss = (1 - A) x label loss + A x the weighted terms (default 0.5)")
     losses.add_argument("--dkd-beta", type=float, default=8.0, metavar="B",
                         help="dkd: weight of the non-target part (default 8; the target part has 1)")
+    losses.add_argument("--warmup", type=float, default=0.0, metavar="F",
+                        help="raise the distillation terms' weight linearly from 0 over this share of the "
+                             "training steps (default 0: off; DKD's paper: about 0.08)")
     losses.add_argument("--mmd-kernel", choices=("rbf", "poly"), default="rbf", help="mmd's kernel (default rbf)")
     losses.add_argument("--patch-mode", choices=("kd", "bce"), default="kd", help="patch's per-patch loss")
     losses.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
@@ -74,7 +77,7 @@ def distill(args) -> int:
 
     settings, teacher_overrides = split_settings(args.settings)
     options = DistillOptions(temperature=args.temperature, alpha=args.alpha, dkd_beta=args.dkd_beta,
-                             mmd_kernel=args.mmd_kernel, patch_mode=args.patch_mode)
+                             mmd_kernel=args.mmd_kernel, patch_mode=args.patch_mode, warmup_fraction=args.warmup)
     overrides = recipe_overrides(args, settings)
     if "device" in overrides:
         teacher_overrides.setdefault("device", overrides["device"])
