@@ -256,6 +256,9 @@ def test_feature_losses_refuse_vectors_where_they_need_maps(digits):
     with pytest.raises(ValueError, match=r"at@body=conv: at needs a feature map \(B, C, H, W\); the student's 'body' "
                                          r"gives \(64, 128\)"):
         spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("at")))
+    with pytest.raises(ValueError, match="the teacher predicts 3 classes, the student 10"):
+        spec.train(digits, digits.train_indices, 0, objective=Distillation(
+            TrainingSpec.resolve(digits, "mlp", "small").fresh_model(_tiny(["a", "b", "c"]), 0), parse_loss_spec("kd")))
     with pytest.raises(ValueError, match="mmd@body=fc.2: mmd of feature vectors needs equal widths, got 128 and 120"):
         spec.train(digits, digits.train_indices, 0, objective=Distillation(teacher, parse_loss_spec("mmd@body=fc.2")))
 

@@ -362,13 +362,16 @@ class Distillation:
             with torch.no_grad():
                 model.eval()
                 student_logits = model(sample)
-                self.teacher(sample)  # (materialises the lazy layers of an untrained teacher)
+                teacher_logits = self.teacher(sample)  # (materialises the lazy layers of an untrained teacher)
             student_shapes = {k: tuple(v.shape) for k, v in student_hooks.outputs.items()}
             teacher_shapes = {k: tuple(v.shape) for k, v in teacher_hooks.outputs.items()}
         finally:
             model.train(was_training)
             student_hooks.remove()
             teacher_hooks.remove()
+        if teacher_logits.shape[1] != student_logits.shape[1]:
+            raise ValueError(f"the teacher predicts {teacher_logits.shape[1]} classes, the student "
+                             f"{student_logits.shape[1]}")
         self.teacher.to(memory_format=memory_format)
         self.teacher.requires_grad_(False)
         self.trainable = nn.ModuleList()
