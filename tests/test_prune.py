@@ -236,6 +236,12 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
     assert "all 1 cells already done" in printed
     main(["prune", "--fractions", "0.5", "--strategies", "random", "--seeds", "4,7", "--out", str(tmp_path / "y")])
     assert seen["seeds"] == [4, 7]
+    assert seen["distill"] is None and seen["distill_options"] is None
+    main(["prune", "--fractions", "0.5", "--strategies", "random", "--distill", "kd", "--alpha", "0.3",
+          "--out", str(tmp_path / "z")])
+    assert seen["distill"] == "kd" and seen["distill_options"].alpha == 0.3 and seen["distill_options"].temperature == 4
+    assert main(["prune", "--fractions", "0.5", "--strategies", "random", "--alpha", "0.3", "--out", "w"]) == 2
+    assert "--alpha apply only with --distill SPEC" in capsys.readouterr().err
 
 
 def test_command_line_errors_are_messages_not_tracebacks(tmp_path, capsys):

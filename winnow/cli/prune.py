@@ -23,6 +23,12 @@ def add_arguments(parser) -> None:
     group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
     group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")
+    group.add_argument("--distill", metavar="SPEC",
+                       help="also train every kept subset with the full-data model of its seed as teacher, with "
+                            "this loss spec of `winnow distill` (e.g. kd): rows 'STRATEGY + teacher'")
+    group.add_argument("--temperature", type=float, metavar="T", help="with --distill: kd's temperature (default 4)")
+    group.add_argument("--alpha", type=float, metavar="A",
+                       help="with --distill: (1 - A) x label loss + A x the teacher's terms (default 0.5)")
     group.add_argument("--scale-epochs", action="store_true",
                        help="train subsets for epochs / fraction (as many steps as the full run) instead of "
                             "the recipe's epochs")
@@ -53,9 +59,22 @@ def prune(args) -> int:
                         scale_epochs=args.scale_epochs, model=args.model, preset=args.preset,
                         recipe_overrides=recipe_overrides(args, settings), proxy_overrides=settings.proxy,
                         proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
+                        distill=args.distill, distill_options=_distill_options(args),
                         on_progress=args.on_progress, on_cell=print_cell)
     print_prune(results, args.out)
     return 0
+
+
+def _distill_options(args):
+    """--temperature and --alpha as DistillOptions (None without --distill; an error without it)."""
+    given = {k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha)) if v is not None}
+    if args.distill is None:
+        if given:
+            raise ValueError(f"--{', --'.join(given)} apply only with --distill SPEC")
+        return None
+    from ..distill import DistillOptions
+
+    return DistillOptions(**given)
 
 
 def print_cell(cell: dict) -> None:
