@@ -13,7 +13,8 @@ Feature extractors, registered by name (`create_features(name, **options)`, `lis
   (`pip install opencv-python-headless`, or `pip install -e ".[classic]"`).
 
 An extractor is fitted on training images (`fit`; the vocabulary for `bovw`, nothing for
-`tiny`) and maps images to one row each (`transform`). Images are (N, C, H, W) uint8, as in
+`tiny`; `fit_seconds` is what that took) and maps images to one row each (`transform`;
+`fit_transform` does both, describing the images once). Images are (N, C, H, W) uint8, as in
 `winnow.data.Dataset.images`; colour images are turned grey for SIFT.
 
 Classifiers, registered by name (`create_classifier(name, **options)`, `list_classifiers()`):
@@ -150,12 +151,16 @@ class TinyImages:
     size: int = 16
 
     histogram = False
+    fit_seconds = 0.0  # nothing to learn
 
     def __post_init__(self):
         _check_int("tiny size", self.size, 1)
 
     def fit(self, images, seed: int = 0) -> "TinyImages":
         return self  # nothing to learn
+
+    def fit_transform(self, images, seed: int = 0) -> np.ndarray:
+        return self.transform(images)
 
     def transform(self, images) -> np.ndarray:
         """(N, C, H, W) uint8 -> (N, C * size * size) float32, each row zero mean and unit norm."""
@@ -215,6 +220,7 @@ class BagOfWords:
         if self.detector not in ("dense", "sift"):
             raise ValueError(f"detector must be 'dense' or 'sift', got {self.detector!r}")
         self.centres: np.ndarray | None = None  # (V, 128) float32, once fitted
+        self.fit_seconds = 0.0  # the k-means of the last fit
 
     # -- descriptors
 
@@ -259,6 +265,11 @@ class BagOfWords:
         """Fit the vocabulary on a seeded sample of the descriptors of `images` (no labels)."""
         return self.fit_descriptors(self.descriptors(images), seed)
 
+    def fit_transform(self, images, seed: int = 0) -> np.ndarray:
+        """`fit` then `transform` on the same images, describing them once."""
+        described = self.descriptors(images)
+        return self.fit_descriptors(described, seed).histograms(described)
+
     def fit_descriptors(self, described: list[tuple[np.ndarray, np.ndarray]], seed: int = 0) -> "BagOfWords":
         from sklearn.cluster import MiniBatchKMeans
 
@@ -274,8 +285,9 @@ class BagOfWords:
         kmeans = MiniBatchKMeans(n_clusters=self.vocabulary, random_state=seed, batch_size=4096, n_init=3,
                                  max_iter=100).fit(stacked)
         self.centres = kmeans.cluster_centers_.astype(np.float32)
+        self.fit_seconds = time.perf_counter() - started
         log.info("vocabulary of %d words from %d descriptors in %.1f s", self.vocabulary, len(stacked),
-                 time.perf_counter() - started)
+                 self.fit_seconds)
         return self
 
     def transform(self, images) -> np.ndarray:

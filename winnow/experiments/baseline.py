@@ -121,17 +121,8 @@ def _extract(extractor, dataset: data.Dataset, fit_indices: np.ndarray, other_in
     """Features of `fit_indices` (the extractor fitted on them) and of `other_indices`; `timed`
     gets the seconds of "train" (fit and transform, the vocabulary included), "vocabulary" and "test"."""
     started = time.perf_counter()
-    images = dataset.images[fit_indices]
-    if hasattr(extractor, "descriptors"):  # described once, for the vocabulary and the histograms
-        described = extractor.descriptors(images)
-        vocabulary = time.perf_counter()
-        extractor.fit_descriptors(described, seed)
-        timed["vocabulary"] = time.perf_counter() - vocabulary
-        fitted = extractor.histograms(described)
-    else:
-        extractor.fit(images, seed)
-        timed["vocabulary"] = 0.0
-        fitted = extractor.transform(images)
+    fitted = extractor.fit_transform(dataset.images[fit_indices], seed)
+    timed["vocabulary"] = extractor.fit_seconds
     timed["train"] = time.perf_counter() - started
     started = time.perf_counter()
     other = extractor.transform(dataset.images[other_indices]) if len(other_indices) else fitted[:0]
