@@ -253,3 +253,16 @@ def test_classical_features_refuse_strategies_that_need_a_network(tmp_path):
     with pytest.raises(ValueError, match="classical features .* give a strategy features only, not probs"):
         select_run(ramps(), tmp_path / "pick", strategy="margin", budget=2, features="tiny")
     assert not (tmp_path / "pick").exists()
+
+
+def test_select_features_from_the_command_line(tmp_path, capsys, monkeypatch):
+    import winnow.experiments.select as module
+
+    dataset = ramps(per_class=12)
+    monkeypatch.setattr(module, "load_data", lambda source, options=None, **_: (dataset, 0.0))
+    out = tmp_path / "first"
+    assert main(["select", "--features", "tiny", "--strategy", "typiclust", "--budget", "4", "--out", str(out)]) == 0
+    assert len(np.load(out / "selected.npy")) == 4 and "proxy training" not in capsys.readouterr().out
+    assert main(["select", "--features", "hog", "--strategy", "coreset", "--budget", "4",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err == "winnow select: error: unknown features 'hog'; known: tiny, bovw\n"
