@@ -48,9 +48,9 @@ def load_cifar(path: Path) -> tuple[data.Dataset, float, float]:
 def train_once(dataset, model_name: str, recipe) -> dict:
     torch.manual_seed(recipe.seed)
     model = create_model(model_name, dataset.num_classes, dataset.in_channels)
-    result = fit(model, dataset, dataset.train_indices, recipe, progress=False)
+    result = fit(model, dataset, dataset.train_indices, recipe)
     start = time.perf_counter()
-    accuracy = predict(result.model, dataset, dataset.test_indices, recipe, progress=False).accuracy
+    accuracy = predict(result.model, dataset, dataset.test_indices, recipe).accuracy
     return {"seed": recipe.seed, "test_accuracy": accuracy, "train_seconds": result.train_seconds,
             "predict_seconds": time.perf_counter() - start, "epochs": recipe.epochs}
 
@@ -60,7 +60,7 @@ def measure_images_per_second(dataset, model_name: str, recipe, steps: int = 6) 
     torch.manual_seed(0)
     model = create_model(model_name, dataset.num_classes, dataset.in_channels)
     subset = dataset.train_indices[: recipe.batch_size * (steps + 1)]
-    result = fit(model, dataset, subset, recipe.replace(epochs=1, warmup_fraction=0.0), progress=False)
+    result = fit(model, dataset, subset, recipe.replace(epochs=1, warmup_fraction=0.0))
     per_epoch = result.history[0]["seconds"]
     return len(subset) / per_epoch
 

@@ -83,12 +83,12 @@ def test_every_model_trains_under_every_preset_and_predicts_at_the_data_size(nam
 
     model.normalize = recording_normalize
 
-    result = fit(model, dataset, dataset.train_indices, recipe, progress=False)
+    result = fit(model, dataset, dataset.train_indices, recipe)
     trained_sizes = {(s, s) for s, _ in recipe.resize_stages()} | {(size, size)}
     assert seen[True] == trained_sizes, "every stage of the resize schedule, then the full size"
 
     seen[False].clear()
-    outputs = predict(result.model, dataset, dataset.test_indices, recipe, progress=False)
+    outputs = predict(result.model, dataset, dataset.test_indices, recipe)
     assert seen[False] == {(size, size)}
     count = len(dataset.test_indices)
     assert outputs.logits.shape == outputs.probs.shape == (count, dataset.num_classes)

@@ -372,14 +372,6 @@ def test_early_stopping_ends_the_progress_with_a_done_record(dataset):
     assert [record.done for record in records] == [False] * (len(records) - 1) + [True]
 
 
-def test_the_old_progress_option_is_accepted_and_changes_nothing(dataset):
-    # a shim for callers not yet moved to on_progress; remove with the option
-    recipe = QUICK.replace(epochs=1)
-    plain = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
-    shimmed = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe, progress=True)
-    assert without_timing(plain.history) == without_timing(shimmed.history)
-    assert np.array_equal(predict(plain.model, dataset, [0, 1], recipe).logits,
-                          predict(shimmed.model, dataset, [0, 1], recipe, progress=True).logits)
 
 
 def test_fit_and_predict_leave_numpys_global_generator_alone(dataset):

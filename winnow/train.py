@@ -428,7 +428,6 @@ def fit(
     on_progress: Callable[[Progress], None] | None = None,
     prepare: bool = True,
     objective: Callable[[Batch], torch.Tensor] | None = None,
-    progress: object = None,  # ignored: a shim until every caller passes on_progress; to be removed
 ) -> TrainResult:
     """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
 
@@ -670,7 +669,6 @@ def predict(
     mc_passes: int = 0,
     mc_dropout: float = 0.5,
     on_progress: Callable[[Progress], None] | None = None,
-    progress: object = None,  # ignored: a shim until every caller passes on_progress; to be removed
 ) -> Outputs:
     """Per-sample logits, probabilities and penultimate features for `dataset[indices]`.
 
