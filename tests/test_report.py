@@ -272,10 +272,10 @@ def test_a_labelling_folder_shows_its_labels_and_queries(tmp_path):
 def test_an_unknown_kind_still_gets_its_config(tmp_path):
     folder = tmp_path / "future"
     folder.mkdir()
-    runs.write_json(folder / runs.CONFIG, {"command": "distill", "data": "digits"})
+    runs.write_json(folder / runs.CONFIG, {"command": "someday", "data": "digits"})
     runs.write_json(folder / runs.FINAL, {"student_accuracy": 0.9})
     text = render_report([folder])
-    assert "No report section is registered for runs of &#x27;distill&#x27;" in text
+    assert "No report section is registered for runs of &#x27;someday&#x27;" in text
     assert "student_accuracy" in text
 
 
