@@ -95,3 +95,38 @@ def test_the_report_of_an_ensemble(members, tmp_path):
                  "points over the mean member"):
         assert text in page
     assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
+
+
+def test_fit_weights_prefers_the_member_that_is_right_on_the_hold_out():
+    from winnow.experiments.ensemble import fit_weights
+
+    labels = np.array([0, 1, 0, 1])
+    right = np.eye(2)[labels] * 0.98 + 0.01  # (V, K): 0.99 on the label
+    uniform = np.full((4, 2), 0.5)
+    weights = fit_weights(np.stack([uniform, right]), labels)
+    assert weights.sum() == pytest.approx(1.0) and weights[1] > 0.99
+    assert fit_weights(np.stack([right, right]), labels) == pytest.approx([0.5, 0.5])
+    # a mixture is best when each member is right on half the hold-out
+    half = np.where(np.arange(4)[:, None] < 2, right, 1 - right)
+    weights = fit_weights(np.stack([half, 1 - half]), labels)
+    assert weights == pytest.approx([0.5, 0.5], abs=1e-4)
+
+
+def test_weights_fitted_on_the_members_shared_hold_out(tmp_path, members):
+    folders = []
+    for model in ("mlp", "lenet5"):  # same seed and val_fraction: the same hold-out
+        folders.append(tmp_path / model)
+        train_run("digits", folders[-1], seed=0, model=model, recipe_overrides={"epochs": 2.0, "val_fraction": 0.2})
+    results = ensemble_run(folders, tmp_path / "fit", weights="fit")
+    hold_out = np.load(folders[0] / "val_indices.npy")
+    digits = load("digits")
+    assert results["hold_out_count"] == len(hold_out) > 200 and not np.isin(hold_out, digits.test_indices).any()
+    weights = np.array(results["weights"])
+    assert weights.sum() == pytest.approx(1.0) and (weights > 0).all()
+    cells = runs.Cells(tmp_path / "fit")
+    expected = weights[0] * cells.array("member-0", "probs") + weights[1] * cells.array("member-1", "probs")
+    np.testing.assert_allclose(np.load(tmp_path / "fit" / "ensemble_probs.npy"), expected, atol=1e-6)
+    assert cells.array("member-0", "val_probs").shape == (len(hold_out), 10)
+    assert "| ensemble (weighted mean) |" in (tmp_path / "fit" / "results.md").read_text()
+    with pytest.raises(ValueError, match=f"weights fit needs every member's hold-out .*; {members[0]} has none"):
+        ensemble_run([folders[0], members[0]], tmp_path / "x", weights="fit")

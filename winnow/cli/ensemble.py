@@ -9,6 +9,9 @@ from .options import add_run_options
 def add_arguments(parser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                         help="run folders of `winnow train` (at least two), trained on the same data and classes")
+    parser.add_argument("--weights", choices=("mean", "fit"), default="mean",
+                        help="mean: equal weights (default); fit: weights fitted by NLL on the hold-out the members "
+                             "share (their val_indices.npy), never on the test split")
     parser.add_argument("--device", metavar="DEV", help="predict on this device instead of each member's")
     add_run_options(parser, resumable=True)
 
@@ -23,7 +26,7 @@ def add_arguments(parser) -> None:
 def ensemble(args) -> int:
     from ..experiments.ensemble import ENSEMBLE_PROBS, ensemble_run
 
-    results = ensemble_run(args.run_dirs, args.out, device=args.device, force=args.force,
+    results = ensemble_run(args.run_dirs, args.out, weights=args.weights, device=args.device, force=args.force,
                            on_progress=args.on_progress)
     print_results(results, args.out, ENSEMBLE_PROBS)
     return 0
