@@ -206,7 +206,7 @@ def test_the_command_writes_a_run_folder_and_a_report(tmp_path, capsys, monkeypa
     (["--set", "k=3"], "--set expects features.KEY=VALUE or classifier.KEY=VALUE"),
     (["--features", "tiny", "--classifier", "knn", "--set", "classifier.k=99"], "k=99 is more than the 16 training"),
     (["--set", "features.vocabulary=100000", "--set", "features.step=32"],
-     "a vocabulary of 100000 words needs at least as many descriptors"),
+     "a vocabulary of 100000 words needs at least as many descriptors; the 16 training images gave 16"),
 ])
 def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys, monkeypatch):
     import winnow.experiments.baseline as module
@@ -216,6 +216,7 @@ def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys, monkeypa
     assert main(["baseline", *argv, "--out", str(tmp_path / "bad")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("winnow baseline: error: ") and message in error and error.count("\n") == 1
+    assert not (tmp_path / "bad").exists()  # refused before the run folder is made
 
 
 def test_report_compares_baselines_with_training_runs(tmp_path):
@@ -266,3 +267,8 @@ def test_select_features_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["select", "--features", "hog", "--strategy", "coreset", "--budget", "4",
                  "--out", str(tmp_path / "bad")]) == 2
     assert capsys.readouterr().err == "winnow select: error: unknown features 'hog'; known: tiny, bovw\n"
+
+
+def test_an_svm_needs_two_classes():
+    with pytest.raises(ValueError, match="a linear SVM needs at least two classes in the training labels, got 1"):
+        classic.create_classifier("svm").fit(np.ones((3, 2)), np.zeros(3, np.int64))

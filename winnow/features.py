@@ -162,6 +162,9 @@ class TinyImages:
     def fit_transform(self, images, seed: int = 0) -> np.ndarray:
         return self.transform(images)
 
+    def check(self, shape: tuple[int, ...]) -> None:
+        """Nothing about (N, C, H, W) training images can make tiny images fail."""
+
     def transform(self, images) -> np.ndarray:
         """(N, C, H, W) uint8 -> (N, C * size * size) float32, each row zero mean and unit norm."""
         pixels = torch.as_tensor(_as_numpy(images)).float()
@@ -270,14 +273,24 @@ class BagOfWords:
         described = self.descriptors(images)
         return self.fit_descriptors(described, seed).histograms(described)
 
+    def check(self, shape: tuple[int, ...]) -> None:
+        """Before any work: a dense grid over N training images of (N, C, H, W) must give at least
+        `vocabulary` descriptors (at keypoints, the count is known only after detecting them)."""
+        if self.detector == "dense":
+            count = shape[0] * len(self._grid(_cv2(), shape[2], shape[3]))
+            self._check_count(count, shape[0])
+
+    def _check_count(self, count: int, images: int) -> None:
+        if count < self.vocabulary:
+            raise ValueError(f"a vocabulary of {self.vocabulary} words needs at least as many descriptors; the "
+                             f"{images} training images gave {count}: use a smaller vocabulary, a smaller step or "
+                             "larger images")
+
     def fit_descriptors(self, described: list[tuple[np.ndarray, np.ndarray]], seed: int = 0) -> "BagOfWords":
         from sklearn.cluster import MiniBatchKMeans
 
         stacked = np.concatenate([d for d, _ in described]) if described else np.zeros((0, 128), np.float32)
-        if len(stacked) < self.vocabulary:
-            raise ValueError(f"a vocabulary of {self.vocabulary} words needs at least as many descriptors; the "
-                             f"{len(described)} training images gave {len(stacked)}: use a smaller vocabulary, a "
-                             "smaller step or larger images")
+        self._check_count(len(stacked), len(described))
         generator = np.random.default_rng(seed)
         if len(stacked) > self.sample:
             stacked = stacked[np.sort(generator.choice(len(stacked), self.sample, replace=False))]
@@ -376,12 +389,16 @@ class NearestNeighbours:
         self.used_kernel = _resolve_kernel(self.kernel, histogram)
         features = np.asarray(features, np.float32)
         _check_histograms(features, self.used_kernel)
-        if self.k > len(features):
-            raise ValueError(f"k={self.k} is more than the {len(features)} training samples")
+        self.check(labels)
         self.train = torch.from_numpy(self._mapped(features))
         self.labels = np.asarray(labels, np.int64)
         self.num_classes = int(self.labels.max()) + 1
         return self
+
+    def check(self, labels: np.ndarray) -> None:
+        """Before any work: k must not exceed the number of training samples."""
+        if self.k > len(labels):
+            raise ValueError(f"k={self.k} is more than the {len(labels)} training samples")
 
     def _mapped(self, features: np.ndarray) -> np.ndarray:
         if self.used_kernel == "hellinger":
@@ -444,10 +461,17 @@ class LinearSVM:
         features = np.asarray(features, np.float32)
         _check_histograms(features, self.used_kernel)
         labels = np.asarray(labels, np.int64)
+        self.check(labels)
         self.num_classes = int(labels.max()) + 1
         self.model = LinearSVC(C=float(self.C), max_iter=self.max_iter, random_state=seed)
         self.model.fit(self._mapped(features), labels)
         return self
+
+    def check(self, labels: np.ndarray) -> None:
+        """Before any work: an SVM needs two classes among the training labels."""
+        if len(np.unique(labels)) < 2:
+            raise ValueError(f"a linear SVM needs at least two classes in the training labels, got "
+                             f"{len(np.unique(labels))}")
 
     def _mapped(self, features: np.ndarray) -> np.ndarray:
         if self.used_kernel == "hellinger":

@@ -68,6 +68,8 @@ def baseline_run(
     labels = dataset.labels.numpy()
     if (labels[train_indices] < 0).any():
         raise ValueError(f"{dataset.source}: the train split has unlabelled images; a baseline needs every label")
+    extractor.check((len(train_indices), *dataset.images.shape[1:]))  # refused before the run folder is made:
+    model.check(labels[train_indices])  # a vocabulary larger than the descriptors, k > N, one class
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
