@@ -79,6 +79,7 @@ def _distill_options(args):
 
 def print_cell(cell: dict) -> None:
     share = "full data" if cell["strategy"] == "full" else f"{cell['strategy']} {100 * cell['fraction']:g} %"
+    share += " + teacher" if cell.get("distill") else ""
     print(f"seed {cell['seed']} || {share} || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
           f"|| training {cell['train_seconds']:.1f} s", flush=True)
 
