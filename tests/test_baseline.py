@@ -71,6 +71,7 @@ def test_bovw_histograms_sum_to_one_over_the_pyramid():
     np.testing.assert_allclose(rows.sum(1), 1.0, rtol=1e-5)
     whole, cells = rows[:, :8], rows[:, 8:].reshape(8, 4, 8)
     np.testing.assert_allclose(whole, cells.sum(1), rtol=1e-5)  # level weights 1/2 and 1/2: the same counts
+    np.testing.assert_array_equal(extractor.transform(dataset.images, chunk=3), rows)  # chunks change nothing
 
 
 def test_spatial_pyramid_counts_by_hand():

@@ -303,10 +303,13 @@ class BagOfWords:
                  self.fit_seconds)
         return self
 
-    def transform(self, images) -> np.ndarray:
+    def transform(self, images, chunk: int = 256) -> np.ndarray:
         """(N, C, H, W) uint8 -> (N, V * cells) float32 histograms, each summing to 1 (0 for an
-        image without descriptors); cells = 1 + 4 + ... + 4^pyramid."""
-        return self.histograms(self.descriptors(images))
+        image without descriptors); cells = 1 + 4 + ... + 4^pyramid. Described `chunk` images at
+        a time, so the descriptors of a large set are never all in memory."""
+        array = _as_numpy(images)
+        parts = [self.histograms(self.descriptors(array[start:start + chunk])) for start in range(0, len(array), chunk)]
+        return np.concatenate(parts) if parts else self.histograms([])
 
     def histograms(self, described: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         if self.centres is None:
