@@ -387,8 +387,10 @@ class NearestNeighbours:
         _check_int("chunk", self.chunk, 1)
         _resolve_kernel(self.kernel, False)
 
-    def fit(self, features: np.ndarray, labels: np.ndarray, histogram: bool = False, seed: int = 0) -> "NearestNeighbours":
-        """features : (N, D);  labels : (N,) int in [0, K)."""
+    def fit(self, features: np.ndarray, labels: np.ndarray, histogram: bool = False,
+            seed: int = 0) -> "NearestNeighbours":
+        """features : (N, D);  labels : (N,) int in [0, K);  histogram : the extractor's (for
+        kernel auto);  seed : unused (kNN draws nothing)."""
         self.used_kernel = _resolve_kernel(self.kernel, histogram)
         features = np.asarray(features, np.float32)
         _check_histograms(features, self.used_kernel)
