@@ -121,15 +121,9 @@ def select_run(
 
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
-        **run_config("select", source, data_options, dataset),
-        "strategy": strategy,
-        "options": options,
-        "class_balanced": class_balanced,
-        "budget": budget,
-        "fraction": fraction,
-        "labelled": None if labelled is None else str(labelled),
-        "seed": seed,
-        **proxy,
+        **run_config("select", source, data_options, dataset), "strategy": strategy, "options": options,
+        "class_balanced": class_balanced, "budget": budget, "fraction": fraction,
+        "labelled": None if labelled is None else str(labelled), "seed": seed, **proxy,
         "proxy_options": dataclasses.asdict(proxy_options),
         **({"features": features, "feature_options": feature_options or {}} if features else {}),
     })
@@ -145,30 +139,30 @@ def select_run(
     scoring_seconds = made.scoring_seconds + choice.seconds
     log.info("selected %d of %d with %s in %.2f s", budget, len(pool_indices), strategy, scoring_seconds)
 
-    selected = choice.indices
     predicted = None if made.pool_outputs is None else made.pool_outputs.predictions[choice.positions]
-    runs.save_array(run_dir / runs.SELECTED_NPY, selected)
-    runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, selected, choice.scores, predicted))
+    runs.save_array(run_dir / runs.SELECTED_NPY, choice.indices)
+    runs.write_text(run_dir / runs.SELECTED_CSV, _selection_csv(dataset, choice.indices, choice.scores, predicted))
+    final = {"strategy": strategy, "budget": budget, **_counts(dataset, labelled_indices, pool_indices, choice.indices,
+                                                               predicted),
+             "proxy_trained": made.result is not None, "proxy_train_seconds": made.train_seconds,
+             "scoring_seconds": scoring_seconds, "records_seconds": made.records_seconds,
+             "device": None if made.result is None else made.result.device, "winnow_version": __version__,
+             "wall_seconds": time.perf_counter() - started}
+    runs.write_json(run_dir / runs.FINAL, final)
+    return final
 
-    final = {
-        "strategy": strategy,
-        "budget": budget,
+
+def _counts(dataset: data.Dataset, labelled_indices, pool_indices, selected, predicted) -> dict:
+    """The sizes of the train split, labelled set, pool and selection; selected per class (label,
+    and the proxy's prediction when one was trained)."""
+    return {
         "selected_count": len(selected),
         "train_count": len(dataset.train_indices),
         "labelled_count": len(labelled_indices),
         "pool_count": len(pool_indices),
         "selected_class_counts": _class_counts(dataset, dataset.labels.numpy()[selected]),
         "selected_predicted_counts": None if predicted is None else _class_counts(dataset, predicted),
-        "proxy_trained": made.result is not None,
-        "proxy_train_seconds": made.train_seconds,
-        "scoring_seconds": scoring_seconds,
-        "records_seconds": made.records_seconds,
-        "device": None if made.result is None else made.result.device,
-        "winnow_version": __version__,
     }
-    final["wall_seconds"] = time.perf_counter() - started
-    runs.write_json(run_dir / runs.FINAL, final)
-    return final
 
 
 def _labelled_and_pool(dataset: data.Dataset, mode: str, labelled) -> tuple[np.ndarray, np.ndarray]:
