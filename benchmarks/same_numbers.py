@@ -29,9 +29,11 @@ VOLATILE = ("seconds", "wall", "timing", "version", "git_commit", "command_line"
 
 
 def comparable(value):
-    """`value` without timings, versions and the bookkeeping a later version may add."""
+    """`value` without timings, versions and the bookkeeping a later version may add (a key that
+    is None counts as absent: a new option's default)."""
     if isinstance(value, dict):
-        return {k: comparable(v) for k, v in value.items() if not any(word in k for word in VOLATILE)}
+        return {k: comparable(v) for k, v in value.items()
+                if v is not None and not any(word in k for word in VOLATILE)}
     if isinstance(value, list):
         return [comparable(v) for v in value]
     return value
