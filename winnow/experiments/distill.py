@@ -271,7 +271,7 @@ def results_table(results: dict) -> Table:
                Column("seeds", kind="int"), Column("accuracy", "test accuracy % (mean ± std)", "summary"),
                Column("vs_student", "vs student alone (95 % CI)", "difference"),
                Column("train_seconds", "training s", "seconds"),
-               Column("extra_seconds", "of which teacher passes s", "seconds")]
+               Column("extra_seconds", "extra s vs alone", "seconds")]
     rows = [{"role": row["role"], "model": row["model"], "loss": row["loss"], "parameters": row["parameters"],
              "seeds": len(row["seeds"]), "accuracy": row["test_accuracy"] if row["seeds"] else None,
              "vs_student": row["vs_student"], "train_seconds": row["train_seconds"],
@@ -284,5 +284,5 @@ def results_table(results: dict) -> Table:
         f"The teacher was {source}. Loss = (1 - alpha) x label loss + alpha x the weighted terms, alpha "
         f"{options['alpha']:g}, temperature {options['temperature']:g}. Differences are paired (the same seed, "
         "recipe and initial weights), in points, with a 95 % t interval. The teacher's training row is its own "
-        "cost; 'of which teacher passes' is the mean extra training time of a distilled student over the "
-        "student alone."))
+        "cost; 'extra s vs alone' is the mean paired difference of training time between a distilled student and "
+        "the student alone (the teacher's passes; meaningless when the two ran under different loads)."))
