@@ -49,7 +49,7 @@ def test_line_reporter_with_interval_0_writes_a_line_per_call():
         "training: epoch 3/10, step 121/400, 1m 06s elapsed, about 2m 32s left"]
 
 
-def test_line_reporter_writes_at_most_once_an_interval_and_at_the_end_of_a_training():
+def test_line_reporter_writes_at_most_once_an_interval_and_at_the_end_of_a_long_training():
     stream, clock = io.StringIO(), FakeClock()
     report = LineReporter(interval=60, stream=stream, clock=clock)
     clock.now += 59
@@ -66,9 +66,12 @@ def test_line_reporter_writes_at_most_once_an_interval_and_at_the_end_of_a_train
     report(training(10))
     assert len(stream.getvalue().splitlines()) == 2
     clock.now += 1
-    report(training(400, done=True))  # the end of a training always gets its line
+    report(training(400, done=True))  # the end of a training of a minute or more gets its line
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[-1].endswith("done")
+    clock.now += 1
+    report(training(30, total=30, elapsed=4.0, done=True))  # the end of a 4-second training does not
+    assert len(stream.getvalue().splitlines()) == 3
     clock.now += 1
     report(Progress("predicting", 3, 3, 0, 0, 1.0, done=True))  # the end of a prediction does not
     assert len(stream.getvalue().splitlines()) == 3

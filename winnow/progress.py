@@ -46,8 +46,9 @@ class LineReporter:
     """Plain lines on a stream (stderr by default), for logs.
 
     A line when at least `interval` seconds have passed since the last line (or since the
-    reporter was made), and always one when a training ends; the end of a prediction prints
-    nothing of its own, so validation and test predictions do not fill the log.
+    reporter was made), and one when a training that lasted at least `interval` ends; short
+    trainings (an active-learning cycle on a few labels) and the end of a prediction print
+    nothing of their own, so a run of many of them does not fill the log.
     """
 
     def __init__(self, interval: float = DEFAULT_INTERVAL, stream: TextIO | None = None,
@@ -61,7 +62,7 @@ class LineReporter:
 
     def __call__(self, record: Progress) -> None:
         now = self.clock()
-        ends_training = record.done and record.stage == "training"
+        ends_training = record.done and record.stage == "training" and record.elapsed_seconds >= self.interval
         if ends_training or now - self.last_line >= self.interval:
             print(describe(record), file=self.stream or sys.stderr, flush=True)
             self.last_line = now
