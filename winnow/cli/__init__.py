@@ -124,7 +124,7 @@ def print_results(results: dict, out, *extra_files: str) -> None:
     this session, the wall time, and where the files are."""
     from pathlib import Path
 
-    from ..report.registry import format_seconds
+    from ..report.registry import timing_text
     from ..runs import RESULTS_CSV, RESULTS_JSON, RESULTS_MD
     from ..table import Table
 
@@ -136,9 +136,7 @@ def print_results(results: dict, out, *extra_files: str) -> None:
         output.print(f"all {len(results.get('cells', results.get('cycles', [])))} cells already done: nothing was "
                      "trained; the results are recomputed from the run folder")
     if timing:
-        parts = ", ".join(f"{part} {format_seconds(seconds)}" for part, seconds in timing["parts"].items() if seconds)
-        output.print(f"wall time {format_seconds(timing['wall_seconds'])} over {timing['sessions']} session(s)"
-                     + (f" ({parts})" if parts else ""))
+        output.print(f"wall time {timing_text(timing)}")
     files = (RESULTS_MD, RESULTS_CSV, RESULTS_JSON, *extra_files)
     output.print(f"results in {', '.join(str(Path(out) / f) for f in files)}")
 

@@ -203,6 +203,17 @@ class TrainingSpec:
         self._count(part, time.perf_counter() - started)
         return outputs
 
+    def train_and_test(self, dataset: data.Dataset, indices: np.ndarray, seed: int, *,
+                       objective=None) -> tuple[TrainResult, dict]:
+        """A fresh model trained on `dataset[indices]` under `seed` (with `train.fit`'s loss hook
+        `objective` when given) and tested: (the training, the cell's numbers: test_accuracy,
+        per_class_accuracy, train_seconds, test_seconds, epochs_run)."""
+        result = self.train(dataset, indices, seed, objective=objective)
+        final = self.evaluate(result.model, dataset, seed)
+        return result, {"test_accuracy": final["test_accuracy"], "per_class_accuracy": final["per_class_accuracy"],
+                        "train_seconds": result.train_seconds, "test_seconds": final["test_seconds"],
+                        "epochs_run": len(result.history)}
+
     def evaluate(self, model: torch.nn.Module, dataset: data.Dataset, seed: int = 0) -> dict:
         """Test-split metrics of `model`: test_accuracy (a fraction), top-5 accuracy (K > 5),
         per-class accuracy, confusion matrix, and test_seconds."""
@@ -283,12 +294,13 @@ class Run:
         finished), results.md (the tables), results.csv (`csv_table`, default the first table,
         with every column), and final.json (the timing, whether the run was resumed, and `final`)."""
         csv_table = csv_table or tables[0]
+        timing = self.timing.save()
         results = {**results, "tables": [table.to_dict() for table in tables], "csv_table": csv_table.to_dict(),
-                   "timing": self.timing.save(), "cells_run": self.trained}
+                   "timing": timing, "cells_run": self.trained}
         markdown = "\n".join(table.to_markdown() for table in tables)
         runs.write_json(self.path / runs.RESULTS_JSON, results)
         runs.write_text(self.path / runs.RESULTS_MD, markdown)
         runs.write_text(self.path / runs.RESULTS_CSV, csv_table.to_csv())
         runs.write_json(self.path / runs.FINAL, {**final, "resumed": self.resumed, "cells_run": self.trained,
-                                                 **self.timing.to_dict(), "winnow_version": __version__})
+                                                 **timing, "winnow_version": __version__})
         return results

@@ -167,6 +167,12 @@ def wall_time(run: Run) -> str:
         kind = KINDS.get(run.kind)
         seconds = kind.wall_seconds(run) if kind and kind.wall_seconds else None
         return format_seconds(seconds) if seconds is not None else ""
+    return timing_text(timing)
+
+
+def timing_text(timing: dict) -> str:
+    """A timing.json record as "3 min 02 s (data 1.2 s, training 2 min 40 s, ...)", with "over N
+    sessions" when the run was resumed: what the report and the command line show."""
     parts = ", ".join(f"{part} {format_seconds(seconds)}" for part, seconds in (timing.get("parts") or {}).items()
                       if seconds)
     sessions = timing.get("sessions", 1)
