@@ -208,12 +208,9 @@ class _Cells:
         name = cell_name(kind, seed, self.config)
         if self.run.cells.done(name):
             return
-        result = spec.train(dataset, kept, seed)
-        final = spec.evaluate(result.model, dataset, seed)
+        _, tested = spec.train_and_test(dataset, kept, seed)
         record = {"cell": kind, "seed": seed, "tag": _tag(self.config, kind) if kind == CLEANED else None,
-                  "kept": len(kept), "removed": len(self.train) - len(kept), "epochs": spec.recipe.epochs,
-                  **{key: final[key] for key in ("test_accuracy", "per_class_accuracy", "test_seconds")},
-                  "train_seconds": result.train_seconds, "epochs_run": len(result.history)}
+                  "kept": len(kept), "removed": len(self.train) - len(kept), "epochs": spec.recipe.epochs, **tested}
         self.run.save_cell(name, record, arrays={"": kept} if kind == CLEANED else None, on_cell=self.on_cell)
 
 

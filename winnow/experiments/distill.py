@@ -219,11 +219,8 @@ def _teacher(run: Run, dataset: data.Dataset, plan: dict, on_progress, on_cell) 
 
 def _trained(spec: TrainingSpec, dataset: data.Dataset, seed: int, objective=None) -> dict:
     """A fresh student trained (with `objective` when given) and tested: the cell's numbers."""
-    result = spec.train(dataset, dataset.train_indices, seed, objective=objective)
-    final = spec.evaluate(result.model, dataset, seed)
-    return {"role": "student", "model": spec.model, "test_accuracy": final["test_accuracy"],
-            "per_class_accuracy": final["per_class_accuracy"], "train_seconds": result.train_seconds,
-            "test_seconds": final["test_seconds"], "epochs": result.history,
+    result, tested = spec.train_and_test(dataset, dataset.train_indices, seed, objective=objective)
+    return {"role": "student", "model": spec.model, **tested, "epochs": result.history,
             "parameters": sum(p.numel() for p in result.model.parameters())}
 
 

@@ -201,13 +201,10 @@ def _full_cell(run: Run, dataset, seed: int, spec: TrainingSpec, proxy, on_cell,
 def _trained(spec: TrainingSpec, dataset, indices, seed: int, objective=None, keep: list | None = None) -> dict:
     """A fresh model trained on `indices` (with `objective`, `train.fit`'s loss hook, when given)
     and tested: the cell's accuracy and times. The model is appended to `keep` when given."""
-    result = spec.train(dataset, indices, seed, objective=objective)
-    final = spec.evaluate(result.model, dataset, seed)
+    result, tested = spec.train_and_test(dataset, indices, seed, objective=objective)
     if keep is not None:
         keep.append(result.model)
-    return {"test_accuracy": final["test_accuracy"], "per_class_accuracy": final["per_class_accuracy"],
-            "train_seconds": result.train_seconds, "test_seconds": final["test_seconds"],
-            "epochs_run": len(result.history)}
+    return tested
 
 
 def _full_model(run: Run, dataset, seed: int, spec: TrainingSpec, proxy_is_full: bool):
