@@ -277,6 +277,14 @@ def _prune_headline(run: Run) -> str:
             f"full data {summary_text(full['test_accuracy'])}")
 
 
+def not_finished(run: Run, unit: str, leave_out: str | None = None) -> list[Block]:
+    """The status of a run made of cells whose results.json is not written yet: how many of its
+    cells (not counting those named `leave_out`...) are done."""
+    done = sum(not (leave_out and name.startswith(leave_out)) for name in runs.Cells(run.path).records())
+    return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
+                                   f"({done} {unit} are done). Run the same command again to resume.", "warn"))]
+
+
 def stored_table(results: dict, index: int = 0) -> h.Raw:
     """Table `index` of a command's results.json (`Run.finish` stores them), as HTML."""
     tables = results.get("tables")
@@ -291,9 +299,7 @@ def stored_table(results: dict, index: int = 0) -> h.Raw:
 def prune_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        done = sum(not name.startswith("proxy-") for name in runs.Cells(run.path).records())
-        return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
-                                       f"({done} cells are done). Run the same command again to resume.", "warn"))]
+        return not_finished(run, "cells", leave_out="proxy-")
     config = results["config"]
     seeds = config["seeds"]
     full = next((r for r in results["rows"] if r["strategy"] == "full"), None)
@@ -347,9 +353,7 @@ def _al_area_table(results: dict, run_name: str | None = None) -> list[list]:
 def al_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        done = len(runs.Cells(run.path).records())
-        return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
-                                       f"({done} cycles are done). Run the same command again to resume.", "warn"))]
+        return not_finished(run, "cycles")
     config = run.config
     items = [(f"{config['initial']} → {results['label_counts'][-1]}", f"labels in {config['cycles']} cycles "
                                                                       f"(+{config['budget']} each)"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import plots, runs
 from . import html as h
-from .kinds import difference, stored_table, summary_text
+from .kinds import difference, not_finished, stored_table, summary_text
 from .registry import Block, Context, Run, percent, register_kind
 
 DISTILL_PNG = "distill_results.png"
@@ -80,9 +80,7 @@ def plot_distill_results(results: dict, path: str | Path | None = None) -> bytes
 def distill_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        done = len(runs.Cells(run.path).records())
-        return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
-                                       f"({done} cells are done). Run the same command again to resume.", "warn"))]
+        return not_finished(run, "cells")
     teacher = next((r for r in results["rows"] if r["role"] == "teacher"), None)
     alone = next((r for r in results["rows"] if r["role"] == "student" and r["loss"] is None), None)
     items = [(summary_text(teacher["test_accuracy"]) if teacher else "–", "teacher test accuracy %"),
