@@ -160,7 +160,7 @@ def test_one_epoch_on_the_digits_runs(tmp_path, capsys):
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ("nosuch=1", r"--set nosuch: unknown key 'nosuch'; KEY is one of: epochs, min_steps, batch_size, .*eval_batch_size"),
+        ("nosuch=1", r"--set nosuch: unknown key 'nosuch'; KEY is one of: epochs, min_steps, time_budget, batch_size, .*eval_batch_size"),
         ("lr", r"--set expects KEY=VALUE .*\(got 'lr'\)"),
         ("lr=abc", r"--set lr: 'abc' is not a valid float"),
         ("batch_size=1.5", r"--set batch_size: '1.5' is not a valid int"),
@@ -278,7 +278,7 @@ def test_labelling_verbs_take_the_strategy_options(monkeypatch, capsys):
     [
         ([*PRUNE, "--set", "cv.lr=0.5"], "--set cv.lr: this command takes no cv.KEY; it takes KEY=VALUE, "
                                          "proxy.KEY=VALUE, strategy.NAME.KEY=VALUE"),
-        ([*PRUNE, "--set", "proxy.nosuch=1"], "unknown key 'proxy.nosuch'; proxy.KEY is one of: epochs, min_steps, batch_size"),
+        ([*PRUNE, "--set", "proxy.nosuch=1"], "unknown key 'proxy.nosuch'; proxy.KEY is one of: epochs, min_steps, time_budget, batch_size"),
         ([*PRUNE, "--set", "strategy.temperature=2"], "--set strategy.temperature: expected strategy.NAME.KEY"),
         ([*PRUNE, "--set", "strategy.margin.nosuch=2"], "unknown option(s) nosuch for strategy 'margin'; known: "
                                                         "temperature"),

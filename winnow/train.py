@@ -12,6 +12,7 @@ callback, and `winnow.progress` has the reporters the CLI passes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import cutout, random_flip, random_translate
+from .budget import REPLAN_AT, Budget, plan_budget
 from .data.dataset import Dataset
 from .data.split import stratified_split
 
@@ -43,6 +45,7 @@ class Recipe:
 
     epochs: float = 10.0
     min_steps: int = 0  # at least this many optimiser steps: fewer epochs' worth on a small set are stretched; 0 = off
+    time_budget: float = 0.0  # seconds: the schedule is fitted to end on time (epochs then only set the first plan); 0 = off
     batch_size: int = 512
     optimizer: str = "sgd"  # "sgd" (Nesterov) or "adamw"
     lr: float = 0.75
@@ -78,6 +81,7 @@ class Recipe:
         checks = {
             "epochs": (self.epochs > 0, "must be > 0"),
             "min_steps": (self.min_steps >= 0, "must be >= 0"),
+            "time_budget": (self.time_budget >= 0, "must be >= 0 seconds"),
             "batch_size": (self.batch_size >= 1, "must be >= 1"),
             "eval_batch_size": (self.eval_batch_size >= 1, "must be >= 1"),
             "optimizer": (self.optimizer in ("sgd", "adamw"), "must be sgd or adamw"),
@@ -138,14 +142,18 @@ class Recipe:
         fold's recipe changes) goes through here, so one rule holds everywhere: a new `epochs`
         without a new `resize_schedule` stretches or shortens the resize schedule with it
         (`with_epochs`), so each stage keeps its share of the training; and it is the length
-        asked for, so the preset's `min_steps` no longer stretches it unless given too. `replace`
+        asked for, so neither the preset's `min_steps` nor a `time_budget` changes it unless given
+        too. Epochs and a time budget together are an error: the budget sets the length. `replace`
         sets fields as given and is for code that means exactly that.
         """
+        if changes.get("time_budget") and "epochs" in changes:
+            raise ValueError(f"epochs={changes['epochs']!r} and time_budget={changes['time_budget']!r} both set "
+                             "the training's length: give one of them")
         recipe = self
         if "epochs" in changes and "resize_schedule" not in changes:
             recipe = recipe.with_epochs(changes["epochs"])
-        if "epochs" in changes and "min_steps" not in changes:
-            recipe = recipe.replace(min_steps=0)
+        if "epochs" in changes:
+            recipe = recipe.replace(**{key: 0 for key in ("min_steps", "time_budget") if key not in changes})
         return recipe.replace(**changes)
 
     def with_epochs(self, epochs: float) -> "Recipe":
@@ -223,6 +231,7 @@ class TrainResult:
     best_epoch: int | None = None
     train_indices: np.ndarray | None = None
     correct_history: np.ndarray | None = None
+    steps: int = 0  # optimiser steps taken (the recipe's `epochs` are the steps planned, in epochs)
 
 
 @dataclass(frozen=True)
@@ -438,6 +447,10 @@ def fit(
     Early stopping without any of the three (`val_indices`, a val split, `val_fraction`) is an
     error. With `early_stopping_patience` the best epoch's weights are restored.
 
+    With `recipe.time_budget` the number of steps is fitted to the budget (`winnow.budget`: a
+    probe of the step costs, then a few re-plans with the measured times) and `train_seconds`
+    includes the probe; the returned recipe has the steps trained as its `epochs`.
+
     `on_epoch_end(record)` is called after every epoch with the record that is also appended to
     `history`; `on_progress(Progress)` after every training step (`winnow.progress` has the
     reporters). Same seed and device give the same result. NumPy's global generator is neither
@@ -486,16 +499,27 @@ def fit(
 
     n = len(train_indices)
     recipe, batch_size, steps_per_epoch, total_steps = _schedule(recipe, n)
+    start, budget = time.perf_counter(), None
+    if recipe.time_budget:
+        budget = _plan_budget(model, images, labels, recipe, device)
+        total_steps = budget.total_steps(elapsed=budget.probe_seconds)
+        recipe = recipe.with_epochs(total_steps / steps_per_epoch)
+        log.info("time budget %.0f s: a step takes %s (probe %.1f s); %d steps planned (%.2f epochs)",
+                 budget.seconds, ", ".join(f"{c:.3f} s at {f'{s} px' if s else 'full size'}"
+                                           for s, c in budget.step_cost.items()),
+                 budget.probe_seconds, total_steps, recipe.epochs)
     warmup_steps = round(recipe.warmup_fraction * total_steps)
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     resize_stages = recipe.resize_stages()
+    replans = list(REPLAN_AT) if budget else []
 
     history: list[dict] = []
     correct_history: list[torch.Tensor] = []
     best = (-1.0, None, None)  # (val accuracy, epoch, state)
-    step, start = 0, time.perf_counter()
+    step, epoch = 0, 0
     try:
-        for epoch in range(1, num_epochs + 1):
+        while step < total_steps:
+            epoch += 1
             model.train()
             order = torch.randperm(n, device=device, generator=generator)
             loss_sum = torch.zeros((), device=device)
@@ -507,9 +531,7 @@ def fit(
                     break
                 batch = order[b * batch_size : (b + 1) * batch_size]
                 x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
-                size = _train_size(step / steps_per_epoch, resize_stages)
-                if size is not None:
-                    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+                x = _resized(x, _train_size(step / steps_per_epoch, resize_stages))
                 y = labels[batch]
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
@@ -521,6 +543,14 @@ def fit(
                 correct += hits.sum()
                 seen += len(batch)
                 step += 1
+                if replans and step >= replans[0] * total_steps:
+                    while replans and step >= replans[0] * total_steps:
+                        replans.pop(0)
+                    total_steps = budget.replan(step, total_steps, time.perf_counter() - start)
+                    recipe = recipe.with_epochs(total_steps / steps_per_epoch)
+                    warmup_steps = round(recipe.warmup_fraction * total_steps)
+                    num_epochs = math.ceil(total_steps / steps_per_epoch)
+                    resize_stages = recipe.resize_stages()
                 if on_progress is not None:
                     on_progress(Progress("training", step, total_steps, epoch, num_epochs, time.perf_counter() - start,
                                          done=step == total_steps))
@@ -558,7 +588,7 @@ def fit(
     train_seconds = time.perf_counter() - start
     model.eval()
     return TrainResult(model=model, history=history, train_seconds=train_seconds, device=str(device),
-                       recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices,
+                       recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices, steps=step,
                        correct_history=torch.stack(correct_history).numpy() if correct_history
                        else np.zeros((0, n), dtype=np.int8))
 
@@ -589,10 +619,11 @@ def _hold_out(dataset: Dataset, train_indices: np.ndarray, recipe: Recipe) -> tu
 def _schedule(recipe: Recipe, n: int) -> tuple[Recipe, int, int, int]:
     """(the recipe as trained, batch size, steps per epoch, total steps) on `n` samples: when the
     recipe's epochs give fewer than `min_steps` steps (a small training set), its epochs, and
-    the resize schedule with them, are stretched to `min_steps`."""
+    the resize schedule with them, are stretched to `min_steps` (not under a time budget, which
+    sets the length itself)."""
     batch_size = min(recipe.batch_size, n)
     steps_per_epoch = max(1, n // batch_size)  # drop the last partial batch
-    if recipe.min_steps and recipe.epochs * steps_per_epoch < recipe.min_steps:
+    if recipe.min_steps and not recipe.time_budget and recipe.epochs * steps_per_epoch < recipe.min_steps:
         log.info("%d samples: %g epochs are %d steps, stretched to min_steps %d (%g epochs)", n, recipe.epochs,
                  round(recipe.epochs * steps_per_epoch), recipe.min_steps, recipe.min_steps / steps_per_epoch)
         recipe = recipe.with_epochs(recipe.min_steps / steps_per_epoch)
@@ -631,6 +662,24 @@ def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device, ob
     optimizer.step()
     _decoupled_decay(optimizer)
     return logits, loss
+
+
+def _plan_budget(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe,
+                 device: torch.device) -> Budget:
+    """`winnow.budget.plan_budget` with a throw-away copy of `model` at learning rate 0."""
+    probe = copy.deepcopy(model).train()
+    optimizer = _make_optimizer(probe, recipe)
+    for group in optimizer.param_groups:
+        group["lr"] = 0.0
+    return plan_budget(lambda x, y: _train_step(probe, optimizer, x, y, recipe, device), images, labels, recipe,
+                       recipe.time_budget, lambda x, size: _resized(_to_float(x, recipe.channels_last), size))
+
+
+def _resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """The batch at `size` pixels (progressive resizing); None = as it is."""
+    if size is None:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
 def _train_size(epoch: float, stages: list[tuple[int, float]]) -> int | None:

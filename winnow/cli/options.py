@@ -145,6 +145,10 @@ def _recipe_value(key: str, name: str, value: str):
     from ..train import Recipe
 
     kind = type(next(f.default for f in dataclasses.fields(Recipe) if f.name == name))
+    if name == "time_budget":  # 6m, 90s, 1h30m or seconds
+        from ..budget import parse_duration
+
+        return parse_duration(value, f"--set {key}")
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -173,14 +177,15 @@ def _strategy_value(key: str, value: str):
     return value
 
 
-def recipe_overrides(args, settings: Settings, keys=("device", "epochs")) -> dict:
-    """The recipe part of --set plus the options --device, --epochs (and --seed) that name a recipe field."""
+def recipe_overrides(args, settings: Settings, keys=("device", "epochs", "time_budget")) -> dict:
+    """The recipe part of --set plus the options --device, --epochs, --time-budget (and --seed) that
+    name a recipe field."""
     overrides = dict(settings.recipe)
     for key in keys:
         value = getattr(args, key)
         if value is not None:
             if key in overrides and overrides[key] != value:
-                raise ValueError(f"--{key} {value} and --set {key}={overrides[key]} disagree")
+                raise ValueError(f"--{key.replace('_', '-')} {value} and --set {key}={overrides[key]} disagree")
             overrides[key] = value
     return overrides
 
@@ -226,9 +231,21 @@ def add_model_options(group, parts: SettingParts):
     group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
                        help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
     group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
+    group.add_argument("--time-budget", type=_duration, metavar="TIME",
+                       help="fit each training's schedule to TIME (e.g. 90s, 6m, 1h): the steps are set from "
+                            "the measured speed, warm-up and decay end on time; instead of --epochs")
     group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     parts.add_to(group)
     return group
+
+
+def _duration(text: str) -> float:
+    from ..budget import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--time-budget ")) from None
 
 
 def add_proxy_options(group) -> None:

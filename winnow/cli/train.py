@@ -62,5 +62,6 @@ def print_final(final: dict, out) -> None:
     for name, row in zip(names, final["confusion_matrix"]):
         confusion.add_row(name, *[str(v) for v in row])
     output.print(confusion)
+    steps = f" ({final['steps']} steps)" if final.get("steps") else ""
     output.print(f"test accuracy {100 * final['test_accuracy']:.2f} % on {final['test_count']} images; "
-                 f"training {final['train_seconds']:.1f} s on {final['device']}; run folder {out}")
+                 f"training {final['train_seconds']:.1f} s{steps} on {final['device']}; run folder {out}")

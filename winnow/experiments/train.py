@@ -84,6 +84,8 @@ def train_run(
         "test_seconds": test_seconds,
         "decode_seconds": decode_seconds,
         "epochs_run": len(result.history),
+        "epochs_planned": result.recipe.epochs,  # after min_steps or the time budget set the length
+        "steps": result.steps,
         "best_epoch": result.best_epoch,
         "device": result.device,
         "winnow_version": __version__,

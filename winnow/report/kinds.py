@@ -101,7 +101,9 @@ def _train_cards(run: Run) -> h.Raw:
     if epochs is not None:
         best = final.get("best_epoch")
         items.append((str(epochs), "epochs" + (f" (best {best})" if best is not None else "")))
-    items.append((format_seconds(final.get("train_seconds")), f"training on {final.get('device', '?')}"))
+    budget = ((run.config or {}).get("recipe") or {}).get("time_budget")
+    items.append((format_seconds(final.get("train_seconds")), f"training on {final.get('device', '?')}"
+                  + (f" (budget {format_seconds(budget)})" if budget else "")))
     return h.cards(items)
 
 
