@@ -142,3 +142,27 @@ def test_a_budget_sets_the_length_so_min_steps_and_epochs_give_way():
     result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices,
                  QUICK.replace(epochs=1, min_steps=200, time_budget=0.3))
     assert result.steps < 200
+
+
+def test_compile_trains_through_the_compiled_forward_with_the_same_numbers(monkeypatch):
+    """`Recipe.compile` trains through `torch.compile(model)`: the same parameters, so with
+    dynamo's eager backend (no code generation, quick) the numbers are eager's; the first step at
+    each image size is counted in `compile_seconds`."""
+    dataset = quadrant_dataset()
+    recipe = QUICK.replace(epochs=2, resize_schedule="8:1")
+    eager = fit(fresh_model("lenet5", dataset), dataset, dataset.train_indices, recipe)
+    compiled_with = []
+    real_compile = torch.compile
+
+    def compile_eagerly(model, **options):
+        compiled_with.append(options)
+        return real_compile(model, backend="eager", **options)
+
+    monkeypatch.setattr(torch, "compile", compile_eagerly)
+    compiled = fit(fresh_model("lenet5", dataset), dataset, dataset.train_indices, recipe.replace(compile=True))
+    assert compiled_with == [{"dynamic": False}]
+    assert [r["train_loss"] for r in compiled.history] == pytest.approx([r["train_loss"] for r in eager.history],
+                                                                        rel=1e-5)
+    for name, value in eager.model.state_dict().items():
+        torch.testing.assert_close(compiled.model.state_dict()[name], value, rtol=1e-4, atol=1e-6)
+    assert eager.compile_seconds == 0 and 0 < compiled.compile_seconds < compiled.train_seconds

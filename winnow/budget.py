@@ -106,15 +106,16 @@ def plan_budget(probe_step, images: torch.Tensor, labels: torch.Tensor, recipe, 
         for size, _, _ in spans:
             x, y = to_input(images[batch], size), labels[batch]
             probe_step(x, y)
-            _sync(images.device)
+            synchronize(images.device)
             start = time.perf_counter()
             for _ in range(repeats):
                 probe_step(x, y)
-            _sync(images.device)
+            synchronize(images.device)
             cost[size] = (time.perf_counter() - start) / repeats
     return Budget(seconds=seconds, spans=spans, step_cost=cost, probe_seconds=time.perf_counter() - started)
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA), so a timer reads the time it took."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)

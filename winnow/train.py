@@ -27,6 +27,7 @@ from torch import nn
 
 from .augment import cutout, random_flip, random_translate
 from .budget import REPLAN_AT, Budget, plan_budget
+from .budget import synchronize as _sync
 from .data.dataset import Dataset
 from .data.split import stratified_split
 
@@ -63,6 +64,7 @@ class Recipe:
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
     mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
     channels_last: bool = True
+    compile: bool = False  # torch.compile the training forward pass (inductor); each image size compiles once
     val_fraction: float = 0.0  # validation: stratified hold-out from the training indices (or the data's val split)
     early_stopping_patience: int = 0  # epochs without a better validation accuracy; 0 = off (needs validation, see fit)
     seed: int = 0
@@ -171,10 +173,11 @@ PRESETS: dict[str, dict] = {
     # scene15's 1 500 images trains for 80 epochs instead of 32 steps. See BENCHMARKS.md.
     "cpu": dict(model="fastnet_s", recipe=dict(epochs=6.3, min_steps=400, batch_size=256, warmup_fraction=0.16,
                                                resize_schedule="16:2,24:3")),
-    # A CUDA GPU, CIFAR-10: airbench-style width and schedule.
+    # A CUDA GPU, CIFAR-10: airbench-style width and schedule; at least CIFAR-10's 480 steps
+    # (10 epochs of 48), so an active-learning cycle on 5 000 labels trains as long.
     # (airbench's hyper-parameters restated for a mean loss and decoupled decay; not yet measured
     # on a GPU with Winnow, see BENCHMARKS.md.)
-    "gpu": dict(model="fastnet", recipe=dict(epochs=10, batch_size=1024, lr=0.75, momentum=0.85,
+    "gpu": dict(model="fastnet", recipe=dict(epochs=10, min_steps=480, batch_size=1024, lr=0.75, momentum=0.85,
                                              weight_decay=0.009, bias_lr_scale=64.0, label_smoothing=0.2,
                                              warmup_fraction=0.2)),
     # Small images such as the embedded digits: an MLP with AdamW, no augmentation.
@@ -232,6 +235,7 @@ class TrainResult:
     train_indices: np.ndarray | None = None
     correct_history: np.ndarray | None = None
     steps: int = 0  # optimiser steps taken (the recipe's `epochs` are the steps planned, in epochs)
+    compile_seconds: float = 0.0  # with `recipe.compile`: the first step at each image size, compilation included
 
 
 @dataclass(frozen=True)
@@ -512,6 +516,8 @@ def fit(
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     resize_stages = recipe.resize_stages()
     replans = list(REPLAN_AT) if budget else []
+    forward = torch.compile(model, dynamic=False) if recipe.compile else model  # same parameters, same hooks
+    compiled_shapes, compile_seconds = set(), 0.0
 
     history: list[dict] = []
     correct_history: list[torch.Tensor] = []
@@ -535,9 +541,16 @@ def fit(
                 y = labels[batch]
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
-                logits, loss = _train_step(model, optimizer, x, y, recipe, device, objective, hooks,
+                first = recipe.compile and x.shape not in compiled_shapes
+                if first:
+                    compiled_shapes.add(x.shape)
+                    started_step = time.perf_counter()
+                logits, loss = _train_step(forward, optimizer, x, y, recipe, device, objective, hooks,
                                            (step, total_steps))
                 hits = logits.detach().argmax(1) == y
+                if first:
+                    _sync(device)
+                    compile_seconds += time.perf_counter() - started_step
                 presented[batch] = hits.to(torch.int8)
                 loss_sum += loss.detach() * len(batch)
                 correct += hits.sum()
@@ -583,12 +596,12 @@ def fit(
             hooks.remove()
     if recipe.early_stopping_patience and best[2] is not None:
         model.load_state_dict(best[2])
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    _sync(device)
     train_seconds = time.perf_counter() - start
     model.eval()
     return TrainResult(model=model, history=history, train_seconds=train_seconds, device=str(device),
                        recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices, steps=step,
+                       compile_seconds=compile_seconds,
                        correct_history=torch.stack(correct_history).numpy() if correct_history
                        else np.zeros((0, n), dtype=np.int8))
 

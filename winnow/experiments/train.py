@@ -81,6 +81,7 @@ def train_run(
     final.update({
         "val_count": 0 if result.val_indices is None else int(len(result.val_indices)),
         "train_seconds": result.train_seconds,
+        "compile_seconds": result.compile_seconds,  # part of train_seconds (recipe compile)
         "test_seconds": test_seconds,
         "decode_seconds": decode_seconds,
         "epochs_run": len(result.history),
