@@ -8,13 +8,23 @@ adds their cells.
 
     python benchmarks/prune_cifar.py                                   # 0.5, 3 seeds, same steps
     python benchmarks/prune_cifar.py --strategies random,el2n --seeds 1
+    python benchmarks/prune_cifar.py --train-size 5000 --fractions 0.3,0.5 \
+        --strategies random,self_confidence,ccs --out runs/bench-prune-scarce   # scarce data
+    python benchmarks/prune_cifar.py ... --options '{"self_confidence": {"keep": "hard"}}'
+
+--train-size N makes a stratified N of the training split (seed 0) the whole training set (the
+test split stays all 10 000), for the scarce regime of issue 16; --distill kd trains every
+subset again with its seed's full-data proxy as teacher (issue 14).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -22,6 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _record import write_result  # noqa: E402
 
+from winnow import data  # noqa: E402
+from winnow.data.split import stratified_split  # noqa: E402
 from winnow.experiments.prune import prune_run  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
@@ -36,26 +48,44 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--same-epochs", action="store_true",
                         help="train subsets for the preset's epochs, not epochs / fraction (same steps as full)")
+    parser.add_argument("--train-size", type=int, help="a stratified subset of this size as the training set")
+    parser.add_argument("--options", type=json.loads, default=None, help="strategy options as JSON, per strategy")
+    parser.add_argument("--distill", default=None, help="a loss spec, e.g. kd: subsets also trained with a teacher")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-prune"))
     args = parser.parse_args(argv)
 
     if not Path(args.data).exists():
         print(f"benchmark data {args.data} does not exist", file=sys.stderr)
         return 2
-    results = prune_run(f"folder:{args.data}", args.out, fractions=[float(f) for f in args.fractions.split(",")],
+    source = f"folder:{args.data}"
+    if args.train_size:
+        source = _scarce(data.load(source), args.train_size)
+    results = prune_run(source, args.out, options=args.options, distill=args.distill, fractions=[float(f) for f in args.fractions.split(",")],
                         strategies=args.strategies.split(","), seeds=list(range(args.seeds)), preset=args.preset,
                         scale_epochs=not args.same_epochs,
                         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['strategy']} {cell['fraction']:g}: "
                                                    f"{100 * cell['test_accuracy']:.2f} % in "
                                                    f"{cell['train_seconds']:.0f} s", flush=True))
     print((Path(args.out) / "results.md").read_text())
-    path = write_result("prune-cifar10", {
+    name = "prune-cifar10" + (f"-{args.train_size}" if args.train_size else "") + (f"-{Path(args.out).name}"
+                                                                                  if args.options else "")
+    path = write_result(name, {
         "arguments": vars(args),
         "results": {"config": results["config"], "rows": results["rows"]},
         "cells": results["cells"],
     })
     print(f"written {path}")
     return 0
+
+
+def _scarce(dataset: data.Dataset, size: int) -> data.Dataset:
+    """The dataset with a stratified `size` of its training split (seed 0) as the training split."""
+    train = dataset.train_indices
+    labels = dataset.labels.numpy()
+    kept = train[stratified_split(labels[train], size / len(train), seed=0)["test"]]
+    rows = np.concatenate([kept, dataset.test_indices])
+    return data.from_arrays(dataset.images[rows], labels[rows], dataset.class_names,
+                            test_indices=np.arange(len(kept), len(rows)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Pruning strategies on hand-worked cases: el2n, forgetting, self_confidence."""
+"""Pruning strategies on hand-worked cases: el2n, forgetting, self_confidence, keep="auto" and ccs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from winnow.strategies import StrategyInputs, compute_scores, select
+from winnow.strategies.pruning import auto_keep
 
 
 def test_el2n_is_the_mean_error_norm_over_the_runs():
@@ -57,5 +58,80 @@ def test_self_confidence_keeps_the_low_probability_of_the_given_label_first():
     ("self_confidence", dict(probs=np.full((2, 2), 0.5), labels=np.array([0, 1]))),
 ])
 def test_keep_option_is_checked(name, inputs):
-    with pytest.raises(ValueError, match="keep must be 'hard' or 'easy'"):
+    with pytest.raises(ValueError, match="keep must be 'hard', 'easy' or 'auto', got 'middle'"):
         compute_scores(name, inputs, keep="middle")
+
+
+@pytest.mark.parametrize("kept, pool, classes, end", [
+    (25_000, 50_000, 10, "hard"),  # all of CIFAR-10, keep half: 2 500 a class, where hard won by 1.65 points
+    (4_750, 9_500, 10, "easy"),  # the small photo set, keep half: 475 a class, where hard lost 6.5 points
+    (15_000, 50_000, 10, "easy"),  # 1 500 a class but only 30 % kept
+    (10_000, 10_000, 10, "hard"),  # keeping everything at 1 000 a class
+    (2_000, 4_000, 2, "hard"), (1_998, 4_000, 2, "easy")])  # the two edges of the rule
+def test_auto_keep_chooses_the_end_by_what_is_kept(kept, pool, classes, end):
+    assert auto_keep(kept, pool, classes) == end
+
+
+@pytest.mark.parametrize("name", ["self_confidence", "el2n", "forgetting"])
+def test_keep_auto_is_hard_for_a_large_kept_set_and_easy_for_a_small_one(name):
+    """2 000 samples of 2 classes: keeping 1 000 a class (half) keeps the hard end; keeping 200 a
+    class the easy end; the picks equal keep="hard" and keep="easy" exactly."""
+    n, r = 4000, np.random.default_rng(3)
+    labels = np.arange(n) % 2
+    confidence = r.uniform(0.05, 0.95, n)
+    probs = np.stack([confidence, 1 - confidence], 1)
+    probs[labels == 1] = probs[labels == 1][:, ::-1]  # p[label] = confidence
+    inputs = StrategyInputs(probs=probs, labels=labels, early_probs=probs[None],
+                            correct_history=(r.uniform(size=(6, n)) < confidence).astype(np.int8))
+    for budget, end in ((2000, "hard"), (400, "easy")):
+        np.testing.assert_array_equal(select(name, inputs, budget, keep="auto"), select(name, inputs, budget, keep=end))
+    with pytest.raises(ValueError, match="keep='auto' needs how many samples are kept"):
+        compute_scores(name, inputs, keep="auto")
+
+
+def ccs_pool(hardness: np.ndarray) -> StrategyInputs:
+    """Two classes, label 0, p[label] = 1 - hardness: self_confidence's score is the hardness."""
+    probs = np.stack([1 - hardness, hardness], 1)
+    return StrategyInputs(probs=probs, labels=np.zeros(len(hardness), dtype=np.int64))
+
+
+def test_ccs_gives_every_stratum_an_equal_share_and_the_small_ones_all_they_have():
+    """Two strata of difficulty (0-0.4: 990 samples, 0.95-1: 10 samples). Keeping 100 with no
+    cut-off: the small hard stratum gives all 10 (less than its half), the big one the other 90;
+    keeping the hardest only, or at random, would give 100 or about 1 of the hard ones."""
+    r = np.random.default_rng(0)
+    hardness = np.concatenate([r.uniform(0, 0.4, 990), r.uniform(0.95, 1.0, 10)])
+    chosen = select("ccs", ccs_pool(hardness), 100, strata=2, beta=0.0)
+    assert len(set(chosen)) == 100 and (chosen >= 990).sum() == 10
+    with_cut = select("ccs", ccs_pool(hardness), 100, strata=2, beta=0.01)  # the 10 hardest dropped as noise
+    assert not (with_cut >= 990).any()
+    kept = hardness[with_cut]  # the easy stratum's own range split in two: 50 from each half
+    middle = (hardness[:990].min() + hardness[:990].max()) / 2
+    assert (kept < middle).sum() == 50 and (kept >= middle).sum() == 50
+
+
+def test_ccs_is_seeded_and_drops_the_hardest_share_by_the_pruning_rate():
+    hardness = np.linspace(0, 1, 1000)
+    inputs = ccs_pool(hardness)
+    np.testing.assert_array_equal(select("ccs", inputs, 300, seed=1), select("ccs", inputs, 300, seed=1))
+    assert set(select("ccs", inputs, 300, seed=1)) != set(select("ccs", inputs, 300, seed=2))
+    # beta="auto": none dropped keeping half or more, 10 % keeping a fifth to a half, 30 % below
+    for budget, dropped in ((600, 0), (300, 100), (100, 300)):
+        chosen = select("ccs", inputs, budget, strata=10)
+        assert hardness[chosen].max() < hardness[999 - dropped] + 1e-12
+        assert budget == len(set(chosen))
+    hardest_kept = select("ccs", inputs, 600, strata=10)
+    assert hardness[hardest_kept].max() > 0.9  # no cut-off: the hardest stratum is kept too
+
+
+def test_ccs_over_another_score_and_its_option_errors():
+    hardness = np.linspace(0, 1, 200)
+    inputs = ccs_pool(hardness)
+    margin = select("ccs", inputs, 50, score="margin", beta=0.0, strata=1)  # one stratum: at random
+    assert len(set(margin)) == 50
+    for options, message in (({"score": "ccs"}, "option score of strategy 'ccs' must be another strategy"),
+                             ({"beta": 1.0}, "option beta must be 'auto' or a share in \\[0, 1\\), got 1.0"),
+                             ({"strata": 0}, "option strata must be an int >= 1, got 0"),
+                             ({"score": "nosuch"}, "unknown strategy 'nosuch'")):
+        with pytest.raises(ValueError, match=message):
+            select("ccs", inputs, 50, **options)

@@ -305,7 +305,11 @@ def test_val_fraction_holds_out_a_stratified_part_of_the_training_indices():
     assert sorted(seen) == sorted(set(train.tolist()) - set(val.tolist()))
     assert len(result.history) == 1
     val_accuracy = result.history[0]["val_accuracy"]
-    assert val_accuracy == predict(result.model, data, val, recipe).accuracy
+    validated = predict(result.model, data, val, recipe)
+    assert val_accuracy == validated.accuracy
+    # the validation loss: the mean negative log-probability of the true class, by hand
+    by_hand = -np.mean(np.log(validated.probs[np.arange(len(val)), validated.labels]))
+    assert result.history[0]["val_loss"] == pytest.approx(by_hand, rel=1e-4)
 
 
 def test_early_stopping_stops_and_restores_the_best_epochs_weights(dataset):

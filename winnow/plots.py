@@ -201,7 +201,7 @@ def plot_training_curves(histories: dict[str, list[dict]], path: str | Path | No
     """Loss (left) and accuracy in % (right) per epoch, one colour per run.
 
     histories : run name -> its metrics.jsonl records (keys epoch, train_loss, train_accuracy,
-        and val_accuracy when the recipe held data out); train accuracy is drawn solid,
+        and val_accuracy, val_loss when the recipe held data out); training is drawn solid,
         validation dashed, and `test_accuracy` (run name -> final fraction) dotted across.
     """
     import matplotlib
@@ -213,7 +213,11 @@ def plot_training_curves(histories: dict[str, list[dict]], path: str | Path | No
             label = name if len(histories) > 1 else None
             epochs = [r["epoch"] for r in records]
             loss_axes.plot(epochs, [r["train_loss"] for r in records], color=colour, marker="o", markersize=3,
-                           label=label)
+                           label=f"{name}: train" if label else "train")
+            validation_loss = [(r["epoch"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
+            if validation_loss:
+                loss_axes.plot(*zip(*validation_loss), color=colour, linestyle="--", marker="s", markersize=3,
+                               label=f"{name}: validation" if label else "validation")
             accuracy_axes.plot(epochs, [100 * r["train_accuracy"] for r in records], color=colour, marker="o",
                                markersize=3, label=f"{name}: train" if label else "train")
             validation = [(r["epoch"], 100 * r["val_accuracy"]) for r in records if r.get("val_accuracy") is not None]
@@ -223,9 +227,9 @@ def plot_training_curves(histories: dict[str, list[dict]], path: str | Path | No
             if test_accuracy and test_accuracy.get(name) is not None:
                 accuracy_axes.axhline(100 * test_accuracy[name], color=colour, linestyle=":", linewidth=1.2,
                                       label=f"{name}: test (final)" if label else "test (final)")
-        loss_axes.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
+        loss_axes.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
         accuracy_axes.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
-        if len(histories) > 1:
+        if len(histories) > 1 or any(r.get("val_loss") is not None for h in histories.values() for r in h):
             loss_axes.legend()
         accuracy_axes.legend(loc="lower right")
         from matplotlib.ticker import MaxNLocator

@@ -53,6 +53,8 @@ class Recipe:
     momentum: float = 0.85
     weight_decay: float = 0.009  # decoupled: w <- w * (1 - lr_t * weight_decay) each step
     bias_lr_scale: float = 64.0  # learning-rate multiplier for biases and normalisation shifts
+    backbone_lr_scale: float = 1.0  # learning-rate multiplier for every parameter outside the model's head (fine-tuning)
+    freeze: str = ""  # "backbone": train the head only (linear probing, `Classifier.freeze_backbone`); "" = off
     warmup_fraction: float = 0.2  # share of all steps spent warming up linearly from 0
     schedule: str = "linear"  # decay after warm-up: "linear" or "cosine", to final_lr_fraction
     final_lr_fraction: float = 0.0
@@ -61,6 +63,7 @@ class Recipe:
     translate: int = 2  # pixels, reflect padding
     cutout: int = 0  # square side in pixels, 0 = off
     resize_schedule: str = ""  # progressive resizing, "16:2,24:3" = 2 epochs at 16 px, 3 at 24, rest full size
+    input_size: int = 0  # pixels: the full size, every batch resized to it (pretrained weights' 224); 0 = the data's
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
     mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
     channels_last: bool = True
@@ -91,6 +94,9 @@ class Recipe:
             "momentum": (0 <= self.momentum < 1, "must be in [0, 1)"),
             "weight_decay": (self.weight_decay >= 0, "must be >= 0"),
             "bias_lr_scale": (self.bias_lr_scale > 0, "must be > 0"),
+            "backbone_lr_scale": (self.backbone_lr_scale > 0, "must be > 0 (to train the head only: freeze=backbone)"),
+            "freeze": (self.freeze in ("", "backbone"), "must be backbone or empty"),
+            "input_size": (self.input_size >= 0, "must be >= 0 pixels (0: the data's own size)"),
             "schedule": (self.schedule in ("linear", "cosine"), "must be linear or cosine"),
             "warmup_fraction": (0 <= self.warmup_fraction <= 1, "must be in [0, 1]"),
             "final_lr_fraction": (0 <= self.final_lr_fraction <= 1, "must be in [0, 1]"),
@@ -396,15 +402,29 @@ def _autocast(device: torch.device, recipe: Recipe):
 def _make_optimizer(model: nn.Module, recipe: Recipe, extra: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
     """Weights (dim > 1) at `lr`; biases and norm shifts at `lr * bias_lr_scale`, with their decay
     divided by the same factor so every parameter decays by the same fraction per step. `extra`
-    parameters (an objective's) join the model's, after them, by the same rule."""
+    parameters (an objective's) join the model's, after them, by the same rule. With a
+    `backbone_lr_scale` other than 1, the model's parameters outside its `head` are in two more
+    groups (weights, biases) at that multiple of those rates."""
     lr = recipe.lr * recipe.batch_size / 512 if recipe.optimizer == "sgd" else recipe.lr
-    weights, biases = [], []
+    scale, backbone = recipe.bias_lr_scale, recipe.backbone_lr_scale
+    head = None  # ids of the parameters at the head's rate, when the backbone has its own
+    if backbone != 1:
+        if getattr(model, "head", None) is None:
+            raise ValueError(f"recipe option backbone_lr_scale={backbone} needs a model with a head (a winnow Classifier)")
+        head = {id(p) for p in [*model.head.parameters(), *extra]}
+    weights, biases, backbone_weights, backbone_biases = [], [], [], []
     for p in [*model.parameters(), *extra]:
         if p.requires_grad:
-            (weights if p.dim() > 1 else biases).append(p)
-    scale = recipe.bias_lr_scale
+            outside = head is not None and id(p) not in head
+            if p.dim() > 1:
+                (backbone_weights if outside else weights).append(p)
+            else:
+                (backbone_biases if outside else biases).append(p)
     groups = [dict(params=weights, lr=lr, base_lr=lr, decay=recipe.weight_decay),
               dict(params=biases, lr=lr * scale, base_lr=lr * scale, decay=recipe.weight_decay / scale)]
+    groups += [dict(params=found, lr=lr * rate * backbone, base_lr=lr * rate * backbone,
+                    decay=recipe.weight_decay / rate)
+               for found, rate in ((backbone_weights, 1.0), (backbone_biases, scale)) if found]
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(groups, weight_decay=0.0)
     return torch.optim.SGD(groups, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
@@ -491,6 +511,10 @@ def fit(
         _prepare_model(model, images, device, memory_format, generator)
     else:
         model.to(device=device, memory_format=memory_format)
+    if recipe.freeze:
+        if not hasattr(model, "freeze_backbone"):
+            raise ValueError(f"recipe option freeze={recipe.freeze!r} needs a model with a head (a winnow Classifier)")
+        model.freeze_backbone()
     hooks, extra = None, []
     if objective is not None:
         if hasattr(objective, "setup"):
@@ -537,7 +561,7 @@ def fit(
                     break
                 batch = order[b * batch_size : (b + 1) * batch_size]
                 x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
-                x = _resized(x, _train_size(step / steps_per_epoch, resize_stages))
+                x = _resized(x, _train_size(step / steps_per_epoch, resize_stages) or recipe.input_size or None)
                 y = labels[batch]
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
@@ -575,7 +599,10 @@ def fit(
                 "seconds": time.perf_counter() - start,
             }
             if val_indices is not None:
-                record["val_accuracy"] = predict(model, dataset, val_indices, recipe).accuracy
+                validated = predict(model, dataset, val_indices, recipe)
+                record["val_accuracy"] = validated.accuracy
+                record["val_loss"] = float(F.cross_entropy(torch.from_numpy(validated.logits),
+                                                           torch.from_numpy(validated.labels)))
                 if record["val_accuracy"] > best[0]:
                     best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
             history.append(record)
@@ -685,7 +712,8 @@ def _plan_budget(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, r
     for group in optimizer.param_groups:
         group["lr"] = 0.0
     return plan_budget(lambda x, y: _train_step(probe, optimizer, x, y, recipe, device), images, labels, recipe,
-                       recipe.time_budget, lambda x, size: _resized(_to_float(x, recipe.channels_last), size))
+                       recipe.time_budget,
+                       lambda x, size: _resized(_to_float(x, recipe.channels_last), size or recipe.input_size or None))
 
 
 def _resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -762,7 +790,7 @@ def predict(
     total_batches, started = math.ceil(len(indices) / recipe.eval_batch_size), time.perf_counter()
     for batch, start in enumerate(range(0, len(indices), recipe.eval_batch_size), 1):
         chunk = torch.from_numpy(indices[start : start + recipe.eval_batch_size])
-        x = _to_float(dataset.images[chunk].to(device), recipe.channels_last)
+        x = _resized(_to_float(dataset.images[chunk].to(device), recipe.channels_last), recipe.input_size or None)
         with _autocast(device, recipe):
             views = torch.cat([x, x.flip(-1)]) if tta else x
             features = model.forward_features(views).float()

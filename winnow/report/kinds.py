@@ -110,7 +110,8 @@ def _train_cards(run: Run) -> h.Raw:
 def _curves_caption(run: Run) -> str:
     has_validation = any(r.get("val_accuracy") is not None for r in run.metrics)
     return ("Loss and accuracy per epoch on the training batches (with augmentation)"
-            + (", accuracy on the held-out validation images (dashed)" if has_validation else "")
+            + (", loss and accuracy on the held-out validation images (dashed; the validation loss "
+               "without label smoothing)" if has_validation else "")
             + ", and the final test accuracy (dotted).")
 
 
