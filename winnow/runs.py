@@ -13,6 +13,8 @@
       flags.csv, flags.npy  `winnow clean`: the flagged samples, most likely wrongly labelled first;
                       flagged.png their contact sheet; flag_quality.json precision, recall and F1
                       against injected noise
+      duplicates.json, duplicates.png  `winnow clean --duplicates`: every group of identical or
+                      near-duplicate images (members, splits, classes, leaks) and a sheet of them
       cells/          commands made of many trainings (prune, al, clean): one record per finished
                       cell (`Cells`), so a repeated command resumes where it stopped
       timing.json     those commands: the elapsed (wall) time summed over every session that
@@ -49,6 +51,8 @@ VAL_INDICES, CALIBRATION, RELIABILITY_PNG = "val_indices.npy", "calibration.json
 CALIBRATION_FILES = (VAL_INDICES, CALIBRATION, RELIABILITY_PNG)
 FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY = "flags.csv", "flags.npy", "flagged.png", "flag_quality.json"
 CLEANING_FILES = (FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY)  # written by `winnow clean`
+DUPLICATES_JSON, DUPLICATES_PNG = "duplicates.json", "duplicates.png"
+DUPLICATE_FILES = (DUPLICATES_JSON, DUPLICATES_PNG)  # written by `winnow clean --duplicates`
 TIMING = "timing.json"
 REPORT_HTML = "report.html"
 TRAINING_CURVES_PNG, CONFUSION_PNG = "training_curves.png", "confusion_matrix.png"
@@ -59,7 +63,8 @@ REPORT_FIGURES = (TRAINING_CURVES_PNG, CONFUSION_PNG, PER_CLASS_PNG, SELECTED_PN
                   LEARNING_CURVES_PNG)
 REPORT_FILES = (REPORT_HTML, *REPORT_FIGURES)  # written by `winnow report` and at the end of every command
 TENSORBOARD = "tensorboard"  # `winnow train --tensorboard`: holds only events.out.tfevents.* files
-_OWN_FILES = (TIMING,) + RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES + REPORT_FILES
+_OWN_FILES = ((TIMING,) + RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES
+              + DUPLICATE_FILES + REPORT_FILES)
 _CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
 _VOLATILE = ("winnow_version", "torch_version", "python_version", "command_line", "git_commit")  # may change between a run and its resumption
 

@@ -9,18 +9,30 @@ from .options import (SettingParts, add_data_options, add_model_options, add_run
                       recipe_overrides, seed_list, seed_value)
 
 SETTINGS = SettingParts(cv=True, example="--set lr=0.5 --set cv.epochs=3")
+# the label-issue search's options (dest, flag) that --duplicates, which trains nothing, does not take;
+# their defaults are None here and filled in by `clean`, so that one given is seen even at its default value
+LABEL_ISSUE_OPTIONS = (("method", "--method"), ("filter_by", "--filter-by"), ("raw_probs", "--raw-probs"),
+                       ("folds", "--folds"), ("remove", "--remove"), ("scale_epochs", "--scale-epochs"),
+                       ("seeds", "--seeds"), ("flagged_images", "--flagged-images"),
+                       ("inject_noise", "--inject-noise"), ("noise_kind", "--noise-kind"),
+                       ("noise_seed", "--noise-seed"), ("model", "--model"), ("preset", "--preset"),
+                       ("epochs", "--epochs"), ("time_budget", "--time-budget"), ("device", "--device"),
+                       ("settings", "--set"), ("weights", "--weights"), ("freeze", "--freeze"))
+DUPLICATE_OPTIONS = (("hash_distance", "--hash-distance"), ("min_cosine", "--min-cosine"))
+PRINTED_GROUPS = 10
 
 
 def add_arguments(parser) -> None:
     from ..cleaning import DEFAULT_FILTER, FILTERS, METHODS, NOISE_KINDS
+    from ..duplicates import HASH_DISTANCE, MAX_HASH_DISTANCE, MIN_COSINE
 
     add_data_options(parser)
     group = parser.add_argument_group("cleaning")
-    group.add_argument("--method", default="confident_learning", choices=tuple(METHODS),
+    group.add_argument("--method", choices=tuple(METHODS),
                        help="confident_learning (cleanlab's find_label_issues), self_confidence (low probability of "
                             "the given label first) or low_max_prob (low top probability first) "
                             "(default confident_learning)")
-    group.add_argument("--filter-by", default=DEFAULT_FILTER, choices=FILTERS, metavar="FILTER",
+    group.add_argument("--filter-by", choices=FILTERS, metavar="FILTER",
                        help=f"cleanlab's filter for confident_learning: {', '.join(FILTERS)} (default "
                             f"{DEFAULT_FILTER}: cleanlab's estimate of the number of issues, lowest probability of "
                             "the given label first)")
@@ -28,7 +40,7 @@ def add_arguments(parser) -> None:
                        help="flag on the fold models' probabilities as predicted; by default they are first "
                             "temperature-scaled to fit the given labels, which makes cleanlab's counts far closer "
                             "for under-confident models (BENCHMARKS.md)")
-    group.add_argument("--folds", type=int, default=4, metavar="K",
+    group.add_argument("--folds", type=int, metavar="K",
                        help="cross-validation folds, at most the smallest class (default 4)")
     group.add_argument("--remove", type=remove_count, metavar="K|auto",
                        help="flag the top K (or auto: as many as confident learning finds, or cleanlab's estimate of "
@@ -37,10 +49,10 @@ def add_arguments(parser) -> None:
     group.add_argument("--scale-epochs", action="store_true",
                        help="train the cleaned set for epochs * N / N_kept (as many steps as the noisy and true "
                             "trainings) instead of the recipe's epochs")
-    group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
+    group.add_argument("--seeds", type=seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds: folds, fold models, flags and trainings "
                             "per seed (default 3)")
-    group.add_argument("--flagged-images", type=int, default=50, metavar="N",
+    group.add_argument("--flagged-images", type=int, metavar="N",
                        help="how many of the top flags flagged.png shows (default 50)")
     noise = parser.add_argument_group("injected noise (a copy of the labels in memory; the data is not changed)")
     noise.add_argument("--inject-noise", type=float, metavar="RATE",
@@ -51,6 +63,19 @@ def add_arguments(parser) -> None:
     noise.add_argument("--noise-seed", type=seed_value, metavar="S", help="seed of the noise draw (default 0)")
     add_model_options(parser.add_argument_group("model and recipe (of every training: folds and retraining)",
                                                 "--set cv.KEY=VALUE changes the fold models' recipe only"), SETTINGS)
+    found = parser.add_argument_group(
+        "duplicates (instead of the label-issue search; nothing is trained)",
+        "--duplicates searches every split for identical images (the same decoded pixels) and near duplicates "
+        "(a perceptual hash within --hash-distance bits, confirmed by the cosine of 16 x 16 thumbnails)")
+    found.add_argument("--duplicates", action="store_true",
+                       help="find duplicate images, leaks across splits and copies under two classes; writes "
+                            "duplicates.json, duplicates.png and results.md/csv")
+    found.add_argument("--hash-distance", type=int, metavar="BITS",
+                       help=f"near candidates: at most BITS of the 64-bit pHash apart, 0..{MAX_HASH_DISTANCE} "
+                            f"(default {HASH_DISTANCE})")
+    found.add_argument("--min-cosine", type=float, metavar="C",
+                       help=f"near: a candidate whose centred 16 x 16 luma thumbnails have at least this cosine "
+                            f"(default {MIN_COSINE:g})")
     add_run_options(parser, resumable=True)
 
 
@@ -67,7 +92,8 @@ def remove_count(text: str):
 
 
 @command("clean", add_arguments, report_kind="clean",
-         help="find training labels that are probably wrong, and what removing them does",
+         help="find training labels that are probably wrong, and what removing them does (--duplicates: copies "
+              "of images, leaks and conflicting labels)",
          description="Out-of-fold probabilities from --folds models trained with the one trainer (each predicts the "
                      "fold it did not train on) rank the train split by how likely each label is wrong. Writes "
                      "flags.csv and flags.npy (the flagged samples, most likely wrong first, with the given and the "
@@ -76,17 +102,26 @@ def remove_count(text: str):
                      "retrains without the flagged samples and prints the test accuracy of the noisy, cleaned and "
                      "(with injected noise) true labels, mean ± std over seeds, with paired differences and 95 % "
                      "confidence intervals. Your files are never changed. Finished folds and trainings are kept in "
-                     "RUN_DIR/cells: run the same command again to resume after an interruption.",
-         epilog="example: winnow clean --data cifar10:~/data --method confident_learning --folds 4 --inject-noise 0.2 "
-                "--remove auto --seeds 3 --set cv.epochs=4 --out runs/clean")
+                     "RUN_DIR/cells: run the same command again to resume after an interruption. With --duplicates "
+                     "it trains nothing and instead finds identical and near-duplicate images across every split, "
+                     "with the copies that leak from train into test and those filed under two classes.",
+         epilog="examples: winnow clean --data cifar10:~/data --method confident_learning --folds 4 --inject-noise 0.2 "
+                "--remove auto --seeds 3 --set cv.epochs=4 --out runs/clean; "
+                "winnow clean --data folder:photos.zip --image-size 128 --duplicates --out runs/duplicates")
 def clean(args) -> int:
+    from ..cleaning import DEFAULT_FILTER
     from ..experiments.clean import clean_run
 
+    _check_mode(args)
+    if args.duplicates:
+        return find_duplicates(args)
     settings = SETTINGS.parse(args.settings)
-    results = clean_run(args.data, args.out, method=args.method, filter_by=args.filter_by,
-                        calibrate=not args.raw_probs, folds=args.folds, seeds=args.seeds,
+    results = clean_run(args.data, args.out, method=args.method or "confident_learning",
+                        filter_by=args.filter_by or DEFAULT_FILTER, calibrate=not args.raw_probs,
+                        folds=4 if args.folds is None else args.folds, seeds=args.seeds or [0, 1, 2],
                         inject_noise=args.inject_noise, noise_kind=args.noise_kind, noise_seed=args.noise_seed,
-                        remove=args.remove, scale_epochs=args.scale_epochs, flagged_images=args.flagged_images,
+                        remove=args.remove, scale_epochs=args.scale_epochs,
+                        flagged_images=50 if args.flagged_images is None else args.flagged_images,
                         model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                         cv_overrides=settings.cv, data_options=data_options(args), force=args.force,
                         on_progress=args.on_progress,
@@ -114,3 +149,47 @@ def print_clean(results: dict, out) -> None:
 
     noisy = results["config"]["noise"] is not None
     print_results(results, out, FLAGS_CSV, FLAGGED_PNG, *((FLAG_QUALITY,) if noisy else ()))
+
+
+def _check_mode(args) -> None:
+    """A ValueError naming the options of the other mode: the label-issue search's with
+    --duplicates, --hash-distance and --min-cosine without it."""
+    if args.duplicates:
+        unset = {"preset": "auto", "settings": [], "raw_probs": False, "scale_epochs": False}
+        given = [flag for dest, flag in LABEL_ISSUE_OPTIONS
+                 if getattr(args, dest, None) is not None and getattr(args, dest) != unset.get(dest)]
+        if given:
+            raise ValueError(f"--duplicates searches the images for copies and trains nothing: {', '.join(given)} "
+                             f"{'is an option' if len(given) == 1 else 'are options'} of the label-issue search; "
+                             "leave them out, or run without --duplicates")
+        return
+    given = [flag for dest, flag in DUPLICATE_OPTIONS if getattr(args, dest) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --duplicates")
+
+
+def find_duplicates(args) -> int:
+    from ..duplicates import HASH_DISTANCE, MIN_COSINE
+    from ..experiments.duplicates import duplicates_run
+
+    results = duplicates_run(args.data, args.out,
+                             hash_distance=HASH_DISTANCE if args.hash_distance is None else args.hash_distance,
+                             min_cosine=MIN_COSINE if args.min_cosine is None else args.min_cosine,
+                             data_options=data_options(args), force=args.force)
+    print_duplicates(results, args.out)
+    return 0
+
+
+def print_duplicates(results: dict, out) -> None:
+    """The counts, the first PRINTED_GROUPS groups (leaks and cross-class first), the time and the files."""
+    from ..runs import DUPLICATES_JSON, DUPLICATES_PNG
+    from ..table import Table
+
+    summary, listing = (Table.from_dict(table) for table in results["tables"][:2])
+    tables = [summary]
+    if listing.rows:
+        shown = listing.rows[:PRINTED_GROUPS]
+        tables.append(Table(f"{listing.title}: {len(shown)} of {len(listing.rows)}", listing.columns, shown))
+    sheet = (DUPLICATES_PNG,) if listing.rows and results["config"].get("sheet_groups", 1) else ()
+    print_results({"tables": [t.to_dict() for t in tables], "timing": results["timing"]}, out, DUPLICATES_JSON,
+                  *sheet)
