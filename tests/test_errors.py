@@ -21,6 +21,7 @@ import shlex
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from winnow.cli import main
@@ -60,6 +61,7 @@ CASES = [
         ("digits --set batch_size=0", "recipe option batch_size=0 is not valid: it must be >= 1"),
         ("digits --set lr=abc", "--set lr: 'abc' is not a valid float"),
         ("digits --preset nope", "argument --preset: invalid choice: 'nope'"),
+        ("digits --weights {d}/missing.pt", "weights {d}/missing.pt: no such file"),
     )],
     # ------------------------------------------------ train
     ("train --data digits --epochs 0 --out {out}", "recipe option epochs=0.0 is not valid: it must be > 0"),
@@ -92,6 +94,23 @@ CASES = [
     ("train --data folder:{d}/two --test-fraction 0 --out {out}",
      "folder:{d}/two has no images in its test split with test_fraction 0 (--test-fraction"),
     ("train --data digits", "the following arguments are required: --out"),
+    # ------------------------------------------------ pretrained weights (train; the same options in every command)
+    ("train --data digits --weights {d}/file.txt --out {out}",
+     "weights {d}/file.txt: not a state dict torch.load(weights_only=True) can read"),
+    ("train --data digits --model resnet18_imagenet --weights {d}/bad-keys.pt --out {out}",
+     "weights {d}/bad-keys.pt do not fit model ImageNetResNet (2 entries, the model has 122): missing keys "
+     "bn1.weight, bn1.bias, "),
+    ("train --data digits --weights {d}/bad-keys.pt --out {out}",
+     "(the model is the preset's mlp: name the weights' architecture with --model, e.g. resnet18_imagenet)"),
+    ("train --data digits --weights torchvision:resnet99 --out {out}", "weights 'torchvision:resnet99': unknown name"),
+    ("train --data digits --freeze head --out {out}", "argument --freeze: invalid choice: 'head'"),
+    ("train --data digits --set freeze=head --out {out}",
+     "recipe option freeze='head' is not valid: it must be backbone or empty"),
+    ("train --data digits --set backbone_lr_scale=0 --out {out}",
+     "recipe option backbone_lr_scale=0.0 is not valid: it must be > 0"),
+    ("train --data digits --set input_size=-1 --out {out}", "recipe option input_size=-1 is not valid"),
+    ("distill --data digits --teacher mlp --student mlp --weights {d}/missing.pt --out {out}",
+     "weights {d}/missing.pt: no such file"),
     # ------------------------------------------------ select
     ("select --data digits --strategy random --budget abc --out {out}", "argument --budget: invalid int value"),
     ("select --data digits --strategy random --budget 0 --out {out}", "budget must be an int >= 1, got 0"),
@@ -362,6 +381,7 @@ def user_files(tmp_path_factory):
         (root / "empty").mkdir()
         (root / "folder.csv").mkdir()
         (root / "file.txt").write_text("hello\n")
+        torch.save({"conv1.weight": torch.zeros(1), "nope.weight": torch.zeros(1)}, root / "bad-keys.pt")
         (root / "bad-config").mkdir()
         (root / "bad-config" / "config.json").write_text("{")
 

@@ -108,6 +108,8 @@ PARAMETERS_AT_32PX = {  # 10 classes, 3 channels, after a first batch of 32 px. 
     "lenet5": 136886,
     "mlp": 820874,
     "resnet18": 11173962,
+    "resnet18_imagenet": 11181642,  # torchvision's resnet18 (11 689 512 with 1 000 classes) with a 10-class fc
+    "resnet50_imagenet": 23528522,  # torchvision's resnet50 (25 557 032 with 1 000 classes) with a 10-class fc
 }
 
 

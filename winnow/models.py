@@ -19,13 +19,19 @@ from torch import nn
 
 _MODELS: dict[str, Callable[..., "Classifier"]] = {}
 _RECIPES: dict[str, dict] = {}  # model name -> the recipe fields it sets on top of any preset
+_PRETRAINED_RECIPES: dict[str, dict] = {}  # model name -> the fields it sets when it starts from pretrained weights
+# What every model sets when it starts from pretrained weights (fine-tuning): the backbone learns
+# at a tenth of the head's rate, so the new head settles before the features move far.
+PRETRAINED_RECIPE = {"backbone_lr_scale": 0.1}
 
 
-def register_model(name: str, recipe: dict | None = None):
+def register_model(name: str, recipe: dict | None = None, pretrained_recipe: dict | None = None):
     """Decorator: register a factory `fn(num_classes, in_channels, **kwargs) -> Classifier`.
 
     recipe : recipe fields this model needs whatever the preset (e.g. bias_lr_scale 1 for a
         model whose normalisation is not fastnet's fixed-scale BatchNorm); `model_recipe`.
+    pretrained_recipe : fields set on top of those (and of `PRETRAINED_RECIPE`) when the model
+        starts from pretrained weights, e.g. the input size the weights were trained at.
     """
 
     def decorator(factory):
@@ -33,6 +39,7 @@ def register_model(name: str, recipe: dict | None = None):
             raise ValueError(f"model {name!r} is already registered")
         _MODELS[name] = factory
         _RECIPES[name] = dict(recipe or {})
+        _PRETRAINED_RECIPES[name] = dict(pretrained_recipe or {})
         return factory
 
     return decorator
@@ -43,11 +50,12 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
 
 
-def model_recipe(name: str) -> dict:
-    """The recipe fields model `name` sets on top of any preset (the user's overrides win)."""
+def model_recipe(name: str, pretrained: bool = False) -> dict:
+    """The recipe fields model `name` sets on top of any preset (the user's overrides win);
+    `pretrained`: with those it sets when starting from pretrained weights."""
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
-    return dict(_RECIPES[name])
+    return {**_RECIPES[name], **(PRETRAINED_RECIPE | _PRETRAINED_RECIPES[name] if pretrained else {})}
 
 
 def create_model(name: str, num_classes: int, in_channels: int = 3, **kwargs) -> "Classifier":
@@ -94,6 +102,28 @@ class Classifier(nn.Module):
 
     def init_from_data(self, images: torch.Tensor) -> None:
         """Data-dependent initialisation from a batch of normalised training images (optional)."""
+
+    backbone_frozen: bool = False
+
+    def freeze_backbone(self) -> None:
+        """Train the head only (linear probing): every other parameter stops requiring gradients,
+        and the rest of the network stays in eval mode under `train()` (BatchNorm statistics and
+        dropout fixed), so nothing but the head changes."""
+        head = {id(p) for p in self.head.parameters()}
+        for p in self.parameters():
+            if id(p) not in head:
+                p.requires_grad_(False)
+        self.backbone_frozen = True
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        if mode and self.backbone_frozen:
+            for module in self.modules():
+                module.training = False
+            self.training = True
+            self.head.train()
+        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +262,142 @@ class ResNet18(Classifier):
 @register_model("resnet18", recipe={"bias_lr_scale": 1.0})
 def resnet18(num_classes, in_channels, **kwargs):
     return ResNet18(num_classes, in_channels, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# ImageNet-layout ResNets (He et al. 2016): a 7x7 stride-2 stem and max pooling, then four stages
+# of basic blocks (ResNet-18) or bottlenecks (ResNet-50, stride in the 3x3 conv). Every module is
+# named as in torchvision's resnet18/resnet50 (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0,
+# fc), so their state dict is torchvision's, key for key, and a torchvision or timm checkpoint
+# loads (`winnow.weights`). Inputs are normalised with ImageNet's mean and std (fixed buffers
+# outside the state dict: the weights expect them); grey images are repeated to three channels.
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _Basic(nn.Module):
+    expansion = 1
+
+    def __init__(self, channels_in: int, width: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, width, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.downsample = _downsample(channels_in, width * self.expansion, stride)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class _Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, channels_in: int, width: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.downsample = _downsample(channels_in, width * self.expansion, stride)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def _downsample(channels_in: int, channels_out: int, stride: int) -> nn.Module | None:
+    """The projection shortcut (1x1 conv and BatchNorm) where the shape changes, else None (identity)."""
+    if stride == 1 and channels_in == channels_out:
+        return None
+    return nn.Sequential(nn.Conv2d(channels_in, channels_out, 1, stride, bias=False), nn.BatchNorm2d(channels_out))
+
+
+class ImageNetResNet(Classifier):
+    """conv1 (7x7, stride 2) -> bn1 -> max pool -> layer1..layer4 -> average pool -> fc (the head).
+
+    blocks : blocks per stage, e.g. (2, 2, 2, 2) of `_Basic` for ResNet-18
+    Grey input (in_channels 1) is repeated to three channels, so the stem keeps ImageNet
+    weights' shape; other channel counts get a stem of their own (no ImageNet weights fit it).
+    Images under `min_size` (64 px) are upsampled to it inside the network: the layout divides
+    by 32, and smaller ones would leave the last stages a single position, where BatchNorm over
+    a small batch is degenerate (ResNet-50 diverges in one step on 2 images of 32 px).
+    """
+
+    min_size = 64
+
+    def __init__(self, num_classes: int, in_channels: int, block: type = _Basic, blocks=(2, 2, 2, 2)):
+        super().__init__(in_channels)
+        stem_channels = 3 if in_channels in (1, 3) else in_channels
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if stem_channels == 3 else ((0.5,) * stem_channels,
+                                                                             (0.25,) * stem_channels)
+        # not in the state dict, which is torchvision's exactly; fixed: `set_input_stats` leaves them
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.conv1 = nn.Conv2d(stem_channels, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        channels = 64
+        for i, count in enumerate(blocks):
+            width, stride = 64 * 2**i, 1 if i == 0 else 2
+            stage = []
+            for b in range(count):
+                stage.append(block(channels, width, stride if b == 0 else 1))
+                channels = width * block.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+        self.fc = nn.Linear(channels, num_classes)
+        self.num_features = channels
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    @property
+    def head(self) -> nn.Linear:  # torchvision's name for it is fc
+        return self.fc
+
+    @head.setter
+    def head(self, module: nn.Module) -> None:
+        self.fc = module
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Kept at ImageNet's (the weights were trained on them), whatever the data's."""
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if x.size(1) == 1 and self.conv1.in_channels == 3:
+            x = x.expand(-1, 3, -1, -1)  # (B, 3, H, W): grey repeated
+        return (x - self.input_mean) / self.input_std
+
+    def features(self, x):
+        if min(x.shape[-2:]) < self.min_size:
+            scale = self.min_size / min(x.shape[-2:])
+            x = F.interpolate(x, size=(round(x.size(2) * scale), round(x.size(3) * scale)), mode="bilinear",
+                              align_corners=False)  # (B, C, >= 64, >= 64)
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # (B, 512 x expansion)
+
+
+# Without weights they train at the data's size; with them, images are resized to the 224 px the
+# ImageNet weights were trained at, in batches that fit in memory at that size (the learning rate
+# follows the batch size). Progressive resizing is off: it would shrink the images.
+_IMAGENET_RECIPE = {"bias_lr_scale": 1.0, "resize_schedule": ""}
+_IMAGENET_PRETRAINED = {"input_size": 224, "batch_size": 128, "eval_batch_size": 256}
+
+
+@register_model("resnet18_imagenet", recipe=_IMAGENET_RECIPE, pretrained_recipe=_IMAGENET_PRETRAINED)
+def resnet18_imagenet(num_classes, in_channels, **kwargs):
+    return ImageNetResNet(num_classes, in_channels, _Basic, (2, 2, 2, 2), **kwargs)
+
+
+@register_model("resnet50_imagenet", recipe=_IMAGENET_RECIPE, pretrained_recipe=_IMAGENET_PRETRAINED)
+def resnet50_imagenet(num_classes, in_channels, **kwargs):
+    return ImageNetResNet(num_classes, in_channels, _Bottleneck, (3, 4, 6, 3), **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

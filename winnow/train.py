@@ -53,7 +53,7 @@ class Recipe:
     momentum: float = 0.85
     weight_decay: float = 0.009  # decoupled: w <- w * (1 - lr_t * weight_decay) each step
     bias_lr_scale: float = 64.0  # learning-rate multiplier for biases and normalisation shifts
-    backbone_lr_scale: float = 1.0  # learning-rate multiplier for every parameter outside the model's head (fine-tuning)
+    backbone_lr_scale: float = 1.0  # learning-rate multiplier for every parameter outside the head (fine-tuning)
     freeze: str = ""  # "backbone": train the head only (linear probing, `Classifier.freeze_backbone`); "" = off
     warmup_fraction: float = 0.2  # share of all steps spent warming up linearly from 0
     schedule: str = "linear"  # decay after warm-up: "linear" or "cosine", to final_lr_fraction
@@ -410,7 +410,8 @@ def _make_optimizer(model: nn.Module, recipe: Recipe, extra: Sequence[nn.Paramet
     head = None  # ids of the parameters at the head's rate, when the backbone has its own
     if backbone != 1:
         if getattr(model, "head", None) is None:
-            raise ValueError(f"recipe option backbone_lr_scale={backbone} needs a model with a head (a winnow Classifier)")
+            raise ValueError(f"recipe option backbone_lr_scale={backbone} needs a model with a head "
+                             "(a winnow Classifier)")
         head = {id(p) for p in [*model.head.parameters(), *extra]}
     weights, biases, backbone_weights, backbone_biases = [], [], [], []
     for p in [*model.parameters(), *extra]:

@@ -58,6 +58,7 @@ def al(args) -> int:
                      pool_subset=args.pool_subset, warm_start=args.warm_start,
                      stratified_initial=args.stratified_initial, class_balanced=args.class_balanced,
                      model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
+                     weights=args.weights,
                      proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
                      on_progress=args.on_progress, on_cycle=print_cycle)
     print_al(results, args.out)
@@ -113,6 +114,7 @@ def al_init(args) -> int:
                              strategy=args.strategy, options=settings.strategies.get(args.strategy, {}),
                              class_balanced=args.class_balanced, preset=args.preset, model=args.model,
                              recipe_overrides=recipe_overrides(args, settings), proxy_options=proxy_options(args),
+                             weights=args.weights,
                              force=args.force)
     print_status(summary, args.out)
     return 0

@@ -123,6 +123,7 @@ def clean(args) -> int:
                         remove=args.remove, scale_epochs=args.scale_epochs,
                         flagged_images=50 if args.flagged_images is None else args.flagged_images,
                         model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
+                        weights=args.weights,
                         cv_overrides=settings.cv, data_options=data_options(args), force=args.force,
                         on_progress=args.on_progress,
                         on_cell=print_clean_cell)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import command, print_results
-from .options import SettingParts, add_data_options, add_run_options, data_options, recipe_overrides, seed_list
+from .options import (SettingParts, add_data_options, add_run_options, add_weights_options, data_options,
+                      recipe_overrides, seed_list)
 
 SETTINGS = SettingParts(example="--set epochs=20 --set teacher.epochs=60")
 TEACHER_PREFIX = "teacher."
@@ -24,6 +25,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--student", required=True, metavar="NAME", help=f"architecture: {', '.join(list_models())}")
     group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
                        help="the student's recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
+    add_weights_options(group)  # the student's
     group.add_argument("--epochs", type=float, metavar="N", help="the student's epochs (default: the preset's)")
     group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
@@ -83,7 +85,7 @@ def distill(args) -> int:
         teacher_overrides.setdefault("device", overrides["device"])
     results = distill_run(args.data, args.out, teacher=args.teacher, student=args.student, seeds=args.seeds,
                           losses=args.losses or ["kd"], options=options, preset=args.preset,
-                          recipe_overrides=overrides, teacher_overrides=teacher_overrides,
+                          recipe_overrides=overrides, weights=args.weights, teacher_overrides=teacher_overrides,
                           teacher_seed=args.teacher_seed, data_options=data_options(args), force=args.force,
                           on_progress=args.on_progress, on_cell=print_cell)
     print_results(results, args.out)

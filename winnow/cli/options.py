@@ -177,12 +177,12 @@ def _strategy_value(key: str, value: str):
     return value
 
 
-def recipe_overrides(args, settings: Settings, keys=("device", "epochs", "time_budget")) -> dict:
-    """The recipe part of --set plus the options --device, --epochs, --time-budget (and --seed) that
-    name a recipe field."""
+def recipe_overrides(args, settings: Settings, keys=("device", "epochs", "time_budget", "freeze")) -> dict:
+    """The recipe part of --set plus the options --device, --epochs, --time-budget, --freeze (and
+    --seed) that name a recipe field."""
     overrides = dict(settings.recipe)
     for key in keys:
-        value = getattr(args, key)
+        value = getattr(args, key, None)  # a command without the option (distill has no --time-budget)
         if value is not None:
             if key in overrides and overrides[key] != value:
                 raise ValueError(f"--{key.replace('_', '-')} {value} and --set {key}={overrides[key]} disagree")
@@ -222,7 +222,8 @@ def data_options(args) -> dict:
 
 
 def add_model_options(group, parts: SettingParts):
-    """--model, --preset, --epochs, --device and --set: the model and recipe of a trained model."""
+    """--model, --preset, --weights, --freeze, --epochs, --device and --set: the model and recipe of
+    a trained model."""
     from ..models import list_models
     from ..train import PRESETS
 
@@ -230,6 +231,7 @@ def add_model_options(group, parts: SettingParts):
                        help=f"architecture: {', '.join(list_models())} (default: the preset's)")
     group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
                        help="training recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
+    add_weights_options(group)
     group.add_argument("--epochs", type=float, metavar="N", help="epochs (default: the preset's)")
     group.add_argument("--time-budget", type=_duration, metavar="TIME",
                        help="fit each training's schedule to TIME (e.g. 90s, 6m, 1h): the steps are set from "
@@ -237,6 +239,20 @@ def add_model_options(group, parts: SettingParts):
     group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     parts.add_to(group)
     return group
+
+
+def add_weights_options(group) -> None:
+    """--weights and --freeze: pretrained weights to start from, and linear probing."""
+    from ..weights import NAMED_WEIGHTS
+
+    group.add_argument("--weights", metavar="PATH|NAME",
+                       help="start from pretrained weights: a state dict file (.pt/.pth from torch.save, or "
+                            ".safetensors) with the model's names, e.g. torchvision's or timm's for resnet18_imagenet "
+                            f"and resnet50_imagenet, or {', '.join(NAMED_WEIGHTS)} (downloaded once, checksum "
+                            "checked). A head of another size is replaced; the ImageNet models then see 224 px "
+                            "images, and the backbone learns at backbone_lr_scale=0.1, unless --set says otherwise")
+    group.add_argument("--freeze", choices=("backbone",),
+                       help="backbone: train the head only (linear probing; the recipe's freeze)")
 
 
 def _duration(text: str) -> float:

@@ -58,6 +58,7 @@ def prune(args) -> int:
                         options=settings.strategies, class_balanced=args.class_balanced,
                         scale_epochs=args.scale_epochs, model=args.model, preset=args.preset,
                         recipe_overrides=recipe_overrides(args, settings), proxy_overrides=settings.proxy,
+                        weights=args.weights,
                         proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
                         distill=args.distill, distill_options=_distill_options(args),
                         on_progress=args.on_progress, on_cell=print_cell)

@@ -56,7 +56,7 @@ def select(args) -> int:
     final = select_run(args.data, args.out, strategy=args.strategy, budget=args.budget, fraction=args.fraction,
                        labelled=args.labelled, class_balanced=args.class_balanced,
                        options=settings.strategies.get(args.strategy, {}), seed=seed, model=args.model,
-                       preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
+                       preset=args.preset, recipe_overrides=recipe_overrides(args, settings), weights=args.weights,
                        proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
                        on_progress=args.on_progress, features=args.features)
     print_selection(final, args.out)

@@ -33,7 +33,7 @@ def train(args) -> int:
 
     settings = SETTINGS.parse(args.settings)
     final = train_run(args.data, args.out, seed=0 if args.seed is None else args.seed, model=args.model,
-                      preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
+                      preset=args.preset, recipe_overrides=recipe_overrides(args, settings), weights=args.weights,
                       data_options=data_options(args), force=args.force, calibrate=args.calibrate,
                       tensorboard=args.tensorboard, on_progress=args.on_progress)
     print_final(final, args.out)

@@ -1,4 +1,5 @@
-"""Download CIFAR-10, CIFAR-100 and Imagenette, check their checksums and unpack them safely.
+"""Download CIFAR-10, CIFAR-100 and Imagenette, check their checksums and unpack them safely;
+`download_file` fetches one checksummed file (pretrained weights, `winnow.weights`).
 
 `download(name, root)` leaves the unpacked folder in root and returns its path; load it with the
 spec `f"{DOWNLOADS[name].scheme}:{path}"`, e.g. `cifar10:~/data/cifar-10-batches-py`. A folder that
@@ -14,6 +15,7 @@ import logging
 import os
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -128,20 +130,47 @@ def safe_extract(archive: Path, target: Path) -> None:
         raise DataError(f"{archive} is neither a tar nor a zip archive")
 
 
-def _fetch(url: str, folder: Path, expected_md5: str) -> Path:
-    """Stream url to a temporary file in folder and check its MD5; a file that fails is removed."""
+def download_file(url: str, target: str | Path, digest: str, algorithm: str = "md5") -> Path:
+    """Download `url` to the file `target`, unless it is already there, checking its checksum.
+
+    digest : the hex digest of `algorithm` (any hashlib name), or its first 8 or more digits (as
+        torchvision's file names carry the start of their SHA-256)
+    The file is written under a temporary name beside `target` and moved into place only when the
+    checksum matches; one that does not is removed. Errors are one-line `DataError`s naming the URL.
+    """
+    target = Path(target).expanduser()
+    if target.is_file():
+        logger.info("%s is already there; not downloading %s again", target, url)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fetched = _fetch(url, target.parent, digest, algorithm)
+    except OSError as error:  # no network, a refused connection, an HTTP error
+        reason = f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError) else \
+            getattr(error, "reason", None) or error
+        raise DataError(f"could not download {url}: {reason}") from None
+    os.replace(fetched, target)
+    logger.info("downloaded %s to %s", url, target)
+    return target
+
+
+def _fetch(url: str, folder: Path, expected: str, algorithm: str = "md5") -> Path:
+    """Stream url to a temporary file in folder and check its checksum (the whole hex digest of
+    `algorithm`, or its first 8 digits or more); a file that fails is removed."""
     logger.info("downloading %s", url)
     file = tempfile.NamedTemporaryFile(dir=folder, prefix=".winnow-download-", suffix=".part", delete=False)
     archive = Path(file.name)
     try:
-        checksum = hashlib.md5()
+        checksum = hashlib.new(algorithm)
         with file, urllib.request.urlopen(url) as response:
             while chunk := response.read(_READ_CHUNK_BYTES):
                 checksum.update(chunk)
                 file.write(chunk)
-        if checksum.hexdigest() != expected_md5:
+        actual = checksum.hexdigest()
+        if len(expected) < 8 or not actual.startswith(expected.lower()):
+            whole = "" if len(expected) == len(actual) else " (the start of the digest)"
             raise DataError(
-                f"checksum mismatch for {url}: expected md5 {expected_md5}, got {checksum.hexdigest()}; "
+                f"checksum mismatch for {url}: expected {algorithm} {expected}{whole}, got {actual}; "
                 "the downloaded file was removed"
             )
     except BaseException:

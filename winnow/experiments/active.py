@@ -60,6 +60,7 @@ def al_run(
     model: str | None = None,
     preset: str = "auto",
     recipe_overrides: dict | None = None,
+    weights: str | None = None,
     proxy_options: ProxyOptions | None = None,
     data_options: dict | None = None,
     force: bool = False,
@@ -76,6 +77,8 @@ def al_run(
     strategies : registered names; options per strategy, e.g. {"hybrid": {"lam": 0.5}}
     pool_subset : score only a random subset of this many unlabelled samples per cycle
     warm_start : start each cycle from the previous cycle's weights instead of from scratch
+    weights : pretrained weights every trained model starts from: a state dict file or a named
+        source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : called with the trainer's progress (`winnow.progress`)
     on_cycle : called with each finished cycle's record (for printing)
     """
@@ -91,7 +94,7 @@ def al_run(
     if final_count > len(train_indices):
         raise ValueError(f"initial {initial} + (cycles - 1) x budget {budget} = {final_count} labels, more than the "
                          f"{len(train_indices)} samples of the train split")
-    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--trials")
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--trials", weights=weights)
     wanted = plan_inputs([get_strategy(name) for name in strategies], "file", class_balanced)
     config = {
         **run_config("al", source, data_options, dataset),

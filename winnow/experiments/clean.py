@@ -44,7 +44,8 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
               seeds: list[int] = (0, 1, 2), inject_noise: float | None = None, noise_kind: str | None = None,
               noise_seed: int | None = None, remove: int | str | None = None, scale_epochs: bool = False,
               flagged_images: int = 50, model: str | None = None, preset: str = "auto",
-              recipe_overrides: dict | None = None, cv_overrides: dict | None = None, data_options: dict | None = None,
+              recipe_overrides: dict | None = None, cv_overrides: dict | None = None, weights: str | None = None,
+              data_options: dict | None = None,
               force: bool = False, on_progress: Callable | None = None,
               on_cell: Callable[[dict], None] | None = None) -> dict:
     """Run (or resume) the cleaning experiment in `out`; returns its results.
@@ -61,13 +62,15 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
     flagged_images : how many of the top flags flagged.png shows (0: none)
     recipe_overrides : every training's recipe; cv_overrides : the fold models' on top of it
         (`Recipe.override`); a seed in either is an error (it comes from `seeds`)
+    weights : pretrained weights every trained model starts from: a state dict file or a named
+        source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : the trainer's progress;  on_cell : each record as it finishes ("cell": "fold",
         "flags", "noisy", "cleaned" or "true")
     """
     seeds, remove = _check(method, filter_by, seeds, remove, flagged_images)
     noise = cleaning.check_noise(inject_noise, noise_kind, noise_seed)
     dataset, data_seconds = load_data(source, data_options, tested=remove is not None)  # only retraining tests
-    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seeds")
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seeds", weights=weights)
     cv_spec = spec.override(cv_overrides)
     noisy, corrupted = _noisy(dataset, noise, folds, remove)
     config = {

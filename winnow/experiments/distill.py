@@ -49,6 +49,7 @@ def distill_run(
     options: DistillOptions | None = None,
     preset: str = "auto",
     recipe_overrides: dict | None = None,
+    weights: str | None = None,
     teacher_overrides: dict | None = None,
     teacher_seed: int = 0,
     data_options: dict | None = None,
@@ -61,7 +62,8 @@ def distill_run(
 
     source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
     teacher : a `winnow train` run folder, or MODEL[:PRESET] (the preset defaults to the student's)
-    student : a registered model name, trained with `preset` and `recipe_overrides`
+    student : a registered model name, trained with `preset` and `recipe_overrides`, from
+        pretrained `weights` when given (`winnow.weights`)
     losses : loss specs (`distill.parse_loss_spec`), one distilled student per spec and seed
     options : temperature, alpha and the losses' settings (`distill.DistillOptions`)
     teacher_overrides : the teacher's recipe on top of its preset (not for a run folder)
@@ -71,7 +73,7 @@ def distill_run(
     losses = _check_losses(losses)
     options = options or DistillOptions()
     dataset, data_seconds = load_data(source, data_options)
-    spec = TrainingSpec.resolve(dataset, student, preset, recipe_overrides)
+    spec = TrainingSpec.resolve(dataset, student, preset, recipe_overrides, weights=weights)
     teacher_plan = _plan_teacher(teacher, dataset, spec.preset, teacher_overrides, teacher_seed)
     _dry_run(dataset, spec, teacher_plan, losses, options)  # layer and shape errors before any training
     config = {

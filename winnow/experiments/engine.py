@@ -41,6 +41,7 @@ import torch
 
 from .. import __version__, data, metrics, runs
 from ..models import create_model, model_recipe
+from ..weights import load_weights, read_weights, weights_model
 from ..table import Table
 from ..train import Outputs, Recipe, TrainResult, check_no_seed, fit, get_preset, predict, preset_model, resolve_device
 
@@ -132,6 +133,8 @@ def choose_preset(dataset: data.Dataset, device: str = "auto") -> str:
 @dataclass(frozen=True)
 class TrainingSpec:
     """A model name, its preset and the recipe, resolved once; the seed is given per training.
+    `weights`: pretrained weights every fresh model starts from (a file or a named source,
+    `winnow.weights`), None for a random initialisation.
 
     Two specs are equal when they train the same way (`timing` and `on_progress`, attached
     by `attach`, are not compared).
@@ -142,22 +145,35 @@ class TrainingSpec:
     recipe: Recipe
     timing: runs.Timing | None = field(default=None, compare=False, repr=False)
     on_progress: Callable | None = field(default=None, compare=False, repr=False)
+    weights: str | None = None
 
     @classmethod
     def resolve(cls, dataset: data.Dataset, model: str | None = None, preset: str = "auto",
-                overrides: dict | None = None, *, seed_option: str = "--seeds") -> "TrainingSpec":
-        """`auto` resolved for `dataset`, the preset's model unless `model` names one, the
-        preset's recipe with what the model needs on top (`models.model_recipe`, e.g. LeNet's
-        bias learning rate) and then `overrides` (`Recipe.override`: a new epochs stretches the
-        resize schedule). A seed in `overrides` is an error naming `seed_option`."""
+                overrides: dict | None = None, *, seed_option: str = "--seeds",
+                weights: str | None = None) -> "TrainingSpec":
+        """`auto` resolved for `dataset`, the preset's model unless `model` names one (or the
+        model of named `weights`, e.g. torchvision:resnet50), the preset's recipe with what the
+        model needs on top (`models.model_recipe`, e.g. LeNet's bias learning rate, and with
+        `weights` the fine-tuning fields: backbone_lr_scale 0.1, the weights' input size) and
+        then `overrides` (`Recipe.override`: a new epochs stretches the resize schedule). A seed
+        in `overrides` is an error naming `seed_option`. `weights` are read and loaded once
+        here, so weights that do not fit the model fail before anything is trained."""
         overrides = dict(overrides or {})
         check_no_seed(overrides, seed_option)
         preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
-        name = model or preset_model(preset)
-        recipe = get_preset(preset, **{**model_recipe(name), **overrides})
-        create_model(name, dataset.num_classes, dataset.in_channels)  # a model that cannot be built fails here
+        name = model or (weights_model(weights) if weights else None) or preset_model(preset)
+        recipe = get_preset(preset, **{**model_recipe(name, pretrained=weights is not None), **overrides})
+        network = create_model(name, dataset.num_classes, dataset.in_channels)  # a model that cannot be built fails
+        if weights is not None:
+            try:
+                load_weights(network, read_weights(weights), weights)  # and weights that do not fit it
+            except ValueError as error:
+                if model or weights_model(weights):
+                    raise
+                raise ValueError(f"{error} (the model is the preset's {name}: name the weights' architecture with "
+                                 "--model, e.g. resnet18_imagenet)") from None
         resolve_device(recipe.device)  # and a device this machine does not have
-        return cls(name, preset, recipe)
+        return cls(name, preset, recipe, weights=weights)
 
     def override(self, overrides: dict | None, seed_option: str = "--seeds") -> "TrainingSpec":
         """This spec with recipe `overrides` on top (same rules as `resolve`)."""
@@ -173,24 +189,31 @@ class TrainingSpec:
         return replace(self, timing=timing, on_progress=on_progress)
 
     def to_config(self) -> dict:
-        return {"model": self.model, "preset": self.preset, "recipe": self.recipe.to_dict()}
+        return {"model": self.model, "preset": self.preset, "recipe": self.recipe.to_dict(),
+                **({"weights": self.weights} if self.weights is not None else {})}
 
     def seeded(self, seed: int) -> Recipe:
         return self.recipe.replace(seed=int(seed))
 
     def fresh_model(self, dataset: data.Dataset, seed: int) -> torch.nn.Module:
-        """A new model for `dataset`, its weights initialised under `seed`."""
+        """A new model for `dataset`, its weights initialised under `seed` (the head's only, when
+        it starts from pretrained `weights`)."""
         torch.manual_seed(int(seed))
-        return create_model(self.model, dataset.num_classes, dataset.in_channels)
+        network = create_model(self.model, dataset.num_classes, dataset.in_channels)
+        if self.weights is not None:
+            load_weights(network, read_weights(self.weights), self.weights, quiet=True)
+        return network
 
     def train(self, dataset: data.Dataset, indices: np.ndarray, seed: int, *, weights: dict | None = None,
               on_epoch_end: Callable[[dict], None] | None = None, objective=None) -> TrainResult:
         """A fresh model (or one starting from `weights`) trained on `dataset[indices]` with
-        the recipe under `seed` (on `objective`'s loss when given: `train.fit`)."""
+        the recipe under `seed` (on `objective`'s loss when given: `train.fit`). A model that
+        starts from weights, these or the spec's pretrained ones, keeps their input statistics
+        and stem (`train.fit(prepare=False)`)."""
         network = self.fresh_model(dataset, seed)
         if weights is not None:
             network.load_state_dict(weights)
-        result = fit(network, dataset, indices, self.seeded(seed), prepare=weights is None,
+        result = fit(network, dataset, indices, self.seeded(seed), prepare=weights is None and self.weights is None,
                      on_epoch_end=on_epoch_end, on_progress=self.on_progress, objective=objective)
         self._count("training", result.train_seconds)
         return result

@@ -62,6 +62,7 @@ from .. import __version__, data, plots, runs
 from ..data import label_files
 from ..strategies import get_strategy
 from ..train import check_no_seed
+from ..weights import absolute_source
 from .engine import TrainingSpec, check_seed, run_config
 from .proxy import ProxyOptions, choose, make_inputs, needs_training, plan_inputs
 
@@ -97,6 +98,7 @@ def init(
     recipe_overrides: dict | None = None,
     proxy_options: ProxyOptions | None = None,
     force: bool = False,
+    weights: str | None = None,
 ) -> dict:
     """Start a labelling folder `out` for the images of `data_spec` (`folder:PATH`, any layout:
     `winnow.data.load_unlabelled`) and the labels of `labels_csv` (path,label; None = none yet).
@@ -105,8 +107,9 @@ def init(
         them to name classes that have no example yet. At least two.
     data_options : image_size, skip_bad_images, cache_dir, workers (as for `winnow.data.load`)
     strategy, options, class_balanced : how `next_cycle` picks, unless it is told otherwise
-    preset, model, recipe_overrides : the proxy model and its recipe, as for `winnow train`;
-        the seed is `next_cycle`'s, so a seed among the overrides is an error
+    preset, model, recipe_overrides, weights : the proxy model, its recipe and its pretrained
+        weights, as for `winnow train`; the seed is `next_cycle`'s, so a seed among the overrides
+        is an error
     proxy_options : MC-dropout passes and the short runs some strategies need (`proxy.ProxyOptions`)
     force : replace the files of an existing run folder (never anything else in it: `runs.prepare_run_dir`)
 
@@ -123,6 +126,7 @@ def init(
         raise data.DataError(f"data option(s) {', '.join(unknown)} do not apply to unlabelled folders; "
                              f"known: {', '.join(DATA_OPTIONS)}")
     data_spec = _absolute_spec(data_spec)
+    weights = None if weights is None else absolute_source(weights)  # `al next` may run elsewhere
     dataset = data.load_unlabelled(data_spec, **data_options)
     log.info("%s", dataset.describe())
 
@@ -135,7 +139,8 @@ def init(
     given = [answer for answer in answers if answer.label]
     labelled = dataset.with_labels(dataset.labels, class_names)
     if needs_training(plan_inputs([get_strategy(strategy)], "file", class_balanced)):
-        TrainingSpec.resolve(labelled, model, preset, overrides, seed_option=SEED_OPTION)  # a bad name fails here
+        TrainingSpec.resolve(labelled, model, preset, overrides, seed_option=SEED_OPTION,  # a bad name fails here
+                             weights=weights)
 
     folder = runs.prepare_run_dir(out, force)
     runs.write_json(folder / runs.CONFIG, {
@@ -148,6 +153,7 @@ def init(
         "preset": preset,
         "model": model,
         "recipe_overrides": overrides,
+        **({"weights": weights} if weights is not None else {}),
         "proxy_options": dataclasses.asdict(proxy_options),
     })
     _write_labels(folder, {answer.path: (answer.label, INITIAL) for answer in given})
@@ -237,7 +243,8 @@ def _pick(dataset, config, labelled_indices, pool_indices, strategy, options, cl
             raise ValueError(f"nothing is labelled yet, and strategy {strategy!r} needs a proxy model trained on "
                              "labelled images: import some labels, or use strategy 'random' for the first cycle")
         spec = TrainingSpec.resolve(dataset, config["model"], config["preset"], config["recipe_overrides"],
-                                    seed_option=SEED_OPTION).attach(on_progress=on_progress)
+                                    seed_option=SEED_OPTION, weights=config.get("weights"))
+        spec = spec.attach(on_progress=on_progress)
     made = make_inputs(dataset, labelled_indices, pool_indices, wanted, spec, seed,
                        options=ProxyOptions(**config["proxy_options"]))
     choice = choose(strategy, made, pool_indices, budget, seed=seed, class_balanced=class_balanced, options=options)

@@ -62,6 +62,7 @@ def prune_run(
     model: str | None = None,
     preset: str = "auto",
     recipe_overrides: dict | None = None,
+    weights: str | None = None,
     proxy_overrides: dict | None = None,
     proxy_options: ProxyOptions | None = None,
     data_options: dict | None = None,
@@ -84,6 +85,8 @@ def prune_run(
         run) instead of the recipe's epochs (the same number of passes over the data)
     recipe_overrides : the training recipe (as for `winnow train`); proxy_overrides change
         the proxy's recipe on top of it (e.g. fewer epochs for a cheaper proxy)
+    weights : pretrained weights every trained model starts from: a state dict file or a named
+        source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : called with the trainer's progress (`winnow.progress`)
     on_cell : called with each cell record as it finishes (for printing progress)
     distill : a loss spec (`winnow.distill`): every subset also trained with the full-data model
@@ -94,7 +97,7 @@ def prune_run(
     distill_options = (distill_options or DistillOptions()) if distill else None
     proxy_options = proxy_options or ProxyOptions()
     dataset, data_seconds = load_data(source, data_options)
-    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides)
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, weights=weights)
     proxy_spec = spec.override(proxy_overrides)
     wanted = plan_inputs([get_strategy(name) for name in strategies], "all", class_balanced)
     config = {

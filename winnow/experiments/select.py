@@ -64,6 +64,7 @@ def select_run(
     model: str | None = None,
     preset: str = "auto",
     recipe_overrides: dict | None = None,
+    weights: str | None = None,
     data_options: dict | None = None,
     proxy_options: ProxyOptions | None = None,
     force: bool = False,
@@ -78,7 +79,8 @@ def select_run(
     labelled : a .csv/.npy file of labelled train-split samples, "all", or None (module docstring)
     options : the strategy's own options; unknown names are an error
     seed : the strategy's seed and the proxy's; a seed among `recipe_overrides` is an error
-    model, preset, recipe_overrides : the proxy model and its recipe, as for `winnow train`
+    model, preset, recipe_overrides, weights : the proxy model, its recipe and its pretrained
+        weights, as for `winnow train`
     proxy_options : MC-dropout passes and the short runs of early_probs (`proxy.ProxyOptions`)
     on_progress : called with the trainer's progress (`winnow.progress`)
     features, feature_options : classical features (`winnow.features`, e.g. "bovw") instead of a
@@ -108,7 +110,7 @@ def select_run(
         plan_inputs([chosen], mode, class_balanced)
     # resolved before the run folder is made, so a bad name leaves nothing behind; checked even when
     # nothing is trained, so a bad --model or --set is an error rather than ignored
-    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed", weights=weights)
     proxy = {"model": None, "preset": None, "recipe": None}
     if needs_training(wanted) and not features:
         if not len(labelled_indices):

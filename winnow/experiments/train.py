@@ -22,6 +22,7 @@ def train_run(
     model: str | None = None,
     preset: str = "auto",
     recipe_overrides: dict | None = None,
+    weights: str | None = None,
     data_options: dict | None = None,
     force: bool = False,
     on_progress=None,
@@ -33,6 +34,8 @@ def train_run(
     source : a data spec, or a `Dataset` (e.g. from `winnow.data.from_arrays`)
     seed : the training's seed (weights, order, augmentation); a seed among `recipe_overrides`
         is an error
+    weights : pretrained weights every trained model starts from: a state dict file or a named
+        source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : called with the trainer's progress (`winnow.progress`)
 
     With `tensorboard`, the per-epoch scalars (and the final test accuracy) are also written as
@@ -49,7 +52,7 @@ def train_run(
     seed = check_seed(seed)
     summary_writer = _summary_writer_class() if tensorboard else None  # missing tensorboard: an error before the run
     dataset, decode_seconds = load_data(source, data_options)
-    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed")
+    spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed", weights=weights)
     spec, note = _with_hold_out(spec) if calibrate else (spec, None)
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
