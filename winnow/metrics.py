@@ -74,3 +74,119 @@ def summary(labels, pred_probs, class_names: list[str] | None = None) -> dict:
     }
     result["confusion_matrix"] = confusion_matrix(labels, pred_probs).tolist()
     return result
+
+
+# ---------------------------------------------------------------- presentation-attack detection
+# ISO/IEC 30107-3 terms. A presentation is accepted as bona fide when its score >= threshold.
+# APCER (attack presentation classification error rate): the share of attacks accepted, per
+# attack type (PAI species), and overall the worst type's. BPCER (bona fide presentation
+# classification error rate): the share of bona fide presentations rejected. ACER: their mean.
+
+APCER_TARGETS = (0.01, 0.05, 0.10)  # bpcer_at_apcer: BPCER where the APCER is at most these
+
+
+def pad_metrics(is_bona_fide, bona_fide_scores, threshold: float, attack_types=None) -> dict:
+    """The presentation-attack detection metrics of ISO/IEC 30107-3 at `threshold`.
+
+    is_bona_fide : (N,) bool; bona_fide_scores : (N,) finite floats, higher = more bona fide
+    threshold : accept as bona fide when score >= threshold (fix it on a development split:
+        `pad_threshold`, never on the test split)
+    attack_types : (N,) names or ids of each attack's type (ignored for bona fide rows); None =
+        one type
+
+    Returns apcer (the worst type's), apcer_per_type, bpcer, acer = (apcer + bpcer) / 2,
+    accuracy, eer and eer_threshold (from the scores alone: where the worst type's APCER meets
+    the BPCER), bpcer_at_apcer {"1%": ..., "5%": ..., "10%": ...} (the BPCER at the lowest
+    threshold whose worst-type APCER is at most that), the threshold and the counts.
+    """
+    curve = _PadCurve(is_bona_fide, bona_fide_scores, attack_types)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    low, high = curve.scores.min(), curve.scores.max()
+    if not low <= threshold <= high:
+        raise ValueError(f"threshold {threshold:g} is outside the scores' range [{low:g}, {high:g}]: every "
+                         "presentation would get the same decision")
+    per_type = curve.apcer_per_type(threshold)
+    apcer, bpcer = max(per_type.values()), curve.bpcer(threshold)
+    accepted = curve.scores >= threshold
+    eer, eer_threshold = curve.eer()
+    return {
+        "apcer": apcer, "apcer_per_type": per_type, "bpcer": bpcer, "acer": (apcer + bpcer) / 2,
+        "accuracy": float((accepted == curve.bona_fide).mean()),
+        "eer": eer, "eer_threshold": eer_threshold,
+        "bpcer_at_apcer": {f"{round(100 * target)}%": curve.bpcer(curve.threshold_at_apcer(target))
+                           for target in APCER_TARGETS},
+        "threshold": float(threshold), "bona_fide_count": int(curve.bona_fide.sum()),
+        "attack_count": int((~curve.bona_fide).sum()),
+    }
+
+
+def pad_threshold(is_bona_fide, bona_fide_scores, rule: str = "eer", attack_types=None) -> float:
+    """The threshold fixed on a development split: rule "eer" (where the worst type's APCER meets
+    the BPCER) or "apcer:0.05" (the lowest threshold whose worst-type APCER is at most 5 %)."""
+    curve = _PadCurve(is_bona_fide, bona_fide_scores, attack_types)
+    if rule == "eer":
+        return curve.eer()[1]
+    kind, _, value = rule.partition(":")
+    try:
+        target = float(value)
+    except ValueError:
+        target = -1.0
+    if kind != "apcer" or not 0 <= target <= 1:
+        raise ValueError(f"threshold rule {rule!r} is not valid: write eer or apcer:SHARE, e.g. apcer:0.05")
+    return curve.threshold_at_apcer(target)
+
+
+class _PadCurve:
+    """The error rates of every threshold, from sorted scores (no N x N work)."""
+
+    def __init__(self, is_bona_fide, scores, attack_types=None):
+        self.bona_fide = np.asarray(is_bona_fide)
+        self.scores = np.asarray(scores, dtype=np.float64)
+        if self.bona_fide.dtype != bool:
+            raise ValueError(f"is_bona_fide must be booleans, got {self.bona_fide.dtype}")
+        if self.bona_fide.ndim != 1 or self.scores.shape != self.bona_fide.shape:
+            raise ValueError(f"is_bona_fide {self.bona_fide.shape} and bona_fide_scores {self.scores.shape} must be "
+                             "two (N,) arrays of the same N")
+        bad = np.flatnonzero(~np.isfinite(self.scores))
+        if len(bad):
+            raise ValueError(f"bona_fide_scores[{bad[0]}] = {self.scores[bad[0]]} is not finite")
+        if self.bona_fide.all() or not self.bona_fide.any():
+            raise ValueError("PAD metrics need both bona fide and attack presentations; got only "
+                             + ("bona fide" if self.bona_fide.all() else "attacks"))
+        types = np.zeros(len(self.scores), dtype=np.int64) if attack_types is None else np.asarray(attack_types)
+        if types.shape != self.scores.shape:
+            raise ValueError(f"attack_types has shape {types.shape}, expected {self.scores.shape}")
+        self.genuine = np.sort(self.scores[self.bona_fide])
+        attacks = ~self.bona_fide
+        self.attacks = {str(t) if attack_types is not None else "attack": np.sort(self.scores[attacks & (types == t)])
+                        for t in np.unique(types[attacks])}
+
+    def bpcer(self, threshold: float) -> float:
+        return float(np.searchsorted(self.genuine, threshold, side="left") / len(self.genuine))
+
+    def apcer_per_type(self, threshold: float) -> dict[str, float]:
+        return {name: float(1 - np.searchsorted(s, threshold, side="left") / len(s)) for name, s in self.attacks.items()}
+
+    def _candidates(self) -> np.ndarray:
+        """Every threshold that changes a decision: the distinct scores, and one above them all."""
+        unique = np.unique(self.scores)
+        return np.append(unique, np.nextafter(unique[-1], np.inf))
+
+    def _rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        thresholds = self._candidates()
+        bpcer = np.searchsorted(self.genuine, thresholds, side="left") / len(self.genuine)
+        apcer = np.max([1 - np.searchsorted(s, thresholds, side="left") / len(s) for s in self.attacks.values()], 0)
+        return thresholds, apcer, bpcer
+
+    def eer(self) -> tuple[float, float]:
+        """(EER, its threshold): the threshold where |APCER - BPCER| is smallest (the lowest such),
+        and the mean of the two there."""
+        thresholds, apcer, bpcer = self._rates()
+        best = int(np.argmin(np.abs(apcer - bpcer)))
+        return float((apcer[best] + bpcer[best]) / 2), float(thresholds[best])
+
+    def threshold_at_apcer(self, target: float) -> float:
+        """The lowest threshold whose (worst-type) APCER is at most `target`."""
+        thresholds, apcer, _ = self._rates()
+        return float(thresholds[np.flatnonzero(apcer <= target + 1e-12)[0]])
