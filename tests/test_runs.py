@@ -203,3 +203,21 @@ def test_read_run_collects_config_metrics_and_final(tmp_path):
 def test_read_run_of_a_folder_without_config_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a run folder"):
         runs.read_run(tmp_path)
+
+
+def test_a_run_written_before_a_recipe_field_existed_resumes_and_a_real_difference_does_not(tmp_path):
+    """A config stored without `time_budget` (written before the field existed) resumes under a
+    config that has it at its default; at another value, or another lr, it is refused."""
+    from winnow.train import Recipe
+
+    recipe = Recipe().to_dict()
+    config = {"command": "prune", "recipe": recipe, "proxy_recipe": recipe, "seeds": [0]}
+    old = {**config, "recipe": {k: v for k, v in recipe.items() if k not in ("time_budget", "compile")},
+           "proxy_recipe": {k: v for k, v in recipe.items() if k != "time_budget"}}
+    (tmp_path / "run").mkdir()
+    runs.write_json(tmp_path / "run" / runs.CONFIG, old)
+    assert runs.open_resumable_run(tmp_path / "run", config) == (tmp_path / "run", True)
+    runs.write_json(tmp_path / "run" / runs.CONFIG, old)
+    for changed in ({"time_budget": 60.0}, {"lr": 0.5}):
+        with pytest.raises(RunExistsError, match="differs in recipe"):
+            runs.open_resumable_run(tmp_path / "run", {**config, "recipe": {**recipe, **changed}})

@@ -110,7 +110,7 @@ def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = Fals
     path = Path(path)
     existing = path / CONFIG
     if existing.is_file() and not force:
-        old = read_json(existing)
+        old = _with_new_recipe_defaults(read_json(existing), _json_round_trip(config))
         differ = sorted(k for k in set(old) | set(config)
                         if k not in _VOLATILE and old.get(k) != _json_round_trip(config.get(k)))
         if set(differ) - set(grid):
@@ -123,6 +123,23 @@ def open_resumable_run(path: str | os.PathLike, config: dict, force: bool = Fals
     path = prepare_run_dir(path, force=force)
     write_json(path / CONFIG, config)
     return path, False
+
+
+def _with_new_recipe_defaults(old, new):
+    """`old` (a stored config) with the recipe fields added to Winnow since it was written filled
+    in at their defaults, wherever `new` has them at the default: a run written before a field
+    existed trained as if it had its default, so it resumes."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return old
+    from .train import Recipe
+
+    defaults = _json_round_trip(Recipe().to_dict())
+    filled = {key: _with_new_recipe_defaults(value, new.get(key)) for key, value in old.items()}
+    looks_like_recipe = "epochs" in old and "batch_size" in old
+    if looks_like_recipe:
+        filled.update({key: value for key, value in new.items()
+                       if key not in old and key in defaults and value == defaults[key]})
+    return filled
 
 
 def _json_round_trip(value):
