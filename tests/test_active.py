@@ -15,7 +15,7 @@ from PIL import Image
 
 from winnow import runs
 from winnow.cli import main
-from winnow.data import load
+from winnow.data import from_arrays, load
 from winnow.experiments.active import al_run, initial_set, summarize
 from winnow.models import create_model
 from winnow.strategies import StrategyInputs, select
@@ -167,7 +167,77 @@ def test_pool_subset_limits_where_picks_come_from(tmp_path, digits, one_thread):
     assert len(picks) == 10 and np.isin(picks, subset).all()
 
 
+def two_clusters(per_cluster: int = 12, size: int = 16):
+    """Two clusters of very different images, a class each (left-to-right ramps, checkerboards),
+    with a little noise; every 4th image is test."""
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(0, 220, size), (size, 1))
+    board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
+    labels = np.repeat([0, 1], per_cluster)
+    images = np.stack([(ramp if label == 0 else board) + rng.integers(0, 30, (size, size)) for label in labels])
+    return from_arrays(images[:, None].clip(0, 255).astype(np.uint8), labels, ["ramp", "board"],
+                       test_indices=np.arange(0, len(labels), 4))
+
+
+COLD = dict(initial=2, budget=2, cycles=2, strategies=["random", "coreset"], initial_strategy="typiclust",
+            features="tiny", model="mlp", recipe_overrides={"epochs": 2.0})
+
+
+def test_an_initial_strategy_chooses_one_set_per_trial_that_every_strategy_starts_from(tmp_path, one_thread):
+    dataset, out, records = two_clusters(), tmp_path / "run", []
+    results = al_run(dataset, out, trials=2, on_cycle=records.append, **COLD)
+    for trial in (0, 1):
+        start = np.load(out / "cells" / f"trial{trial}-initial.npy")
+        assert sorted(dataset.labels.numpy()[start].tolist()) == [0, 1]  # typiclust on tiny: one of each cluster
+        assert runs.read_json(out / "cells" / f"trial{trial}-initial.json")["class_counts"] == [1, 1]
+        for strategy in ("random", "coreset"):
+            first = next(r for r in records if (r["trial"], r["strategy"], r["cycle"]) == (trial, strategy, 1))
+            assert first["labels"] == 2
+            after = labelled_after(out, trial, strategy, 1)  # the initial set plus the cycle's 2 picks
+            assert len(after) == 4 and np.isin(start, after).all()
+    config = runs.read_json(out / "config.json")
+    assert (config["initial_strategy"], config["features"], config["initial_options"], config["feature_options"]) \
+        == ("typiclust", "tiny", {}, {})
+    assert results["config"]["initial_strategy"] == "typiclust"
+    assert [r["labels"] for r in results["rows"]] == [2, 4, 2, 4]  # the initial cells are not cycles
+
+
+def test_initial_sets_chosen_by_a_strategy_are_read_back_when_the_loop_resumes(tmp_path, one_thread, monkeypatch):
+    import winnow.experiments.active as active
+
+    dataset, out = two_clusters(), tmp_path / "run"
+    al_run(dataset, out, trials=1, **COLD)
+    first = np.load(out / "cells" / "trial0-initial.npy")
+    (out / "cells" / "trial0-coreset-cycle2.json").unlink()  # interrupted before coreset's last cycle
+    extracted, records = [], []
+    real = active.feature_inputs
+    monkeypatch.setattr(active, "feature_inputs", lambda *a, **k: extracted.append(k.get("seed")) or real(*a, **k))
+    al_run(dataset, out, trials=2, on_cycle=records.append, **COLD)
+    assert extracted == [1]  # trial 0's set is read from its cell, trial 1's is chosen
+    assert np.array_equal(np.load(out / "cells" / "trial0-initial.npy"), first)
+    assert [(r["trial"], r["strategy"], r["cycle"]) for r in records] == [
+        (0, "coreset", 2), (1, "random", 1), (1, "random", 2), (1, "coreset", 1), (1, "coreset", 2)]
+    with pytest.raises(runs.RunExistsError, match="differs in initial_strategy"):
+        al_run(dataset, out, trials=2, **{**COLD, "initial_strategy": "coreset"})
+
+
+def test_the_random_initial_set_is_the_default_and_leaves_the_config_as_before(loop):
+    _, out, _ = loop
+    config = runs.read_json(out / "config.json")
+    assert not {"initial_strategy", "initial_options", "features", "feature_options"} & set(config)
+    assert not list((out / "cells").glob("*initial*"))
+
+
 @pytest.mark.parametrize("arguments, message", [
+    (dict(initial_strategy="typiclust"), "initial strategy 'typiclust' chooses over features, and nothing is "
+                                         "trained before the first cycle: give features"),
+    (dict(features="tiny"), "features apply to an initial strategy over features"),
+    (dict(initial_strategy="typiclust", features="tiny", stratified_initial=True),
+     "stratified_initial applies to the random initial set"),
+    (dict(initial_strategy="margin", features="tiny"), "not probs, which strategy 'margin' needs"),
+    (dict(initial_strategy="nope", features="tiny"), "unknown strategy 'nope'"),
+    (dict(initial_strategy="typiclust", features="hog"), "unknown features 'hog'"),
+    (dict(initial_strategy="typiclust", features="tiny", initial_options={"nope": 1}), "nope"),
     (dict(initial=1000, budget=200, cycles=3), "more than the 1347 samples"),
     (dict(cycles=0), "cycles must be an int >= 1"),
     (dict(strategies=["nope"]), "unknown strategy 'nope'"),
@@ -191,3 +261,20 @@ def test_command_line_prints_one_line_per_cycle_and_the_table(tmp_path, capsys, 
     code = main(["al", "--data", "digits", "--initial", "20", "--budget", "10", "--cycles", "2",
                  "--strategy", "random", "--set", "seed=3", "--out", str(tmp_path / "other")])
     assert code == 2 and "the seed is set by" in capsys.readouterr().err
+
+
+def test_command_line_initial_strategy_and_its_options(tmp_path, capsys, monkeypatch, one_thread):
+    import winnow.experiments.active as active
+
+    monkeypatch.setattr(active, "load_data", lambda source, options=None, **_: (two_clusters(), 0.0))
+    out = tmp_path / "run"
+    code = main(["al", "--initial", "2", "--budget", "2", "--cycles", "2", "--trials", "1", "--strategy", "random",
+                 "--initial-strategy", "typiclust", "--set", "strategy.typiclust.knn=3", "--features", "tiny",
+                 "--set", "features.size=8", "--model", "mlp", "--epochs", "1", "--out", str(out)])
+    assert code == 0 and "Trial 1/1 || Cycle 1/2 || Labels 2 || random" in capsys.readouterr().out
+    config = runs.read_json(out / "config.json")
+    assert (config["initial_options"], config["feature_options"], config["options"]) == ({"knn": 3}, {"size": 8}, {})
+    assert main(["al", "--initial", "2", "--budget", "2", "--cycles", "2", "--strategy", "random", "--set",
+                 "features.size=8", "--out", str(tmp_path / "bad")]) == 2
+    assert "--set features.size: an option of the --features extractor, but --features is not given" in \
+        capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Tests of the classical baselines: winnow.features (tiny images, bag of SIFT words, kNN, linear
-SVM), `winnow baseline`, its report, and classical features feeding `winnow select`.
+SVM, and the frozen pretrained network's features), `winnow baseline`, its report, and extractor
+features feeding `winnow select`.
 
 The data is built so the answer is known: tiny images of horizontal against vertical ramps (a
 16x16 thumbnail keeps the direction of the ramp), and textures of horizontal against vertical
@@ -8,6 +9,7 @@ stripes (SIFT's gradient orientations separate them, whatever the stripes' phase
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -252,7 +254,7 @@ def test_classical_features_let_coreset_choose_with_nothing_labelled(tmp_path):
 def test_classical_features_refuse_strategies_that_need_a_network(tmp_path):
     from winnow.experiments.select import select_run
 
-    with pytest.raises(ValueError, match="classical features .* give a strategy features only, not probs"):
+    with pytest.raises(ValueError, match=r"features of an extractor \(tiny\) give a strategy features only, not probs"):
         select_run(ramps(), tmp_path / "pick", strategy="margin", budget=2, features="tiny")
     assert not (tmp_path / "pick").exists()
 
@@ -267,9 +269,127 @@ def test_select_features_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert len(np.load(out / "selected.npy")) == 4 and "proxy training" not in capsys.readouterr().out
     assert main(["select", "--features", "hog", "--strategy", "coreset", "--budget", "4",
                  "--out", str(tmp_path / "bad")]) == 2
-    assert capsys.readouterr().err == "winnow select: error: unknown features 'hog'; known: tiny, bovw\n"
+    assert capsys.readouterr().err == "winnow select: error: unknown features 'hog'; known: tiny, bovw, pretrained\n"
 
 
 def test_an_svm_needs_two_classes():
     with pytest.raises(ValueError, match="a linear SVM needs at least two classes in the training labels, got 1"):
         classic.create_classifier("svm").fit(np.ones((3, 2)), np.zeros(3, np.int64))
+
+
+# ---------------------------------------------------------------- a frozen pretrained network
+
+
+@pytest.fixture(scope="module")
+def resnet18_file(tmp_path_factory):
+    """A randomly initialised ImageNet ResNet-18 (1 000 classes) in torchvision's layout, and the model."""
+    import torch
+
+    from winnow.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("resnet18_imagenet", 1000, 3).eval()
+    path = tmp_path_factory.mktemp("weights") / "resnet18-random.pth"
+    torch.save(model.state_dict(), path)
+    return path, model
+
+
+def test_pretrained_features_are_the_models_own_penultimate_features_at_224(resnet18_file):
+    import torch
+
+    path, model = resnet18_file
+    images = np.random.default_rng(0).integers(0, 256, (4, 3, 20, 28)).astype(np.uint8)
+    threads = torch.get_num_threads()
+    extractor = classic.create_features("pretrained", weights=str(path), batch_size=3)  # batches of 3 and 1
+    rows = extractor.fit_transform(images)
+    with torch.no_grad():  # what the model itself gives for the images resized to 224 and normalised by it
+        resized = torch.nn.functional.interpolate(torch.from_numpy(images).float() / 255, size=224, mode="bilinear",
+                                                  antialias=True, align_corners=False)
+        expected = model.forward_features(resized).numpy()  # (4, 512)
+    assert rows.shape == (4, 512) and rows.dtype == np.float32
+    np.testing.assert_allclose(rows, expected, rtol=1e-4, atol=1e-5)
+    assert not extractor.network.training and not any(p.requires_grad for p in extractor.network.parameters())
+    assert torch.get_num_threads() == threads and extractor.histogram is False
+    assert dataclasses.asdict(extractor) == {"weights": str(path), "model": "auto", "input_size": 224,
+                                             "batch_size": 3, "device": "auto"}
+
+
+def test_pretrained_features_of_grey_images_repeat_them_to_three_channels(resnet18_file):
+    path, _ = resnet18_file
+    grey = np.random.default_rng(1).integers(0, 256, (2, 1, 16, 16)).astype(np.uint8)
+    extractor = classic.create_features("pretrained", weights=str(path), input_size=64)
+    np.testing.assert_allclose(extractor.transform(grey), extractor.transform(np.repeat(grey, 3, 1)), atol=1e-6)
+    assert extractor.transform(grey[:0]).shape == (0, 512)
+
+
+def test_pretrained_model_auto_is_resnet50_for_bottleneck_weights(tmp_path):
+    import torch
+
+    from winnow.models import create_model
+
+    path = tmp_path / "resnet50-random.pth"
+    torch.save(create_model("resnet50_imagenet", 1000, 3).state_dict(), path)
+    extractor = classic.create_features("pretrained", weights=str(path), input_size=64)
+    extractor.check((2, 3, 16, 16))
+    assert extractor.network.num_features == 2048
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"weights": "/nowhere/r18.pth"}, "weights /nowhere/r18.pth: no such file"),
+    ({"weights": "torchvision:resnet99"}, "weights 'torchvision:resnet99': unknown name"),
+    ({"model": "nope"}, "pretrained model 'nope' is not a model"),
+    ({"input_size": -1}, "input_size must be an int >= 0"),
+    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"device": "cuda:99"}, "device 'cuda:99' is not available"),
+])
+def test_bad_pretrained_options_are_one_line_errors(options, message, resnet18_file):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        classic.create_features("pretrained", **{"weights": str(resnet18_file[0]), **options})
+
+
+def test_pretrained_weights_that_do_not_fit_name_the_option_model(resnet18_file):
+    extractor = classic.create_features("pretrained", weights=str(resnet18_file[0]), model="resnet50_imagenet")
+    with pytest.raises(ValueError, match=r"do not fit model ImageNetResNet .* name their architecture with the "
+                                         r"option model\)$"):
+        extractor.check((2, 3, 16, 16))
+
+
+def two_clusters(per_cluster: int = 10, size: int = 24):
+    """Two clusters of very different images, a class each: left-to-right ramps and checkerboards,
+    with a little noise; every 5th image is test."""
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(0, 220, size), (size, 1))
+    board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
+    images = [(ramp if label == 0 else board) + rng.integers(0, 30, (size, size))
+              for label in np.repeat([0, 1], per_cluster)]
+    images = np.stack(images)[:, None].clip(0, 255).astype(np.uint8)  # (N, 1, S, S)
+    labels = np.repeat([0, 1], per_cluster)
+    return from_arrays(images, labels, ["ramp", "board"], test_indices=np.arange(0, len(labels), 5))
+
+
+def test_typiclust_on_tiny_features_takes_one_image_of_each_cluster(tmp_path):
+    from winnow.experiments.select import select_run
+
+    dataset = two_clusters()
+    for seed in (0, 1, 2):
+        final = select_run(dataset, tmp_path / f"s{seed}", strategy="typiclust", budget=2, features="tiny", seed=seed)
+        picked = np.load(tmp_path / f"s{seed}" / "selected.npy")
+        assert not final["proxy_trained"] and sorted(dataset.labels.numpy()[picked].tolist()) == [0, 1]
+
+
+def test_select_pretrained_features_from_the_command_line(tmp_path, resnet18_file, monkeypatch, capsys):
+    import winnow.experiments.select as module
+
+    dataset = two_clusters()
+    monkeypatch.setattr(module, "load_data", lambda source, options=None, **_: (dataset, 0.0))
+    out = tmp_path / "pick"
+    assert main(["select", "--features", "pretrained", "--set", f"features.weights={resnet18_file[0]}",
+                 "--set", "features.input_size=64", "--strategy", "coreset", "--budget", "3", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["features"] == "pretrained" and config["model"] is None
+    assert config["feature_options"] == {"weights": str(resnet18_file[0]), "input_size": 64}
+    assert len(np.load(out / "selected.npy")) == 3 and "proxy training" not in capsys.readouterr().out
+    assert main(["select", "--features", "tiny", "--set", "features.input_size=64", "--strategy", "coreset",
+                 "--budget", "3", "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err == ("winnow select: error: --set features.input_size: features 'tiny' has no option "
+                                       "'input_size'; its options: size\n")

@@ -283,7 +283,7 @@ def test_labelling_verbs_take_the_strategy_options(monkeypatch, capsys):
     "argv, message",
     [
         ([*PRUNE, "--set", "cv.lr=0.5"], "--set cv.lr: this command takes no cv.KEY; it takes KEY=VALUE, "
-                                         "proxy.KEY=VALUE, strategy.NAME.KEY=VALUE"),
+                                         "proxy.KEY=VALUE, features.KEY=VALUE, strategy.NAME.KEY=VALUE"),
         ([*PRUNE, "--set", "proxy.nosuch=1"], "unknown key 'proxy.nosuch'; proxy.KEY is one of: epochs, min_steps, time_budget, batch_size"),
         ([*PRUNE, "--set", "strategy.temperature=2"], "--set strategy.temperature: expected strategy.NAME.KEY"),
         ([*PRUNE, "--set", "strategy.margin.nosuch=2"], "unknown option(s) nosuch for strategy 'margin'; known: "

@@ -172,6 +172,45 @@ CASES = [
      "labelled set {d}/not-npy.npy is not a .npy array of dataset indices"),
     ("select --data digits --strategy random --budget 5 --labelled {d}/objects.npy --out {out}",
      "labelled set {d}/objects.npy is not a .npy array of dataset indices"),
+    # ------------------------------------------------ features of an extractor (select, prune, al)
+    ("select --data digits --strategy coreset --budget 5 --features hog --out {out}",
+     "unknown features 'hog'; known: tiny, bovw, pretrained"),
+    ("select --data digits --strategy margin --budget 5 --features tiny --out {out}",
+     "features of an extractor (tiny) give a strategy features only, not probs, which strategy 'margin' needs"),
+    ("select --data digits --strategy coreset --budget 5 --features tiny --set features.nope=1 --out {out}",
+     "--set features.nope: features 'tiny' has no option 'nope'; its options: size"),
+    ("select --data digits --strategy coreset --budget 5 --features tiny --set features.size=abc --out {out}",
+     "--set features.size: features 'tiny' option size: 'abc' is not a valid int"),
+    ("select --data digits --strategy coreset --budget 5 --set features.size=8 --out {out}",
+     "--set features.size: an option of the --features extractor, but --features is not given"),
+    ("select --data digits --strategy coreset --budget 5 --features pretrained --set features.weights={d}/missing.pt "
+     "--out {out}", "weights {d}/missing.pt: no such file"),
+    ("select --data digits --strategy coreset --budget 5 --features pretrained --set features.weights={d}/file.txt "
+     "--out {out}", "weights {d}/file.txt: not a state dict torch.load(weights_only=True) can read"),
+    ("select --data digits --strategy coreset --budget 5 --features pretrained --set features.weights={d}/bad-keys.pt "
+     "--out {out}", "(features pretrained: name their architecture with the option model)"),
+    ("select --data digits --strategy coreset --budget 5 --features pretrained "
+     "--set features.weights=torchvision:resnet99 --out {out}", "weights 'torchvision:resnet99': unknown name"),
+    ("select --data digits --strategy coreset --budget 5 --features pretrained --set features.weights={d}/bad-keys.pt "
+     "--set features.model=nope --out {out}", "pretrained model 'nope' is not a model"),
+    ("prune --data digits --fractions 0.5 --strategies coreset,margin --features tiny --out {out}",
+     "not probs, which strategy 'margin' needs: choose a strategy over features"),
+    ("prune --data digits --fractions 0.5 --strategies coreset --features tiny --set proxy.epochs=1 --out {out}",
+     "proxy recipe overrides (epochs) apply to a proxy network, which features 'tiny' replace"),
+    ("prune --data digits --fractions 0.5 --strategies coreset --set features.size=8 --out {out}",
+     "--set features.size: an option of the --features extractor, but --features is not given"),
+    (f"{AL} digits --initial-strategy typiclust",
+     "initial strategy 'typiclust' chooses over features, and nothing is trained before the first cycle"),
+    (f"{AL} digits --features tiny",
+     "features apply to an initial strategy over features: give initial_strategy (--initial-strategy typiclust)"),
+    (f"{AL} digits --initial-strategy margin --features tiny",
+     "not probs, which strategy 'margin' needs"),
+    (f"{AL} digits --initial-strategy nope --features tiny", "unknown strategy 'nope'"),
+    (f"{AL} digits --initial-strategy typiclust --features tiny --stratified-initial",
+     "stratified_initial applies to the random initial set, not to initial strategy 'typiclust'"),
+    (f"{AL} digits --initial-strategy typiclust --features tiny "
+     "--set strategy.typiclust.nope=1",
+     "--set strategy.typiclust.nope: unknown option(s) nope for strategy 'typiclust'"),
     # ------------------------------------------------ prune
     ("prune --data digits --fractions 0.5,x --strategies random --out {out}",
      "argument --fractions: expected numbers separated by commas, got '0.5,x'"),

@@ -187,6 +187,58 @@ def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments,
     assert not (tmp_path / "run").exists()
 
 
+def two_clusters(per_cluster: int = 12, size: int = 16):
+    """Two clusters of very different images, a class each (left-to-right ramps, checkerboards),
+    with a little noise; every 4th image is test."""
+    from winnow.data import from_arrays
+
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(0, 220, size), (size, 1))
+    board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
+    labels = np.repeat([0, 1], per_cluster)
+    images = np.stack([(ramp if label == 0 else board) + rng.integers(0, 30, (size, size)) for label in labels])
+    return from_arrays(images[:, None].clip(0, 255).astype(np.uint8), labels, ["ramp", "board"],
+                       test_indices=np.arange(0, len(labels), 4))
+
+
+def test_features_replace_the_proxy_for_strategies_over_features(tmp_path, one_thread):
+    from winnow import features
+
+    dataset, out = two_clusters(), tmp_path / "run"
+    prune_run(dataset, out, fractions=[0.5], strategies=["random", "coreset"], seeds=[0], features="tiny",
+              model="mlp", recipe_overrides={"epochs": 2.0})
+    proxy = runs.read_json(out / "cells" / "proxy-s0.json")
+    assert proxy["arrays"] == ["features", "labels"] and proxy["train_seconds"] == 0 and proxy["epochs"] is None
+    train = dataset.train_indices
+    rows = features.create_features("tiny").transform(dataset.images[train])
+    np.testing.assert_array_equal(np.load(out / "cells" / "proxy-s0-features.npy"), rows)
+    kept = round(0.5 * len(train))
+    expected = np.sort(train[select("coreset", StrategyInputs(features=rows, labels=dataset.labels.numpy()[train]),
+                                    kept, seed=0)])
+    np.testing.assert_array_equal(np.load(out / "cells" / "coreset-f0.5-s0.npy"), expected)
+    cell = runs.read_json(out / "cells" / "coreset-f0.5-s0.json")
+    assert cell["proxy_train_seconds"] == 0 and cell["scoring_seconds"] == proxy["scoring_seconds"]
+    assert runs.read_json(out / "cells" / "full-s0.json")["source"] == "trained"  # no proxy to stand for it
+    config = runs.read_json(out / "config.json")
+    assert (config["features"], config["feature_options"], config["proxy_recipe"]) == ("tiny", {}, None)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(strategies=["random", "margin"]), "features of an extractor (tiny) give a strategy features only, not probs, "
+                                            "which strategy 'margin' needs"),
+    (dict(strategies=["hybrid"]), "not probs, which strategy 'hybrid' needs"),
+    (dict(proxy_overrides={"epochs": 1.0}), "proxy recipe overrides (epochs) apply to a proxy network"),
+    (dict(features="hog"), "unknown features 'hog'"),
+    (dict(feature_options={"nope": 1}), "features 'tiny' has no option 'nope'"),
+    (dict(features=None, feature_options={"size": 8}), "feature_options apply only with features"),
+])
+def test_features_refuse_what_they_cannot_give_before_anything_runs(tmp_path, arguments, message):
+    call = {**dict(fractions=[0.5], strategies=["coreset"], seeds=[0], features="tiny"), **arguments}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        prune_run(two_clusters(), tmp_path / "run", **call)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_dataset_from_arrays_is_pruned_and_timed(tmp_path, one_thread):
     """From Python, a Dataset built in memory is pruned like a data spec; the run records its wall
     time (summed over sessions) with the training part inside it."""
@@ -236,7 +288,10 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
     assert "all 1 cells already done" in printed
     main(["prune", "--fractions", "0.5", "--strategies", "random", "--seeds", "4,7", "--out", str(tmp_path / "y")])
     assert seen["seeds"] == [4, 7]
-    assert seen["distill"] is None and seen["distill_options"] is None
+    assert seen["distill"] is None and seen["distill_options"] is None and seen["features"] is None
+    main(["prune", "--fractions", "0.5", "--strategies", "coreset", "--features", "tiny", "--set", "features.size=8",
+          "--out", str(tmp_path / "f")])
+    assert seen["features"] == "tiny" and seen["feature_options"] == {"size": 8}
     main(["prune", "--fractions", "0.5", "--strategies", "random", "--distill", "kd", "--alpha", "0.3",
           "--out", str(tmp_path / "z")])
     assert seen["distill"] == "kd" and seen["distill_options"].alpha == 0.3 and seen["distill_options"].temperature == 4

@@ -426,7 +426,7 @@ def test_arguments_become_a_select_run_call(monkeypatch, capsys):
         "source": "cifar10:/c", "out": "somewhere", "strategy": "margin", "budget": 7, "fraction": None,
         "labelled": "l.csv", "class_balanced": True, "options": {"temperature": 1.5}, "seed": 3,
         "model": "fastnet_xs", "preset": "cpu", "recipe_overrides": {"lr": 0.5, "device": "cpu", "epochs": 4.0},
-        "data_options": {}, "force": True, "features": None,
+        "weights": None, "data_options": {}, "force": True, "features": None, "feature_options": {},
     }]
     printed = capsys.readouterr().out
     assert "somewhere" in printed and "margin" in printed and "1.50 s" in printed

@@ -11,9 +11,14 @@ Feature extractors, registered by name (`create_features(name, **options)`, `lis
   over a spatial pyramid (Lazebnik et al. 2006: the histograms of 1, 2x2, 4x4 cells, weighted
   1/4, 1/4, 1/2 for two levels), so a histogram sums to 1. Needs OpenCV
   (`pip install opencv-python-headless`, or `pip install -e ".[classic]"`).
+* `pretrained`: the penultimate features of a frozen pretrained network (`weights`: a state dict
+  file or a named source of `winnow.weights`, default torchvision:resnet18, downloaded once),
+  images resized to `input_size` (224) and normalised as the model expects (the ImageNet
+  ResNets: ImageNet's mean and std), in batches without gradients: 512 numbers per image for
+  ResNet-18, 2048 for ResNet-50.
 
 An extractor is fitted on training images (`fit`; the vocabulary for `bovw`, nothing for
-`tiny`; `fit_seconds` is what that took) and maps images to one row each (`transform`;
+`tiny` and `pretrained`; `fit_seconds` is what that took) and maps images to one row each (`transform`;
 `fit_transform` does both, describing the images once). Images are (N, C, H, W) uint8, as in
 `winnow.data.Dataset.images`; colour images are turned grey for SIFT.
 
@@ -345,6 +350,105 @@ class BagOfWords:
             parts.append(weight * counts)
         histogram = np.concatenate(parts).astype(np.float32)
         return histogram / max(len(words), 1)
+
+
+# ---------------------------------------------------------------- a frozen pretrained network
+
+
+@register_features("pretrained")
+@dataclass
+class PretrainedFeatures:
+    """The penultimate features (`Classifier.forward_features`) of a frozen pretrained network.
+
+    weights : a state dict file (.pt/.pth, .safetensors) or a name of `winnow.weights.NAMED_WEIGHTS`
+        (downloaded once, checksum checked)
+    model : the registered architecture the weights are for; "auto": the named weights' model,
+        for a file resnet50_imagenet when it holds bottleneck blocks, else resnet18_imagenet
+    input_size : every image resized to this many pixels square (bilinear with antialiasing, as
+        the trainer resizes), 0 = as they are; the ImageNet weights were trained at 224
+    batch_size : images per forward pass
+    device : auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps; features come back on the CPU
+    histogram : False: the rows are not histograms (kernel "auto" is linear for them)
+    """
+
+    weights: str = "torchvision:resnet18"
+    model: str = "auto"
+    input_size: int = 224
+    batch_size: int = 64
+    device: str = "auto"
+
+    histogram = False
+    fit_seconds = 0.0  # nothing to learn
+
+    def __post_init__(self):
+        from .models import list_models
+        from .weights import NAMED_WEIGHTS, weights_file
+
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ValueError(f"pretrained weights must be a file or one of {', '.join(NAMED_WEIGHTS)}, "
+                             f"got {self.weights!r}")
+        if self.weights not in NAMED_WEIGHTS:
+            weights_file(self.weights)  # a missing file or an unknown name fails here; a named source downloads later
+        if self.model != "auto" and self.model not in list_models():
+            raise ValueError(f"pretrained model {self.model!r} is not a model; use auto or one of "
+                             f"{', '.join(list_models())}")
+        _check_int("input_size", self.input_size, 0)
+        _check_int("batch_size", self.batch_size, 1)
+        from .train import resolve_device
+
+        resolve_device(self.device)  # a device this machine lacks fails before any work
+        self.network: torch.nn.Module | None = None  # built and loaded on first use, for the images' channels
+
+    def fit(self, images, seed: int = 0) -> "PretrainedFeatures":
+        return self  # nothing to learn
+
+    def fit_transform(self, images, seed: int = 0) -> np.ndarray:
+        return self.transform(images)
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        """Before any work: the weights are read and must fit the model for (N, C, H, W) images."""
+        self._network(shape[1])
+
+    def _network(self, channels: int) -> torch.nn.Module:
+        """The frozen model in eval mode on its device, built for `channels` input channels once."""
+        if self.network is not None and self._channels == channels:
+            return self.network
+        from .models import create_model
+        from .train import resolve_device
+        from .weights import load_weights, read_weights, weights_model
+
+        state = read_weights(self.weights)
+        name = self.model if self.model != "auto" else weights_model(self.weights) or (
+            "resnet50_imagenet" if "layer1.0.conv3.weight" in state else "resnet18_imagenet")
+        network = create_model(name, num_classes=2, in_channels=channels)  # the head is never used
+        try:
+            load_weights(network, state, self.weights, quiet=True)
+        except ValueError as error:
+            raise ValueError(f"{error} (features pretrained: name their architecture with the option model)") \
+                from None
+        network.requires_grad_(False)
+        self.network, self._channels = network.eval().to(resolve_device(self.device)), channels
+        log.info("pretrained features: %s with weights %s", name, self.weights)
+        return self.network
+
+    @torch.no_grad()
+    def transform(self, images) -> np.ndarray:
+        """(N, C, H, W) uint8 -> (N, D) float32 penultimate features, D the model's (512 for ResNet-18)."""
+        from .train import _resized
+
+        array = _as_numpy(images)
+        network = self._network(array.shape[1])
+        device = next(network.parameters()).device
+        rows = []
+        for start in range(0, len(array), self.batch_size):
+            x = torch.from_numpy(array[start:start + self.batch_size]).to(device).float().div_(255)  # (B, C, H, W)
+            x = _resized(x, self.input_size or None)  # (B, C, S, S)
+            rows.append(network.forward_features(x).float().cpu())  # (B, D)
+        if not rows:
+            width = getattr(network, "num_features", None) or network.forward_features(
+                torch.zeros(1, array.shape[1], *array.shape[2:], device=device)).shape[1]
+            return np.zeros((0, width), np.float32)
+        return torch.cat(rows).numpy().astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------- classifiers

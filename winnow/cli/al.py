@@ -7,7 +7,8 @@ from . import command, command_group, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, name_list, proxy_options, recipe_overrides, seed_value)
 
-SETTINGS = SettingParts(strategy="many", example="--set epochs=3 --set strategy.hybrid.lam=0.5")
+SETTINGS = SettingParts(strategy="many", features=True,
+                        example="--set epochs=3 --set strategy.hybrid.lam=0.5 --set features.size=8")
 INIT_SETTINGS = SettingParts(strategy="one", example="--set epochs=3 --set strategy.temperature=1.5")
 NEXT_SETTINGS = SettingParts(recipe=False, strategy="one", example="--set strategy.temperature=1.5")
 
@@ -31,6 +32,15 @@ def add_arguments(parser) -> None:
     group.add_argument("--warm-start", action="store_true",
                        help="start each cycle from the previous cycle's weights instead of from scratch")
     group.add_argument("--stratified-initial", action="store_true", help="draw the initial set stratified by class")
+    group.add_argument("--initial-strategy", default="random", metavar="NAME",
+                       help="choose each trial's initial set with a strategy over --features instead of at random "
+                            "(cold start, nothing trained): typiclust (recommended), coreset, kmeans_margin (with "
+                            "--set strategy.kmeans_margin.k=K), mmd; shared by every strategy of the trial. Its "
+                            "options are --set strategy.NAME.KEY=VALUE (default random)")
+    group.add_argument("--features", metavar="NAME",
+                       help="with --initial-strategy: the extractor whose features it chooses over: tiny, bovw or "
+                            "pretrained (a frozen pretrained network, --set features.weights=PATH|NAME, default "
+                            "torchvision:resnet18); its options are --set features.KEY=VALUE")
     group.add_argument("--class-balanced", action="store_true", help="equal picks per predicted class")
     add_proxy_options(add_model_options(parser.add_argument_group("model and recipe (of every cycle's training)"),
                                         SETTINGS))
@@ -52,9 +62,15 @@ def add_arguments(parser) -> None:
 def al(args) -> int:
     from ..experiments.active import al_run
 
-    settings = SETTINGS.parse(args.settings)
+    settings = SETTINGS.parse(args.settings, features=args.features)
+    cold = args.initial_strategy != "random"  # options are by name: they apply wherever NAME runs
+    initial_options = settings.strategies.get(args.initial_strategy, {}) if cold else {}
+    options = {name: values for name, values in settings.strategies.items()
+               if name in args.strategies or not cold or name != args.initial_strategy}
     results = al_run(args.data, args.out, initial=args.initial, budget=args.budget, cycles=args.cycles,
-                     trials=args.trials, strategies=args.strategies, options=settings.strategies,
+                     trials=args.trials, strategies=args.strategies, options=options,
+                     initial_strategy=args.initial_strategy, initial_options=initial_options,
+                     features=args.features, feature_options=settings.features,
                      pool_subset=args.pool_subset, warm_start=args.warm_start,
                      stratified_initial=args.stratified_initial, class_balanced=args.class_balanced,
                      model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),

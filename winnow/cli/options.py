@@ -7,6 +7,7 @@ override syntax: `--set KEY=VALUE`, repeatable, with dotted parts.
     --set strategy.margin.temperature=2 an option of the strategy named (prune, al)
     --set strategy.temperature=2        an option of the command's one strategy (select, al init,
                                         al next; strategy.NAME.KEY works there too when NAME is it)
+    --set features.weights=FILE         an option of the --features extractor (select, prune, al)
 
 A command says which parts it takes (`SettingParts`); every other part, an unknown recipe key, an
 unknown strategy or strategy option, a key given twice and `seed` are errors naming the key.
@@ -37,6 +38,7 @@ class Settings:
     cv: dict = field(default_factory=dict)
     strategies: dict[str | None, dict] = field(default_factory=dict)  # strategy name -> {key: value}; None:
     # the command's one strategy when it is not known here (al next without --strategy: the folder's)
+    features: dict = field(default_factory=dict)  # option of the --features extractor -> typed value
 
 
 @dataclass(frozen=True)
@@ -47,18 +49,23 @@ class SettingParts:
     proxy, cv : proxy.KEY (prune's proxy recipe), cv.KEY (clean's fold models' recipe)
     strategy : None, "one" (strategy.KEY: the command's one strategy, or strategy.NAME.KEY
         naming it) or "many" (strategy.NAME.KEY only)
+    features : features.KEY, an option of the classical extractor that --features names
+        (`winnow.features`), typed like its default
     """
 
     recipe: bool = True
     proxy: bool = False
     cv: bool = False
     strategy: str | None = None
+    features: bool = False
     example: str = "--set lr=0.1 --set cutout=8"
 
     def forms(self) -> list[str]:
         """The accepted forms, e.g. ['KEY', 'proxy.KEY', 'strategy.NAME.KEY']."""
         forms = [*(["KEY"] if self.recipe else []), *(["proxy.KEY"] if self.proxy else []),
                  *(["cv.KEY"] if self.cv else [])]
+        if self.features:
+            forms.append("features.KEY")
         if self.strategy == "one":
             forms.append("strategy.KEY")
         elif self.strategy == "many":
@@ -69,7 +76,7 @@ class SettingParts:
         """Add --set to a parser or argument group."""
         meaning = {"KEY": "the recipe", "proxy.KEY": "the proxy's recipe only", "cv.KEY": "the fold models' recipe "
                    "only", "strategy.KEY": "an option of the strategy", "strategy.NAME.KEY": "an option of strategy "
-                   "NAME"}
+                   "NAME", "features.KEY": "an option of the --features extractor"}
         text = "; ".join(f"{form}: {meaning[form]}" for form in self.forms())
         if self.recipe or self.proxy or self.cv:
             text += f"; recipe keys: {', '.join(recipe_keys())}"
@@ -78,9 +85,10 @@ class SettingParts:
         group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                            help=f"an override (repeatable): {text}; not seed. e.g. {self.example}")
 
-    def parse(self, texts: list[str], strategy: str | None = None) -> Settings:
+    def parse(self, texts: list[str], strategy: str | None = None, features: str | None = None) -> Settings:
         """The --set values `texts` as `Settings`; a ValueError naming the key for anything this
-        command does not take. `strategy`: the command's one strategy, when it has one and knows it."""
+        command does not take. `strategy`: the command's one strategy, when it has one and knows it;
+        `features`: the extractor --features names (None: not given)."""
         settings, seen = Settings(), set()
         for text in texts:
             key, sep, value = text.partition("=")
@@ -90,7 +98,10 @@ class SettingParts:
             if key in seen:
                 raise ValueError(f"--set {key} is given twice")
             seen.add(key)
-            prefix = parts[0] if len(parts) > 1 and parts[0] in (*RECIPE_PARTS, "strategy") else ""
+            prefix = parts[0] if len(parts) > 1 and parts[0] in (*RECIPE_PARTS, "strategy", "features") else ""
+            if prefix == "features" and self.features:
+                settings.features[parts[-1]] = _feature_value(key, parts[1:], value, features)
+                continue
             if prefix == "strategy":
                 name, option = self._strategy_key(key, parts[1:], strategy)
                 if name is not None:
@@ -157,6 +168,22 @@ def _recipe_value(key: str, name: str, value: str):
         return kind(value)
     except ValueError:
         raise ValueError(f"--set {key}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def _feature_value(key: str, rest: list[str], value: str, features: str | None):
+    """features.KEY's `value`, typed like the option's default in extractor `features`."""
+    from ..features import FEATURES, parse_option
+
+    if features is None:
+        raise ValueError(f"--set {key}: an option of the --features extractor, but --features is not given")
+    if len(rest) != 1:
+        raise ValueError(f"--set {key}: expected features.KEY, e.g. features.size=8")
+    if features not in FEATURES:  # the unknown name itself is reported by the command
+        return value
+    try:
+        return parse_option(FEATURES[features], rest[0], value)
+    except ValueError as error:
+        raise ValueError(f"--set {key}: {error}") from None
 
 
 def _strategy_value(key: str, value: str):

@@ -6,7 +6,7 @@ from . import command, print_results
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, float_list, name_list, proxy_options, recipe_overrides, seed_list)
 
-SETTINGS = SettingParts(proxy=True, strategy="many",
+SETTINGS = SettingParts(proxy=True, strategy="many", features=True,
                         example="--set epochs=8 --set proxy.epochs=3 --set strategy.margin.temperature=2")
 
 
@@ -23,6 +23,12 @@ def add_arguments(parser) -> None:
     group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
     group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")
+    group.add_argument("--features", metavar="NAME",
+                       help="score features of an extractor instead of a trained proxy's: tiny, bovw or pretrained "
+                            "(a frozen pretrained network, --set features.weights=PATH|NAME, default "
+                            "torchvision:resnet18; options --set features.KEY=VALUE), for strategies that need only "
+                            "features and labels (coreset, typiclust, kmeans_margin, mmd, random): no proxy is "
+                            "trained")
     group.add_argument("--distill", metavar="SPEC",
                        help="also train every kept subset with the full-data model of its seed as teacher, with "
                             "this loss spec of `winnow distill` (e.g. kd): rows 'STRATEGY + teacher'")
@@ -53,7 +59,7 @@ def add_arguments(parser) -> None:
 def prune(args) -> int:
     from ..experiments.prune import prune_run
 
-    settings = SETTINGS.parse(args.settings)
+    settings = SETTINGS.parse(args.settings, features=args.features)
     results = prune_run(args.data, args.out, fractions=args.fractions, strategies=args.strategies, seeds=args.seeds,
                         options=settings.strategies, class_balanced=args.class_balanced,
                         scale_epochs=args.scale_epochs, model=args.model, preset=args.preset,
@@ -61,6 +67,7 @@ def prune(args) -> int:
                         weights=args.weights,
                         proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
                         distill=args.distill, distill_options=_distill_options(args),
+                        features=args.features, feature_options=settings.features,
                         on_progress=args.on_progress, on_cell=print_cell)
     print_prune(results, args.out)
     return 0

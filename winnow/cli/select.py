@@ -6,7 +6,8 @@ from . import command, console
 from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
                       data_options, proxy_options, recipe_overrides, seed_value)
 
-SETTINGS = SettingParts(strategy="one", example="--set epochs=3 --set strategy.temperature=1.5")
+SETTINGS = SettingParts(strategy="one", features=True,
+                        example="--set epochs=3 --set strategy.temperature=1.5 --set features.weights=r18.pth")
 
 
 def add_arguments(parser) -> None:
@@ -30,9 +31,11 @@ def add_arguments(parser) -> None:
     group.add_argument("--seed", type=seed_value, metavar="S",
                        help="seed of the strategy and of the proxy's training (default 0)")
     group.add_argument("--features", metavar="NAME",
-                       help="classical features instead of a proxy network (tiny, bovw; see winnow baseline), for "
-                            "strategies over features (coreset, typiclust, kmeans_margin, mmd): they then run with "
-                            "nothing labelled, before any network is trained")
+                       help="features of an extractor instead of a proxy network (tiny, bovw, see winnow "
+                            "baseline; pretrained: a frozen pretrained network, --set features.weights=PATH|NAME, "
+                            "default torchvision:resnet18), for strategies over features (coreset, typiclust, "
+                            "kmeans_margin, mmd): they then run with nothing labelled, before any network is "
+                            "trained; the extractor's options are --set features.KEY=VALUE")
     add_proxy_options(add_model_options(
         parser.add_argument_group("proxy model (for strategies that need probabilities or features)"), SETTINGS))
     add_run_options(parser)
@@ -51,14 +54,14 @@ def add_arguments(parser) -> None:
 def select(args) -> int:
     from ..experiments.select import select_run
 
-    settings = SETTINGS.parse(args.settings, strategy=args.strategy)
+    settings = SETTINGS.parse(args.settings, strategy=args.strategy, features=args.features)
     seed = 0 if args.seed is None else args.seed
     final = select_run(args.data, args.out, strategy=args.strategy, budget=args.budget, fraction=args.fraction,
                        labelled=args.labelled, class_balanced=args.class_balanced,
                        options=settings.strategies.get(args.strategy, {}), seed=seed, model=args.model,
                        preset=args.preset, recipe_overrides=recipe_overrides(args, settings), weights=args.weights,
                        proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
-                       on_progress=args.on_progress, features=args.features)
+                       on_progress=args.on_progress, features=args.features, feature_options=settings.features)
     print_selection(final, args.out)
     return 0
 

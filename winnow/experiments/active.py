@@ -5,7 +5,14 @@
 
 A trial draws one random initial labelled set from the train split (seeded by the trial,
 stratified by class on request) and every strategy starts from it, so the comparison is
-paired. A cycle trains a model from scratch on the labelled set (or from the previous cycle's
+paired. With `initial_strategy` (cold start), the initial set is chosen instead by a strategy
+over the features of an extractor (`winnow.features`: tiny, bovw, pretrained), with nothing
+labelled and nothing trained (`baseline.feature_inputs`); TypiClust is the one Hacohen et al.
+(2022) recommend for it. That set is the cell `trial{t}-initial` (its record, the set as .npy and
+its picks in the strategy's order as -picks.npy), chosen once per trial and shared by every
+strategy, and read back when the run resumes.
+
+A cycle trains a model from scratch on the labelled set (or from the previous cycle's
 weights with `warm_start`), tests it, and, except in the last cycle, lets the strategy pick
 `budget` samples of the unlabelled pool (or of a random `pool_subset` of it) with that model
 as the proxy; the picks are labelled (their dataset labels are revealed) for the next cycle.
@@ -35,6 +42,7 @@ from .. import data, runs, stats
 from ..data.split import stratified_split
 from ..strategies import get_strategy
 from ..table import Column, Table
+from .baseline import feature_inputs, plan_feature_inputs
 from .engine import Run, TrainingSpec, load_data, run_config
 from .proxy import MODEL_INPUTS, ProxyOptions, check_strategies, choose, inputs_used, make_inputs, plan_inputs
 
@@ -66,6 +74,10 @@ def al_run(
     force: bool = False,
     on_progress=None,
     on_cycle: Callable[[dict], None] | None = None,
+    initial_strategy: str = RANDOM,
+    initial_options: dict | None = None,
+    features: str | None = None,
+    feature_options: dict | None = None,
 ) -> dict:
     """Run (or resume) the simulated loop in `out`; returns the results (also written to
     results.json, results.csv, results.md and learning_curves.png).
@@ -81,6 +93,10 @@ def al_run(
         source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : called with the trainer's progress (`winnow.progress`)
     on_cycle : called with each finished cycle's record (for printing)
+    initial_strategy : "random" (default: the seeded draw of `initial_set`), or a strategy over
+        features (typiclust, coreset, kmeans_margin, mmd) that chooses each trial's initial set
+        from the `features` (an extractor of `winnow.features` with `feature_options`) of the
+        train split, with its options `initial_options` and the trial as seed
     """
     options = {k: dict(v) for k, v in (options or {}).items()}
     _check(initial, budget, cycles, trials, strategies, options, pool_subset)
@@ -96,17 +112,21 @@ def al_run(
                          f"{len(train_indices)} samples of the train split")
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--trials", weights=weights)
     wanted = plan_inputs([get_strategy(name) for name in strategies], "file", class_balanced)
+    cold_start = _check_initial(dataset, initial_strategy, initial_options, features, feature_options,
+                                stratified_initial)
     config = {
         **run_config("al", source, data_options, dataset),
         "initial": initial, "budget": budget, "cycles": cycles, "trials": trials, "strategies": strategies,
         "options": options, "pool_subset": pool_subset, "warm_start": warm_start,
         "stratified_initial": stratified_initial, "class_balanced": class_balanced,
         **spec.to_config(), "proxy_options": dataclasses.asdict(proxy_options),
+        **(cold_start or {}),  # absent for the random initial set, so runs made before it resume
     }
     run = Run.open(out, config, grid=("trials", "strategies"), force=force, data_seconds=data_seconds)
     loop = _Loop(run, dataset, spec.attach(run.timing, on_progress), wanted, proxy_options, on_cycle)
     for trial in range(trials):
-        start = initial_set(dataset, initial, trial, stratified_initial)
+        start = initial_set(dataset, initial, trial, stratified_initial) if cold_start is None else \
+            chosen_initial_set(run, dataset, initial, trial, cold_start)
         for strategy in strategies:
             loop.trial(trial, strategy, start, options.get(strategy, {}))
 
@@ -127,6 +147,63 @@ def _check(initial, budget, cycles, trials, strategies, options, pool_subset) ->
                                     or pool_subset < budget):
         raise ValueError(f"pool_subset must be an int >= the budget ({budget}), got {pool_subset!r}")
     check_strategies(strategies, options)
+
+
+def _check_initial(dataset: data.Dataset, strategy: str, options: dict | None, features: str | None,
+                   feature_options: dict | None, stratified: bool) -> dict | None:
+    """None for the random initial set; else the config entries of a cold start, checked before
+    anything runs (the strategy, its options, the extractor and its options, what it needs)."""
+    if strategy == RANDOM:
+        given = [name for name, value in (("features", features), ("feature_options", feature_options),
+                                          ("initial_options", options)) if value]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to an initial strategy over features: give "
+                             "initial_strategy (--initial-strategy typiclust), or leave them out for a random "
+                             "initial set")
+        return None
+    chosen = get_strategy(strategy)  # an unknown name is an error naming the known ones
+    chosen.check_options(dict(options or {}))
+    if not features:
+        raise ValueError(f"initial strategy {strategy!r} chooses over features, and nothing is trained before the "
+                         "first cycle: give features (--features tiny, bovw or pretrained)")
+    if stratified:
+        raise ValueError(f"stratified_initial applies to the random initial set, not to initial strategy "
+                         f"{strategy!r} (the labels are unknown before the first set is chosen)")
+    plan_feature_inputs(chosen, "none", False, features, feature_options,
+                        shape=(len(dataset.train_indices), *dataset.images.shape[1:]))
+    return {"initial_strategy": strategy, "initial_options": dict(options or {}), "features": features,
+            "feature_options": dict(feature_options or {})}
+
+
+def initial_cell(trial: int) -> str:
+    """The cell of trial `trial`'s initial set when a strategy chose it."""
+    return f"trial{trial}-initial"
+
+
+def chosen_initial_set(run: Run, dataset: data.Dataset, size: int, trial: int, cold_start: dict) -> np.ndarray:
+    """(size,) sorted dataset indices of trial `trial`'s initial set, chosen by the cold-start
+    strategy of `cold_start` (`_check_initial`) over extractor features of the train split, with
+    the trial as seed; read from its cell when a previous session chose it."""
+    name = initial_cell(trial)
+    if run.cells.done(name):
+        return run.cells.array(name)
+    strategy = get_strategy(cold_start["initial_strategy"])
+    wanted = plan_feature_inputs(strategy, "none", False, cold_start["features"], cold_start["feature_options"])
+    pool = dataset.train_indices
+    made = feature_inputs(dataset, np.zeros(0, np.int64), pool, wanted, cold_start["features"],
+                          cold_start["feature_options"], seed=trial)
+    run.timing.add("scoring", made.scoring_seconds)
+    choice = choose(strategy.name, made, pool, size, seed=trial, options=cold_start["initial_options"],
+                    timing=run.timing)
+    chosen = np.sort(choice.indices)
+    record = {"trial": trial, "initial_strategy": strategy.name, "features": cold_start["features"],
+              "labels": int(len(chosen)), "feature_seconds": made.scoring_seconds,
+              "selection_seconds": choice.seconds,
+              "class_counts": np.bincount(dataset.labels.numpy()[chosen], minlength=dataset.num_classes).tolist()}
+    run.save_cell(name, record, arrays={"": chosen, "picks": choice.indices})
+    log.info("trial %d: initial set of %d chosen by %s on %s features", trial, size, strategy.name,
+             cold_start["features"])
+    return chosen
 
 
 def initial_set(dataset: data.Dataset, size: int, trial: int, stratified: bool = False) -> np.ndarray:
@@ -219,7 +296,8 @@ def summarize(run_dir: str | Path) -> dict:
     paired differences to `random` (per label count and of the areas) over the trials both have."""
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
-    records = [{**record, "cell": name} for name, record in runs.Cells(run_dir).records().items()]
+    records = [{**record, "cell": name} for name, record in runs.Cells(run_dir).records().items()
+               if "cycle" in record]  # not the initial sets a strategy chose
     records = [r for r in records if r["trial"] < config["trials"] and r["strategy"] in config["strategies"]]
     curves = {}  # strategy -> trial -> {labels: accuracy}
     for r in records:
@@ -243,8 +321,8 @@ def summarize(run_dir: str | Path) -> dict:
                  for s, a in areas.items()]
     keys = ("data", "initial", "budget", "cycles", "trials", "strategies", "model", "preset", "warm_start",
             "pool_subset")
-    return {"config": {k: config[k] for k in keys}, "label_counts": label_counts, "rows": rows, "areas": area_rows,
-            "cycles": records}
+    return {"config": {**{k: config[k] for k in keys}, "initial_strategy": config.get("initial_strategy", RANDOM)},
+            "label_counts": label_counts, "rows": rows, "areas": area_rows, "cycles": records}
 
 
 def _area(label_counts: list[int], accuracies: list[float]) -> float:

@@ -133,23 +133,28 @@ def _extract(extractor, dataset: data.Dataset, fit_indices: np.ndarray, other_in
 
 
 def plan_feature_inputs(strategy, mode: str, class_balanced: bool, features: str,
-                        feature_options: dict | None = None) -> set[str]:
+                        feature_options: dict | None = None, shape: tuple[int, ...] | None = None) -> set[str]:
     """The inputs `feature_inputs` makes for `strategy` (a `strategies.Strategy`) in labelled-set
     `mode` ("none", "file" or "all", as `proxy.plan_inputs`); a ValueError, before anything is
     made, for unknown features or options, for a strategy that needs what only a network gives
-    (probabilities, MC passes, training records), or for class balancing without labels."""
-    classic.create_features(features, **(feature_options or {}))
+    (probabilities, MC passes, training records), or for class balancing without labels. With
+    `shape`, the (N, C, H, W) of the images the extractor is fitted on, also what the extractor
+    can check before any work (`check`: a bovw vocabulary too large, pretrained weights that do
+    not fit their model)."""
+    extractor = classic.create_features(features, **(feature_options or {}))
     given = {"features", *(["labelled_features"] if mode == "file" else []), *(["labels"] if mode == "all" else [])}
     missing = [name for name in strategy.needs if name not in given]
     if "inputs" in strategy.context and "probs" not in missing:  # e.g. hybrid: its uncertainty needs probs
         missing.append("probs")
     if missing:
-        raise ValueError(f"classical features ({features}) give a strategy features only, not "
+        raise ValueError(f"features of an extractor ({features}) give a strategy features only, not "
                          f"{', '.join(missing)}, which strategy {strategy.name!r} needs: choose a strategy over "
                          "features (coreset, typiclust, kmeans_margin, mmd) or drop --features to train a proxy")
     if class_balanced and mode != "all":
-        raise ValueError("class balancing with classical features needs the pool's labels (--labelled all): "
+        raise ValueError("class balancing with --features needs the pool's labels (--labelled all): "
                          "without a network there is no predicted class")
+    if shape is not None:
+        extractor.check(tuple(shape))
     return {name for name in (*strategy.needs, *strategy.optional) if name in given} | (given & {"labels"})
 
 

@@ -19,6 +19,12 @@ time (when the strategy uses the proxy), the time to predict its inputs, the ext
     results = prune_run("cifar10:~/data", "runs/prune", fractions=[0.5],
                         strategies=["random", "margin"], seeds=[0, 1, 2])
 
+With `features` (an extractor of `winnow.features`: tiny, bovw, pretrained), strategies that need
+only features and labels (coreset, typiclust, kmeans_margin, mmd, random) score the extractor's
+features of the train split instead of a trained proxy's: pruning with no proxy training. The
+features are the cell `proxy-s{seed}` like a proxy's outputs; a strategy that needs
+probabilities is refused before anything runs.
+
 With `distill` (a loss spec of `winnow.distill`, e.g. "kd"), every subset is also trained with
 the full-data model of the same seed as its teacher (the full cell's or the proxy's weights: no
 extra training), on the same kept indices: rows "STRATEGY + teacher", compared with random and
@@ -38,6 +44,7 @@ from .. import data, runs, stats
 from ..distill import DistillOptions, Distillation, format_loss_spec, parse_loss_spec
 from ..strategies import get_strategy
 from ..table import Column, Table
+from .baseline import feature_inputs, plan_feature_inputs
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
 from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_strategies, choose, inputs_used, make_inputs,
                     needs_training, plan_inputs)
@@ -71,6 +78,8 @@ def prune_run(
     on_cell=None,
     distill: str | None = None,
     distill_options: DistillOptions | None = None,
+    features: str | None = None,
+    feature_options: dict | None = None,
 ) -> dict:
     """Run (or resume) the pruning comparison in `out` and return its results (also written to
     results.json, results.csv and results.md).
@@ -91,6 +100,8 @@ def prune_run(
     on_cell : called with each cell record as it finishes (for printing progress)
     distill : a loss spec (`winnow.distill`): every subset also trained with the full-data model
         of its seed as teacher, with `distill_options` (temperature, alpha)
+    features, feature_options : an extractor (`winnow.features`, e.g. "tiny", or "pretrained" with
+        {"weights": PATH}) whose features the strategies score instead of a trained proxy's
     """
     fractions, strategies, seeds, options = _check(fractions, strategies, seeds, options)
     distill = None if distill is None else format_loss_spec(parse_loss_spec(distill))
@@ -99,7 +110,7 @@ def prune_run(
     dataset, data_seconds = load_data(source, data_options)
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, weights=weights)
     proxy_spec = spec.override(proxy_overrides)
-    wanted = plan_inputs([get_strategy(name) for name in strategies], "all", class_balanced)
+    wanted = _plan(dataset, strategies, class_balanced, features, feature_options, proxy_overrides)
     config = {
         **run_config("prune", source, data_options, dataset),
         "fractions": fractions,
@@ -109,15 +120,16 @@ def prune_run(
         "class_balanced": class_balanced,
         "scale_epochs": scale_epochs,
         **spec.to_config(),
-        "proxy_recipe": proxy_spec.recipe.to_dict(),
+        "proxy_recipe": None if features else proxy_spec.recipe.to_dict(),
         "proxy_options": dataclasses.asdict(proxy_options),
         "distill": distill,
         "distill_options": distill_options.to_dict() if distill else None,
+        **({"features": features, "feature_options": dict(feature_options or {})} if features else {}),
     }
     run = Run.open(out, config, grid=("fractions", "strategies", "seeds", "distill", "distill_options"), force=force,
                    data_seconds=data_seconds)
     spec, proxy_spec = spec.attach(run.timing, on_progress), proxy_spec.attach(run.timing, on_progress)
-    proxy_is_full = proxy_spec == spec
+    proxy_is_full = proxy_spec == spec and not features  # extractor features are no full-data run
     for seed in seeds:
         subset_cells = [(f, s) for f in fractions for s in strategies if not run.cells.done(cell_name(s, f, seed))]
         full_done = run.cells.done(cell_name(FULL, 1.0, seed))
@@ -125,7 +137,7 @@ def prune_run(
         for_full = proxy_is_full and not full_done and bool(wanted & set(MODEL_INPUTS))
         proxy = None
         if for_subsets or for_full:
-            proxy = _proxy(run, dataset, seed, wanted, proxy_spec, proxy_options)
+            proxy = _proxy(run, dataset, seed, wanted, proxy_spec, proxy_options, features, feature_options)
         if not full_done:
             _full_cell(run, dataset, seed, spec, proxy if proxy_is_full else None, on_cell, keep_weights=bool(distill))
         for fraction, strategy in subset_cells:
@@ -163,10 +175,31 @@ def cell_name(strategy: str, fraction: float, seed: int, distill: str | None = N
     return name if distill is None else f"{name}-teacher-{hashlib.sha1(distill.encode()).hexdigest()[:6]}"
 
 
-def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
-           options: ProxyOptions) -> tuple[MadeInputs, dict]:
+def _plan(dataset, strategies: list[str], class_balanced: bool, features: str | None, feature_options: dict | None,
+          proxy_overrides: dict | None) -> set[str]:
+    """The inputs to make for `strategies` (`proxy.plan_inputs`, or with `features`
+    `baseline.plan_feature_inputs`, for each strategy); errors before anything runs."""
+    chosen = [get_strategy(name) for name in strategies]
+    if not features:
+        if feature_options:
+            raise ValueError("feature_options apply only with features (--features NAME)")
+        return plan_inputs(chosen, "all", class_balanced)
+    if proxy_overrides:
+        raise ValueError(f"proxy recipe overrides ({', '.join(sorted(proxy_overrides))}) apply to a proxy network, "
+                         f"which features {features!r} replace: leave out --set proxy.KEY")
+    shape = (len(dataset.train_indices), *dataset.images.shape[1:])
+    wanted: set[str] = set()
+    for i, strategy in enumerate(chosen):  # the extractor's own check (shape) once: it may load weights
+        wanted |= plan_feature_inputs(strategy, "all", class_balanced, features, feature_options,
+                                      shape=shape if i == 0 else None)
+    return wanted | {"labels"}
+
+
+def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec, options: ProxyOptions,
+           features: str | None = None, feature_options: dict | None = None) -> tuple[MadeInputs, dict]:
     """(inputs, record) of the proxy for seed `seed`: loaded from its cell when a previous run
-    made it, else made and saved (arrays in train-split order)."""
+    made it, else made and saved (arrays in train-split order). With `features`, the inputs are
+    the extractor's features (`baseline.feature_inputs`, seeded by `seed`) and nothing is trained."""
     name = f"proxy-s{seed}"
     if run.cells.done(name):
         record = run.cells.record(name)
@@ -174,8 +207,15 @@ def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
         log.info("seed %d: proxy outputs loaded from %s", seed, run.cells.folder)
         return MadeInputs(arrays=arrays, train_seconds=record["train_seconds"],
                           scoring_seconds=record["scoring_seconds"], records_seconds=record["records_seconds"]), record
-    log.info("seed %d: training the proxy", seed)
-    made = make_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, spec, seed, options=options)
+    if features:
+        log.info("seed %d: %s features of the train split", seed, features)
+        made = feature_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, features,
+                              feature_options, seed)
+        run.timing.add("scoring", made.scoring_seconds)
+    else:
+        log.info("seed %d: training the proxy", seed)
+        made = make_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, spec, seed,
+                           options=options)
     record = {"seed": seed, "train_seconds": made.train_seconds, "scoring_seconds": made.scoring_seconds,
               "records_seconds": made.records_seconds, "epochs": None, "test_accuracy": None,
               "arrays": sorted(made.arrays)}
@@ -290,7 +330,8 @@ def summarize(run_dir: str | Path) -> dict:
             group = [c for (s, f, _), c in by_key.items() if s == strategy and f == fraction]
             rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full))
     return {"config": {**{k: config[k] for k in ("data", "fractions", "strategies", "seeds", "model", "preset",
-                                                 "scale_epochs", "class_balanced")}, "distill": config.get("distill")},
+                                                 "scale_epochs", "class_balanced")}, "distill": config.get("distill"),
+                       "features": config.get("features")},
             "rows": rows, "cells": cells}
 
 

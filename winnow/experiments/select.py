@@ -83,9 +83,10 @@ def select_run(
         weights, as for `winnow train`
     proxy_options : MC-dropout passes and the short runs of early_probs (`proxy.ProxyOptions`)
     on_progress : called with the trainer's progress (`winnow.progress`)
-    features, feature_options : classical features (`winnow.features`, e.g. "bovw") instead of a
-        proxy network: strategies over features (coreset, typiclust, ...) run with nothing
-        labelled, and nothing is trained (`experiments.baseline.feature_inputs`)
+    features, feature_options : an extractor's features (`winnow.features`, e.g. "bovw", or
+        "pretrained" with {"weights": PATH}) instead of a proxy network: strategies over features
+        (coreset, typiclust, ...) run with nothing labelled, and nothing is trained
+        (`experiments.baseline.feature_inputs`)
 
     Returns the final record (also in `out/final.json`); the selection is in
     `out/selected.npy` (int64 dataset indices, best first) and `out/selected.csv`.
@@ -101,12 +102,15 @@ def select_run(
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     check_no_seed(recipe_overrides, "--seed")
     seed = check_seed(seed)
+    if feature_options and not features:
+        raise ValueError("feature_options apply only with features (--features NAME)")
 
     dataset, _ = load_data(source, data_options, tested=False)
     mode = "none" if labelled is None else "all" if str(labelled) == ALL else "file"
     labelled_indices, pool_indices = _labelled_and_pool(dataset, mode, labelled)
     budget = _resolve_budget(budget, fraction, len(pool_indices), mode)
-    wanted = plan_feature_inputs(chosen, mode, class_balanced, features, feature_options) if features else \
+    wanted = plan_feature_inputs(chosen, mode, class_balanced, features, feature_options,
+                                 shape=(len(dataset.train_indices), *dataset.images.shape[1:])) if features else \
         plan_inputs([chosen], mode, class_balanced)
     # resolved before the run folder is made, so a bad name leaves nothing behind; checked even when
     # nothing is trained, so a bad --model or --set is an error rather than ignored
