@@ -115,3 +115,130 @@ def test_cutout_of_size_zero_is_the_identity_and_input_is_untouched():
     assert torch.equal(cutout(images, 0, seeded()), images)
     cutout(images, 3, seeded())
     assert torch.equal(images, torch.ones(4, 1, 5, 5))
+
+
+# ---------------------------------------------------------------- kornia ops (library_pipeline)
+
+from winnow.augment import LIBRARY_OPTIONS, apply_library, library_pipeline, mix  # noqa: E402
+from winnow.train import Recipe, _train_step  # noqa: E402
+
+# Each option at a strength with a visible effect; the mean absolute change must exceed the threshold.
+STRENGTHS = {"crop_scale": 0.3, "affine_degrees": 30.0, "affine_scale": 0.3, "affine_shear": 20.0,
+             "affine_translate": 0.2, "perspective": 0.5, "brightness": 0.5, "contrast": 0.5, "saturation": 0.8,
+             "hue": 0.3, "sharpness": 5.0, "blur_sigma": 1.5}
+VISIBLE = 0.01
+
+
+def smooth_images(count: int = 8, size: int = 16) -> torch.Tensor:
+    """(count, 3, size, size) images with structure (blobs and gradients), so every op changes them."""
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    phase = torch.rand(count, 3, 1, 1, generator=seeded(5)) * 6
+    images = 0.5 + 0.4 * torch.sin(6 * xs + 4 * ys + phase) * torch.cos(5 * ys - phase)
+    return images + 0.05 * random_images(count, 3, size, size)  # (count, 3, size, size) in [0, 1]
+
+
+def test_library_options_are_recipe_fields_off_by_default():
+    defaults = Recipe().to_dict()
+    assert set(STRENGTHS) == set(LIBRARY_OPTIONS)
+    assert all(defaults[key] == 0.0 for key in (*LIBRARY_OPTIONS, "mixup", "cutmix"))
+    assert library_pipeline(defaults, (16, 16), 3) is None
+
+
+@pytest.mark.parametrize("option", sorted(STRENGTHS))
+def test_library_op_shape_seed_and_visible_effect(option):
+    images = smooth_images()
+    pipeline = library_pipeline({option: STRENGTHS[option]}, (16, 16), 3)
+    original = images.clone()
+    out = apply_library(images, pipeline, seeded(1))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert torch.equal(images, original), "the input batch must not change"
+    assert 0 <= out.min() and out.max() <= 1
+    assert torch.equal(out, apply_library(images, pipeline, seeded(1))), "same seed, same output"
+    assert not torch.equal(out, apply_library(images, pipeline, seeded(2))), "another seed, another output"
+    assert (out - images).abs().mean() > VISIBLE, f"{option} at {STRENGTHS[option]} should change the images"
+
+
+def test_library_off_is_the_identity_and_leaves_the_global_rng():
+    images = smooth_images()
+    generator = seeded(1)
+    assert apply_library(images, library_pipeline({}, (16, 16), 3), generator) is images
+    assert torch.equal(generator.get_state(), seeded(1).get_state()), "off draws nothing"
+    state = torch.get_rng_state()
+    apply_library(images, library_pipeline({"affine_degrees": 10.0}, (16, 16), 3), seeded(1))
+    assert torch.equal(torch.get_rng_state(), state), "the global RNG is untouched"
+
+
+def test_colour_options_need_rgb():
+    with pytest.raises(ValueError, match="saturation and hue"):
+        library_pipeline({"hue": 0.1}, (16, 16), 1)
+    assert library_pipeline({"brightness": 0.1}, (16, 16), 1) is not None
+
+
+@pytest.mark.parametrize("key, value", [("crop_scale", 1.5), ("hue", 0.6), ("blur_sigma", -1.0), ("mixup", -0.1),
+                                        ("affine_scale", 1.0), ("perspective", 2.0)])
+def test_recipe_refuses_bad_strengths(key, value):
+    with pytest.raises(ValueError, match=f"recipe option {key}="):
+        Recipe(**{key: value})
+
+
+# ---------------------------------------------------------------- mixup and CutMix
+
+
+@pytest.mark.parametrize("mixup, cutmix", [(0.4, 0.0), (0.0, 1.0), (0.4, 1.0)])
+def test_mix_shape_seed_soft_targets_and_effect(mixup, cutmix):
+    images, labels = smooth_images(16), torch.arange(16) % 5
+    out, targets = mix(images, labels, 5, mixup, cutmix, seeded(1))
+    assert out.shape == images.shape and targets.shape == (16, 5)
+    assert torch.allclose(targets.sum(1), torch.ones(16)) and targets.min() >= 0
+    again, again_targets = mix(images, labels, 5, mixup, cutmix, seeded(1))
+    assert torch.equal(out, again) and torch.equal(targets, again_targets)
+    assert not torch.equal(out, mix(images, labels, 5, mixup, cutmix, seeded(2))[0])
+    change = np.mean([(mix(images, labels, 5, mixup, cutmix, seeded(s))[0] - images).abs().mean() for s in range(8)])
+    assert change > VISIBLE, "a lambda near 1 changes little; over 8 seeds the change is visible"
+    assert (targets.max(1).values < 1).any(), "some images are mixed with one of another class"
+
+
+
+def test_mix_off_gives_the_batch_and_one_hot_labels():
+    images, labels = smooth_images(4), torch.tensor([0, 2, 1, 2])
+    out, targets = mix(images, labels, 3, 0.0, 0.0, seeded(1))
+    assert out is images and torch.equal(targets, torch.nn.functional.one_hot(labels, 3).float())
+
+
+def test_mixup_blends_pairs_with_the_targets_weights():
+    images, labels = smooth_images(6), torch.arange(6)  # one class per image: the targets name the pair
+    out, targets = mix(images, labels, 6, 0.5, 0.0, seeded(3))
+    for i in range(6):
+        weights = targets[i]
+        assert torch.allclose(out[i], (weights.view(6, 1, 1, 1) * images).sum(0), atol=1e-6)
+
+
+def test_cutmix_pastes_a_box_whose_area_is_the_targets_weight():
+    images, labels = smooth_images(6), torch.arange(6)
+    out, targets = mix(images, labels, 6, 0.0, 1.0, seeded(4))
+    for i in range(6):
+        own = targets[i, i].item()
+        if own < 1:
+            kept = (out[i] == images[i]).all(0).float().mean().item()  # share of pixels still the image's own
+            assert kept == pytest.approx(own, abs=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_soft_target_loss_is_the_mixture_of_the_two_losses(smoothing):
+    """The trainer's loss on mixup targets lam a + (1 - lam) b equals lam CE(a) + (1 - lam) CE(b)
+    (with label smoothing in both), computed by hand on a tiny example."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x, lam = torch.randn(2, 4), 0.3
+    a, b = torch.tensor([0, 1]), torch.tensor([2, 1])
+    targets = lam * torch.nn.functional.one_hot(a, 3).float() + (1 - lam) * torch.nn.functional.one_hot(b, 3).float()
+    recipe = Recipe(label_smoothing=smoothing, device="cpu", mixed_precision=False)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(x), 1)
+    def smoothed_ce(labels):  # by hand: (1 - s) (-log p_y) + s mean_k(-log p_k)
+        return ((1 - smoothing) * -logp[torch.arange(2), labels] + smoothing * -logp.mean(1)).mean()
+    expected = lam * smoothed_ce(a) + (1 - lam) * smoothed_ce(b)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    optimizer.param_groups[0]["decay"] = 0.0
+    _, loss = _train_step(model, optimizer, x, a, recipe, torch.device("cpu"), targets=targets)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)

@@ -25,13 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import cutout, random_flip, random_translate
+from .augment import apply_library, cutout, library_pipeline, mix, random_flip, random_translate
 from .budget import REPLAN_AT, Budget, plan_budget
 from .budget import synchronize as _sync
 from .data.dataset import Dataset
 from .data.split import stratified_split
 
 log = logging.getLogger("winnow.train")
+
+
+# The recipe's augmentation strengths (0 = off) beyond flip, translate and cutout.
+AUGMENTATION_STRENGTHS = ("crop_scale", "affine_degrees", "affine_scale", "affine_shear", "affine_translate",
+                          "perspective", "brightness", "contrast", "saturation", "hue", "sharpness", "blur_sigma",
+                          "mixup", "cutmix")
 
 
 @dataclass
@@ -62,6 +68,21 @@ class Recipe:
     flip: bool = True
     translate: int = 2  # pixels, reflect padding
     cutout: int = 0  # square side in pixels, 0 = off
+    # kornia batch augmentations (`augment.library_pipeline`), each 0 = off, drawn per image up to the strength:
+    crop_scale: float = 0.0  # random resized crop: area in [crop_scale, 1] of the image, aspect 3/4..4/3
+    affine_degrees: float = 0.0  # random affine: rotation in [-d, d] degrees
+    affine_scale: float = 0.0  # random affine: scale in [1 - s, 1 + s]
+    affine_shear: float = 0.0  # random affine: shear in [-d, d] degrees
+    affine_translate: float = 0.0  # random affine: shift up to this fraction of the size
+    perspective: float = 0.0  # random perspective: distortion scale in (0, 1]
+    brightness: float = 0.0  # colour jitter factors; saturation and hue need RGB images
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0  # in turns, <= 0.5
+    sharpness: float = 0.0  # sharpness factor in [0, s]
+    blur_sigma: float = 0.0  # Gaussian blur, sigma in [0.1, s] pixels
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup (soft targets, `augment.mix`); with cutmix: one per batch
+    cutmix: float = 0.0  # Beta(alpha, alpha) of CutMix
     resize_schedule: str = ""  # progressive resizing, "16:2,24:3" = 2 epochs at 16 px, 3 at 24, rest full size
     input_size: int = 0  # pixels: the full size, every batch resized to it (pretrained weights' 224); 0 = the data's
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
@@ -104,6 +125,12 @@ class Recipe:
             "val_fraction": (0 <= self.val_fraction < 1, "must be in [0, 1)"),
             "translate": (self.translate >= 0, "must be >= 0"),
             "cutout": (self.cutout >= 0, "must be >= 0"),
+            **{key: (getattr(self, key) >= 0, "must be >= 0 (0 = off)") for key in AUGMENTATION_STRENGTHS},
+            "crop_scale": (0 <= self.crop_scale <= 1, "must be in (0, 1] (0 = off)"),
+            "affine_scale": (0 <= self.affine_scale < 1, "must be in [0, 1) (0 = off)"),
+            "affine_translate": (0 <= self.affine_translate <= 1, "must be in [0, 1] (0 = off)"),
+            "perspective": (0 <= self.perspective <= 1, "must be in [0, 1] (0 = off)"),
+            "hue": (0 <= self.hue <= 0.5, "must be in [0, 0.5] (0 = off)"),
             "resize_schedule": (sum(e for _, e in self.resize_stages()) <= self.epochs,
                                 f"must not last longer than epochs={self.epochs}"),
             "early_stopping_patience": (self.early_stopping_patience >= 0, "must be >= 0"),
@@ -525,6 +552,7 @@ def fit(
                                              memory_format) or [])
         hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
     optimizer = _make_optimizer(model, recipe, extra)
+    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1])
 
     n = len(train_indices)
     recipe, batch_size, steps_per_epoch, total_steps = _schedule(recipe, n)
@@ -561,9 +589,12 @@ def fit(
                 if step >= total_steps:
                     break
                 batch = order[b * batch_size : (b + 1) * batch_size]
-                x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator)
+                x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator, pipeline)
                 x = _resized(x, _train_size(step / steps_per_epoch, resize_stages) or recipe.input_size or None)
                 y = labels[batch]
+                targets = None  # soft targets (B, K) of mixup / CutMix
+                if recipe.mixup or recipe.cutmix:
+                    x, targets = mix(x, y, dataset.num_classes, recipe.mixup, recipe.cutmix, generator)
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
                 first = recipe.compile and x.shape not in compiled_shapes
@@ -571,7 +602,7 @@ def fit(
                     compiled_shapes.add(x.shape)
                     started_step = time.perf_counter()
                 logits, loss = _train_step(forward, optimizer, x, y, recipe, device, objective, hooks,
-                                           (step, total_steps))
+                                           (step, total_steps), targets)
                 hits = logits.detach().argmax(1) == y
                 if first:
                     _sync(device)
@@ -689,12 +720,14 @@ def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device,
 
 
 def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device, objective=None,
-                hooks: FeatureHooks | None = None, schedule: tuple[int, int] = (0, 1)):
+                hooks: FeatureHooks | None = None, schedule: tuple[int, int] = (0, 1), targets=None):
     """One optimisation step on the batch (x, y); returns its logits and mean loss (the
-    objective's, when there is one)."""
+    objective's, when there is one). `targets` (B, K): soft targets of mixup / CutMix to learn
+    instead of y (label smoothing then mixes them with the uniform distribution)."""
     with _autocast(device, recipe):
         logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        loss = F.cross_entropy(logits.float(), y if targets is None else targets,
+                               label_smoothing=recipe.label_smoothing)
         if objective is not None:
             loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss, *schedule))
             hooks.outputs.clear()
@@ -733,11 +766,13 @@ def _train_size(epoch: float, stages: list[tuple[int, float]]) -> int | None:
     return None
 
 
-def _augment(x: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
+def _augment(x: torch.Tensor, recipe: Recipe, generator: torch.Generator, pipeline=None) -> torch.Tensor:
+    """Flip, translate, the kornia `pipeline` (`augment.library_pipeline`), then cutout."""
     if recipe.flip:
         x = random_flip(x, generator)
     if recipe.translate:
         x = random_translate(x, recipe.translate, generator)
+    x = apply_library(x, pipeline, generator)
     if recipe.cutout:
         x = cutout(x, recipe.cutout, generator)
     return x
