@@ -111,6 +111,17 @@ CASES = [
     ("train --data digits --set input_size=-1 --out {out}", "recipe option input_size=-1 is not valid"),
     ("distill --data digits --teacher mlp --student mlp --weights {d}/missing.pt --out {out}",
      "weights {d}/missing.pt: no such file"),
+    # ------------------------------------------------ ablate
+    ("ablate --data digits --vary nope=1 --out {out}", "--vary nope: unknown recipe option"),
+    ("ablate --data digits --vary mixup=big --out {out}", "--vary mixup: 'big' is not a valid float"),
+    ("ablate --data digits --vary mixup= --out {out}", "--vary mixup: give at least one value"),
+    ("ablate --data digits --vary mixup --out {out}", "argument --vary: expected KEY=V1,V2"),
+    ("ablate --data digits --vary mixup=-1 --out {out}", "--vary mixup=-1.0: recipe option mixup=-1.0 is not valid"),
+    ("ablate --data digits --vary seed=1 --out {out}", "--vary seed: the seeds are --seeds"),
+    ("ablate --data digits --vary mixup=1 --vary mixup=2 --out {out}", "--vary mixup is given twice"),
+    ("ablate --data digits --out {out}", "--vary: give at least one KEY=V1,V2"),
+    ("ablate --data digits --base small --vary hue=0.1 --epochs 0.01 --out {out}",
+     "saturation and hue change colours: they need RGB images"),
     # ------------------------------------------------ select
     ("select --data digits --strategy random --budget abc --out {out}", "argument --budget: invalid int value"),
     ("select --data digits --strategy random --budget 0 --out {out}", "budget must be an int >= 1, got 0"),

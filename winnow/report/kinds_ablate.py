@@ -1,0 +1,86 @@
+"""The report's sections of `winnow ablate` runs: the results table, and per setting a bar of the
+mean test accuracy with ± std error bars and each seed as a dot (the base in grey)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import plots, runs
+from . import html as h
+from .kinds import difference, not_finished, stored_table, summary_text
+from .registry import Block, Context, Run, register_kind
+
+ABLATE_PNG = "ablate_results.png"
+runs.register_run_files("ablate", r"ablate_results\.png")
+
+
+def _ablate_headline(run: Run) -> str:
+    results = run.json(runs.RESULTS_JSON)
+    rows = [r for r in (results or {}).get("rows", []) if r["test_accuracy"]["n"]]
+    base = next((r for r in rows if r["vs_base"] is None), None)
+    varied = [r for r in rows if r["vs_base"] is not None]
+    if base is None or not varied:
+        return "not finished"
+    best = max(varied, key=lambda r: r["vs_base"]["mean"])
+    return (f"base {summary_text(base['test_accuracy'])}; best {best['setting']} "
+            f"{summary_text(best['test_accuracy'])} ({100 * best['vs_base']['mean']:+.2f} points)")
+
+
+def plot_ablation(results: dict, path: str | Path | None = None) -> bytes:
+    """Test accuracy (%) per setting: bars of the mean with ± one std error bars, each seed's
+    accuracy as a dot; the base grey."""
+    import matplotlib
+
+    rows = [r for r in results["rows"] if r["test_accuracy"]["n"]]
+    per_seed = {}
+    for cell in results["cells"]:
+        per_seed.setdefault(cell["setting"], []).append(100 * cell["test_accuracy"])
+    with matplotlib.rc_context(plots.REPORT_STYLE):
+        figure, (axes,) = plots._report_figure(max(4.0, 1.0 * len(rows) + 1.5), 3.4)
+        tops, bottoms = [], []
+        for x, row in enumerate(rows):
+            mean, std = 100 * row["test_accuracy"]["mean"], 100 * row["test_accuracy"]["std"]
+            colour = "#8a94a6" if row["vs_base"] is None else plots.PALETTE[x % len(plots.PALETTE)]
+            axes.bar([x], [mean], width=0.7, yerr=[std], capsize=3, color=colour,
+                     error_kw={"elinewidth": 1, "ecolor": "#2b303a"})
+            axes.text(x, mean + std + 0.1, f"{mean:.2f}", ha="center", va="bottom", fontsize=7, color="#454c59")
+            dots = per_seed.get(row["setting"], [])
+            axes.plot([x] * len(dots), dots, linestyle="none", marker="o", markersize=3, color="#1d2330")
+            tops.append(max([mean + std, *dots]))
+            bottoms.append(min([mean - std, *dots]))
+        if rows:
+            low, high = min(bottoms), max(tops)
+            margin = max(0.5, 0.35 * (high - low))
+            axes.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
+        axes.set_xticks(range(len(rows)), [r["setting"] for r in rows], rotation=15, ha="right")
+        axes.set(title="Test accuracy per setting (mean ± std over seeds; dots: seeds)", ylabel="test accuracy (%)")
+        axes.grid(axis="x", visible=False)
+        return plots._finish(figure, path)
+
+
+@register_kind("ablate", "ablation", headline=_ablate_headline,
+               compare=lambda group, context: _compare_ablate(group, context))
+def ablate_sections(run: Run, context: Context) -> list[Block]:
+    results = run.json(runs.RESULTS_JSON)
+    if results is None:
+        return not_finished(run, "cells")
+    base = results["rows"][0]
+    items = [(summary_text(base["test_accuracy"]), "base test accuracy %"),
+             (str(len(results["rows"]) - 1), "settings varied (one factor at a time)"),
+             (str(len(results["config"]["seeds"])), "seeds")]
+    return [Block("Results", h.cards(items) + stored_table(results) + h.note(
+                "Green: the whole interval is above 0; red: below.")),
+            Block("Settings against the base", context.figure(
+                run, ABLATE_PNG, lambda p: plot_ablation(results, p),
+                "Test accuracy of the base (grey) and of each setting (the base with one option changed); bars: "
+                "mean ± std over seeds, dots: each seed. The accuracy axis is zoomed to the values shown."))]
+
+
+def _compare_ablate(group: list[Run], context: Context) -> list[Block]:
+    rows = []
+    for run in group:
+        for row in (run.json(runs.RESULTS_JSON) or {}).get("rows", []):
+            rows.append([run.name, row["setting"], summary_text(row["test_accuracy"]),
+                         str(row["test_accuracy"]["n"]), difference(row.get("vs_base"))])
+    return [Block("Results side by side", h.table(["run", "setting", "test accuracy %", "seeds",
+                                                   "vs base (95 % CI)"], rows, align="llrrr"))]
