@@ -137,6 +137,8 @@ CASES = [
     ("select --data digits --strategy nope --budget 5 --out {out}", "unknown strategy 'nope'"),
     ("select --data digits --strategy margin --budget 5 --out {out}",
      "strategy 'margin' needs probs from a proxy model"),
+    ("select --data digits --budget 5 --out {out}",
+     "--strategy is required (it has a default only with --labelled all: self_confidence)"),
     ("select --data digits --strategy self_confidence --labelled {d}/few.csv --budget 5 --out {out}",
      "strategy 'self_confidence' needs labels"),
     ("select --data digits --strategy random --class-balanced --budget 5 --out {out}",

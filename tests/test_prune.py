@@ -286,8 +286,8 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
     printed = capsys.readouterr().out
     assert " 90.00 " in printed and "±" not in printed.split("seeds")[-1]  # one seed: the value alone
     assert "all 1 cells already done" in printed
-    main(["prune", "--fractions", "0.5", "--strategies", "random", "--seeds", "4,7", "--out", str(tmp_path / "y")])
-    assert seen["seeds"] == [4, 7]
+    main(["prune", "--fractions", "0.5", "--seeds", "4,7", "--out", str(tmp_path / "y")])
+    assert seen["seeds"] == [4, 7] and seen["strategies"] == ["random", "self_confidence"]  # the default
     assert seen["distill"] is None and seen["distill_options"] is None and seen["features"] is None
     main(["prune", "--fractions", "0.5", "--strategies", "coreset", "--features", "tiny", "--set", "features.size=8",
           "--out", str(tmp_path / "f")])

@@ -195,6 +195,10 @@ def test_pruning_with_labelled_all_gives_the_strategy_the_labels(tmp_path, digit
                             seed=0, keep="easy")]
     assert np.load(out / runs.SELECTED_NPY).tolist() == expected.tolist()
     assert runs.read_json(out / runs.CONFIG)["options"] == {"keep": "easy"}
+    # without --strategy, --labelled all prunes with the default: self_confidence, keep auto (20 of 1 347: easy)
+    code, default = run_select(tmp_path / "default", "--budget", "20", "--labelled", "all", "--epochs", "1")
+    assert code == 0 and runs.read_json(default / runs.CONFIG)["strategy"] == "self_confidence"
+    assert np.load(default / runs.SELECTED_NPY).tolist() == expected.tolist()
 
 
 def test_bald_uses_the_mc_dropout_passes_of_the_saved_proxy(tmp_path, digits, labelled, pool):

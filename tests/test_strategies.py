@@ -105,7 +105,8 @@ def test_contract_one_class_pool(name):
 def test_contract_chunked_equals_whole(name):
     inputs = make_pool(40)
     if get_strategy(name).kind == "score":
-        np.testing.assert_allclose(compute_scores(name, inputs, chunk_size=7), compute_scores(name, inputs), rtol=1e-6)
+        np.testing.assert_allclose(compute_scores(name, inputs, budget=12, chunk_size=7),
+                                   compute_scores(name, inputs, budget=12), rtol=1e-6)
     assert np.array_equal(select(name, inputs, 12, chunk_size=7), select(name, inputs, 12))
 
 
@@ -276,11 +277,12 @@ def test_fit_temperature_recovers_the_temperature_that_made_the_labels(true_temp
         select("least_confidence", StrategyInputs(probs=probs), 3, temperature="fit")
 
 
-def test_self_confidence_keeps_hard_examples_by_default():
+def test_self_confidence_keeps_hard_or_easy_examples():
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
     labels = np.array([0, 1, 1, 0])  # p[label] = 0.9, 0.2, 0.6, 0.3
     inputs = StrategyInputs(probs=probs, labels=labels)
-    assert select("self_confidence", inputs, 4).tolist() == [1, 3, 2, 0]
+    assert select("self_confidence", inputs, 4, keep="hard").tolist() == [1, 3, 2, 0]
+    assert select("self_confidence", inputs, 4).tolist() == [0, 2, 3, 1]  # auto: 2 a class kept is scarce
     assert select("self_confidence", inputs, 4, keep="easy").tolist() == [0, 2, 3, 1]
 
 

@@ -751,8 +751,8 @@ def _plan_budget(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, r
 
 
 def _resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    """The batch at `size` pixels (progressive resizing); None = as it is."""
-    if size is None:
+    """The batch at `size` pixels (progressive resizing, `input_size`); None = as it is."""
+    if size is None or x.shape[-2:] == (size, size):
         return x
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
 

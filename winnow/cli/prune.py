@@ -12,14 +12,17 @@ SETTINGS = SettingParts(proxy=True, strategy="many", features=True,
 
 def add_arguments(parser) -> None:
     from ..strategies import list_strategies
+    from ..strategies.pruning import DEFAULT as PRUNE_DEFAULT
 
     add_data_options(parser)
     group = parser.add_argument_group("comparison")
     group.add_argument("--fractions", required=True, type=float_list, metavar="F,F",
                        help="shares of the train split to keep, each in (0, 1), e.g. 0.3,0.5")
-    group.add_argument("--strategies", required=True, type=name_list, metavar="NAME,NAME",
+    group.add_argument("--strategies", default=["random", PRUNE_DEFAULT], type=name_list, metavar="NAME,NAME",
                        help=f"strategies to compare (include random for the paired differences): "
-                            f"{', '.join(list_strategies())}; their options are --set strategy.NAME.KEY=VALUE")
+                            f"{', '.join(list_strategies())}; their options are --set strategy.NAME.KEY=VALUE "
+                            f"(default random,{PRUNE_DEFAULT}: {PRUNE_DEFAULT} keeps the hard or the easy end by how "
+                            "much is kept)")
     group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
     group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")

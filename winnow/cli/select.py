@@ -12,11 +12,14 @@ SETTINGS = SettingParts(strategy="one", features=True,
 
 def add_arguments(parser) -> None:
     from ..strategies import list_strategies
+    from ..strategies.pruning import DEFAULT as PRUNE_DEFAULT
 
     add_data_options(parser)
     group = parser.add_argument_group("selection")
-    group.add_argument("--strategy", required=True, metavar="NAME",
-                       help=f"one of: {', '.join(list_strategies())}; its options are --set strategy.KEY=VALUE")
+    group.add_argument("--strategy", metavar="NAME",
+                       help=f"one of: {', '.join(list_strategies())}; its options are --set strategy.KEY=VALUE "
+                            f"(default with --labelled all: {PRUNE_DEFAULT}, which keeps the hard or the easy end "
+                            "by how much is kept; otherwise required)")
     size = group.add_mutually_exclusive_group(required=True)
     size.add_argument("--budget", type=int, metavar="N", help="how many samples to select")
     size.add_argument("--fraction", type=float, metavar="F", help="the share of the pool to select, in (0, 1]")
@@ -53,7 +56,13 @@ def add_arguments(parser) -> None:
                 "cifar10:~/data --strategy self_confidence --fraction 0.5 --labelled all --out runs/prune50")
 def select(args) -> int:
     from ..experiments.select import select_run
+    from ..strategies.pruning import DEFAULT as PRUNE_DEFAULT
 
+    if args.strategy is None:
+        if args.labelled != "all":
+            raise ValueError("--strategy is required (it has a default only with --labelled all: "
+                             f"{PRUNE_DEFAULT})")
+        args.strategy = PRUNE_DEFAULT
     settings = SETTINGS.parse(args.settings, strategy=args.strategy, features=args.features)
     seed = 0 if args.seed is None else args.seed
     final = select_run(args.data, args.out, strategy=args.strategy, budget=args.budget, fraction=args.fraction,

@@ -8,8 +8,12 @@ A pruning run keeps the top-scored samples (the same `select` as active learning
 - keep="easy" keeps the easiest first, which the theory of Sorscher et al. (NeurIPS 2022) says
   wins when data is scarce; on a 9 500-image photo set, keeping the hardest half lost 6.5
   points to random (issue 16).
-- keep="auto" chooses from how much is kept (`auto_keep`): "hard" when at least
-  `AUTO_HARD_PER_CLASS` samples per class and half the set are kept, else "easy".
+- keep="auto" (the default) chooses from how much is kept (`auto_keep`): "hard" when at least
+  `AUTO_HARD_PER_CLASS` samples per class and half the set are kept, else "easy". On all of
+  CIFAR-10 it keeps the hard half; on a scarce 5 000 of it, the easy end (BENCHMARKS.md).
+
+`DEFAULT` is the pruning strategy `winnow prune` and `winnow select --labelled all` use when none
+is named: self_confidence with keep="auto".
 
 `ccs` (coverage-centric coreset selection, Zheng et al. ICLR 2023) keeps a spread of
 difficulties instead of one end: it is the choice when much is pruned.
@@ -22,6 +26,7 @@ import numpy as np
 from ._arrays import order_to_scores, rng
 from .registry import register_strategy
 
+DEFAULT = "self_confidence"
 AUTO_HARD_PER_CLASS = 1000  # keep="auto" keeps the hard end from this many kept samples per class ...
 AUTO_HARD_FRACTION = 0.5  # ... and this share of the set kept; else the easy end
 
@@ -50,27 +55,28 @@ def _classes(labels: np.ndarray | None, num_classes: int | None) -> int | None:
 
 
 @register_strategy("self_confidence", needs=("probs", "labels"))
-def self_confidence(probs, labels, budget, num_classes, *, keep="hard"):
-    """Keep by the probability of the given label p[label]: keep="hard" (default) scores
-    1 - p[label], so low-confidence (hard, ambiguous, possibly mislabelled) samples are kept
-    first; keep="easy" scores p[label], so the most confidently right samples are kept first."""
+def self_confidence(probs, labels, budget, num_classes, *, keep="auto"):
+    """Keep by the probability of the given label p[label]: keep="hard" scores 1 - p[label], so
+    low-confidence (hard, ambiguous, possibly mislabelled) samples are kept first; keep="easy"
+    scores p[label], so the most confidently right samples are kept first; keep="auto" (default)
+    one of the two by `auto_keep`."""
     given = np.asarray(probs, dtype=np.float64)[np.arange(len(labels)), labels]
     return _kept(1.0 - given, keep, budget, num_classes)
 
 
 @register_strategy("el2n", needs=("early_probs", "labels"))
-def el2n(early_probs, labels, budget, num_classes, *, keep="hard"):
+def el2n(early_probs, labels, budget, num_classes, *, keep="auto"):
     """EL2N (Paul et al. 2021): the L2 norm of the error vector p - onehot(label) early in
     training, averaged over R short runs. early_probs : (R, N, K). A high norm is a sample the
-    network has not fitted yet (hard or mislabelled); keep="hard" (default) keeps those first,
-    keep="easy" the lowest norms first."""
+    network has not fitted yet (hard or mislabelled); keep="hard" keeps those first, keep="easy"
+    the lowest norms first, keep="auto" (default) one of the two by `auto_keep`."""
     errors = np.asarray(early_probs, dtype=np.float64).copy()  # (R, N, K)
     errors[:, np.arange(len(labels)), labels] -= 1
     return _kept(np.sqrt((errors**2).sum(-1)).mean(0), keep, budget, num_classes)
 
 
 @register_strategy("forgetting", needs=("correct_history",), optional=("labels",))
-def forgetting(correct_history, labels=None, budget=None, num_classes=None, *, keep="hard"):
+def forgetting(correct_history, labels=None, budget=None, num_classes=None, *, keep="auto"):
     """Forgetting events (Toneva et al. 2019) over a training run: how often a sample classified
     correctly when it was trained on is classified wrongly the next time it is trained on.
 
@@ -78,8 +84,9 @@ def forgetting(correct_history, labels=None, budget=None, num_classes=None, *, k
     Score = events + (1 - share of right presentations) / 2, so samples with more forgetting
     events are kept first and, among equal counts, the ones right less often. A sample never
     classified right (or never trained on) counts as forgotten in every epoch (E events): with
-    keep="hard" (default) the unlearnt are kept first and the unforgettable (always right)
-    last, as in the paper; keep="easy" reverses the order.
+    keep="hard" the unlearnt are kept first and the unforgettable (always right) last, as in
+    the paper; keep="easy" reverses the order; keep="auto" (default) is one of the two by
+    `auto_keep` (the classes counted from `labels` when given).
     """
     history = np.asarray(correct_history)  # (E, N)
     events = np.zeros(history.shape[1])
@@ -106,7 +113,7 @@ def ccs(probs, labels, inputs, budget, seed, chunk_size, *, score="self_confiden
 
     score : a registered score strategy whose pick-first end is the hard end (default
         self_confidence, i.e. 1 - p[label]; el2n or forgetting when their inputs are made, margin,
-        entropy, ...); score_options : its options
+        entropy, ...); score_options : its options (a pruning score's keep is "hard" unless given)
     beta : the share dropped as the hardest; "auto" drops none when at least half is kept, 10 %
         when a fifth to a half is kept, 30 % below a fifth (the paper raises the cut-off with the
         pruning rate)
@@ -122,7 +129,10 @@ def ccs(probs, labels, inputs, budget, seed, chunk_size, *, score="self_confiden
         beta = 0.0 if budget >= 0.5 * n else 0.1 if budget >= 0.2 * n else 0.3
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
         raise ValueError(f"option beta must be 'auto' or a share in [0, 1), got {beta!r}")
-    hardness = compute_scores(score, inputs, seed=seed, chunk_size=chunk_size, **(score_options or {}))
+    from .registry import get_strategy
+
+    score_options = {**({"keep": "hard"} if "keep" in get_strategy(score).options else {}), **(score_options or {})}
+    hardness = compute_scores(score, inputs, seed=seed, chunk_size=chunk_size, **score_options)
     order = np.lexsort((rng(seed, 7).permutation(n), -hardness))  # hardest first, ties at random
     cut = min(int(beta * n), n - budget)  # never drop so many that the budget cannot be met
     rest = order[cut:]
