@@ -451,3 +451,32 @@ def plot_learning_curve_comparison(results_by_run: dict[str, dict], path: str | 
 def _short(name: str, width: int = 16) -> str:
     name = str(name)
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def plot_seed_bars(bars: list[dict], title: str, path: str | Path | None = None, bar_width: float = 1.0) -> bytes:
+    """Test accuracy (%) per setting: a bar of the mean with a ± one std error bar, the mean
+    written above it, and each seed's accuracy as a dot.
+
+    bars : dicts with label, mean and std (in %), dots (each seed's %, may be empty) and colour
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (axes,) = _report_figure(max(4.0, bar_width * len(bars) + 1.5), 3.4)
+        tops, bottoms = [], []
+        for x, bar in enumerate(bars):
+            mean, std, dots = bar["mean"], bar["std"], bar["dots"]
+            axes.bar([x], [mean], width=0.7, yerr=[std], capsize=3, color=bar["colour"],
+                     error_kw={"elinewidth": 1, "ecolor": "#2b303a"})
+            axes.text(x, mean + std + 0.1, f"{mean:.2f}", ha="center", va="bottom", fontsize=7, color="#454c59")
+            axes.plot([x] * len(dots), dots, linestyle="none", marker="o", markersize=3, color="#1d2330")
+            tops.append(max([mean + std, *dots]))
+            bottoms.append(min([mean - std, *dots]))
+        if bars:
+            low, high = min(bottoms), max(tops)
+            margin = max(0.5, 0.35 * (high - low))
+            axes.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
+        axes.set_xticks(range(len(bars)), [bar["label"] for bar in bars], rotation=15, ha="right")
+        axes.set(title=title, ylabel="test accuracy (%)")
+        axes.grid(axis="x", visible=False)
+        return _finish(figure, path)

@@ -29,33 +29,14 @@ def _ablate_headline(run: Run) -> str:
 def plot_ablation(results: dict, path: str | Path | None = None) -> bytes:
     """Test accuracy (%) per setting: bars of the mean with ± one std error bars, each seed's
     accuracy as a dot; the base grey."""
-    import matplotlib
-
-    rows = [r for r in results["rows"] if r["test_accuracy"]["n"]]
     per_seed = {}
     for cell in results["cells"]:
         per_seed.setdefault(cell["setting"], []).append(100 * cell["test_accuracy"])
-    with matplotlib.rc_context(plots.REPORT_STYLE):
-        figure, (axes,) = plots._report_figure(max(4.0, 1.0 * len(rows) + 1.5), 3.4)
-        tops, bottoms = [], []
-        for x, row in enumerate(rows):
-            mean, std = 100 * row["test_accuracy"]["mean"], 100 * row["test_accuracy"]["std"]
-            colour = "#8a94a6" if row["vs_base"] is None else plots.PALETTE[x % len(plots.PALETTE)]
-            axes.bar([x], [mean], width=0.7, yerr=[std], capsize=3, color=colour,
-                     error_kw={"elinewidth": 1, "ecolor": "#2b303a"})
-            axes.text(x, mean + std + 0.1, f"{mean:.2f}", ha="center", va="bottom", fontsize=7, color="#454c59")
-            dots = per_seed.get(row["setting"], [])
-            axes.plot([x] * len(dots), dots, linestyle="none", marker="o", markersize=3, color="#1d2330")
-            tops.append(max([mean + std, *dots]))
-            bottoms.append(min([mean - std, *dots]))
-        if rows:
-            low, high = min(bottoms), max(tops)
-            margin = max(0.5, 0.35 * (high - low))
-            axes.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
-        axes.set_xticks(range(len(rows)), [r["setting"] for r in rows], rotation=15, ha="right")
-        axes.set(title="Test accuracy per setting (mean ± std over seeds; dots: seeds)", ylabel="test accuracy (%)")
-        axes.grid(axis="x", visible=False)
-        return plots._finish(figure, path)
+    bars = [{"label": row["setting"], "mean": 100 * row["test_accuracy"]["mean"],
+             "std": 100 * row["test_accuracy"]["std"], "dots": per_seed.get(row["setting"], []),
+             "colour": "#8a94a6" if row["vs_base"] is None else plots.PALETTE[x % len(plots.PALETTE)]}
+            for x, row in enumerate(r for r in results["rows"] if r["test_accuracy"]["n"])]
+    return plots.plot_seed_bars(bars, "Test accuracy per setting (mean ± std over seeds; dots: seeds)", path)
 
 
 @register_kind("ablate", "ablation", headline=_ablate_headline,

@@ -45,34 +45,16 @@ def _distill_headline(run: Run) -> str:
 def plot_distill_results(results: dict, path: str | Path | None = None) -> bytes:
     """Test accuracy (%) of the teacher, the student alone and each distilled student: bars of
     the mean with ± one std error bars, each seed's accuracy as a dot."""
-    import matplotlib
-
-    rows = [r for r in results["rows"] if r["test_accuracy"]["n"]]
     per_seed = {}
     for cell in results["cells"]:
         per_seed.setdefault(cell["loss"], []).append(100 * cell["test_accuracy"])
-    with matplotlib.rc_context(plots.REPORT_STYLE):
-        figure, (axes,) = plots._report_figure(max(4.0, 1.3 * len(rows) + 1.5), 3.4)
-        tops, bottoms = [], []
-        for x, row in enumerate(rows):
-            mean, std = 100 * row["test_accuracy"]["mean"], 100 * row["test_accuracy"]["std"]
-            colour = plots.NEUTRAL if row["role"] == "teacher" else (
-                "#8a94a6" if row["loss"] is None else plots.PALETTE[x % len(plots.PALETTE)])
-            axes.bar([x], [mean], width=0.7, yerr=[std], capsize=3, color=colour,
-                     error_kw={"elinewidth": 1, "ecolor": "#2b303a"})
-            axes.text(x, mean + std + 0.1, f"{mean:.2f}", ha="center", va="bottom", fontsize=7, color="#454c59")
-            dots = [] if row["role"] == "teacher" else per_seed.get(row["loss"], [])
-            axes.plot([x] * len(dots), dots, linestyle="none", marker="o", markersize=3, color="#1d2330")
-            tops.append(max([mean + std, *dots]))
-            bottoms.append(min([mean - std, *dots]))
-        if rows:
-            low, high = min(bottoms), max(tops)
-            margin = max(0.5, 0.35 * (high - low))
-            axes.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
-        axes.set_xticks(range(len(rows)), [_row_label(r) for r in rows], rotation=15, ha="right")
-        axes.set(title="Test accuracy (mean ± std over seeds; dots: seeds)", ylabel="test accuracy (%)")
-        axes.grid(axis="x", visible=False)
-        return plots._finish(figure, path)
+    bars = [{"label": _row_label(row), "mean": 100 * row["test_accuracy"]["mean"],
+             "std": 100 * row["test_accuracy"]["std"],
+             "dots": [] if row["role"] == "teacher" else per_seed.get(row["loss"], []),
+             "colour": plots.NEUTRAL if row["role"] == "teacher" else (
+                 "#8a94a6" if row["loss"] is None else plots.PALETTE[x % len(plots.PALETTE)])}
+            for x, row in enumerate(r for r in results["rows"] if r["test_accuracy"]["n"])]
+    return plots.plot_seed_bars(bars, "Test accuracy (mean ± std over seeds; dots: seeds)", path, bar_width=1.3)
 
 
 @register_kind("distill", "distillation run", headline=_distill_headline,
