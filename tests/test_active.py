@@ -15,7 +15,7 @@ from PIL import Image
 
 from winnow import runs
 from winnow.cli import main
-from winnow.data import from_arrays, load
+from winnow.data import load
 from winnow.experiments.active import al_run, initial_set, summarize
 from winnow.models import create_model
 from winnow.strategies import StrategyInputs, select
@@ -167,16 +167,11 @@ def test_pool_subset_limits_where_picks_come_from(tmp_path, digits, one_thread):
     assert len(picks) == 10 and np.isin(picks, subset).all()
 
 
-def two_clusters(per_cluster: int = 12, size: int = 16):
-    """Two clusters of very different images, a class each (left-to-right ramps, checkerboards),
-    with a little noise; every 4th image is test."""
-    rng = np.random.default_rng(0)
-    ramp = np.tile(np.linspace(0, 220, size), (size, 1))
-    board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
-    labels = np.repeat([0, 1], per_cluster)
-    images = np.stack([(ramp if label == 0 else board) + rng.integers(0, 30, (size, size)) for label in labels])
-    return from_arrays(images[:, None].clip(0, 255).astype(np.uint8), labels, ["ramp", "board"],
-                       test_indices=np.arange(0, len(labels), 4))
+def two_clusters():
+    """The ramps and checkerboards of test_baseline: 12 of each, 16 px, every 4th image test."""
+    from test_baseline import two_clusters as clusters
+
+    return clusters(per_cluster=12, size=16, test_every=4)
 
 
 COLD = dict(initial=2, budget=2, cycles=2, strategies=["random", "coreset"], initial_strategy="typiclust",

@@ -354,17 +354,17 @@ def test_pretrained_weights_that_do_not_fit_name_the_option_model(resnet18_file)
         extractor.check((2, 3, 16, 16))
 
 
-def two_clusters(per_cluster: int = 10, size: int = 24):
+def two_clusters(per_cluster: int = 10, size: int = 24, test_every: int = 5):
     """Two clusters of very different images, a class each: left-to-right ramps and checkerboards,
-    with a little noise; every 5th image is test."""
+    with a little noise; every `test_every`-th image is test. (Also the cold-start data of
+    test_active and test_prune.)"""
     rng = np.random.default_rng(0)
     ramp = np.tile(np.linspace(0, 220, size), (size, 1))
     board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
-    images = [(ramp if label == 0 else board) + rng.integers(0, 30, (size, size))
-              for label in np.repeat([0, 1], per_cluster)]
-    images = np.stack(images)[:, None].clip(0, 255).astype(np.uint8)  # (N, 1, S, S)
     labels = np.repeat([0, 1], per_cluster)
-    return from_arrays(images, labels, ["ramp", "board"], test_indices=np.arange(0, len(labels), 5))
+    images = np.stack([(ramp if label == 0 else board) + rng.integers(0, 30, (size, size)) for label in labels])
+    return from_arrays(images[:, None].clip(0, 255).astype(np.uint8), labels, ["ramp", "board"],
+                       test_indices=np.arange(0, len(labels), test_every))
 
 
 def test_typiclust_on_tiny_features_takes_one_image_of_each_cluster(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 import winnow.experiments.prune as prune_experiment
 from winnow import runs
 from winnow.cli import main
+from test_active import two_clusters
 from winnow.data import load
 from winnow.experiments.prune import prune_run, summarize
 from winnow.stats import paired_difference
@@ -185,20 +186,6 @@ def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments,
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         prune_run("digits", tmp_path / "run", **call)
     assert not (tmp_path / "run").exists()
-
-
-def two_clusters(per_cluster: int = 12, size: int = 16):
-    """Two clusters of very different images, a class each (left-to-right ramps, checkerboards),
-    with a little noise; every 4th image is test."""
-    from winnow.data import from_arrays
-
-    rng = np.random.default_rng(0)
-    ramp = np.tile(np.linspace(0, 220, size), (size, 1))
-    board = 220.0 * ((np.arange(size)[:, None] // 4 + np.arange(size)[None, :] // 4) % 2)
-    labels = np.repeat([0, 1], per_cluster)
-    images = np.stack([(ramp if label == 0 else board) + rng.integers(0, 30, (size, size)) for label in labels])
-    return from_arrays(images[:, None].clip(0, 255).astype(np.uint8), labels, ["ramp", "board"],
-                       test_indices=np.arange(0, len(labels), 4))
 
 
 def test_features_replace_the_proxy_for_strategies_over_features(tmp_path, one_thread):
