@@ -75,6 +75,7 @@ def test_the_report_shows_the_bar_chart(ablated, tmp_path):
     out, _ = ablated
     page = write_report([out], tmp_path / "report.html").read_text()
     assert "ablation" in page and "Settings against the base" in page and "mixup=0.2" in page
+    assert "Augmented examples" in page and "as a training step of each setting sees them" in page
     assert (out / "ablate_results.png").is_file()
 
 
@@ -104,3 +105,48 @@ def test_ablate_command_line(tmp_path, capsys, one_thread):
     assert main(["ablate", "--base", "small", "--vary", "flip=maybe", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--vary flip: 'maybe' is not a valid bool" in err and err.count("\n") == 1
+
+
+def test_the_run_shows_each_settings_augmentation_of_the_same_images(ablated):
+    from PIL import Image
+
+    from winnow.plots import sheet_size
+
+    out, _ = ablated
+    settings = 1 + sum(len(values) for _, values in runs.read_json(out / "config.json")["vary"])
+    sheet = Image.open(out / "augmented_examples.png")
+    assert sheet.size == sheet_size((1 + settings) * 6, columns=6)  # the originals, then each setting; six each
+
+
+def test_combined_settings_change_several_options_together(tmp_path, one_thread):
+    out = tmp_path / "combined"
+    results = ablate_run("digits", out, base="small", vary={"mixup": [0.2]}, combine=[{"mixup": 0.2, "flip": False}],
+                         seeds=[0], recipe_overrides={"epochs": 1, "device": "cpu"})
+    assert [row["setting"] for row in results["rows"]] == ["base", "mixup=0.2", "mixup=0.2+flip=false"]
+    record = runs.Cells(out).records()[cell_name("mixup=0.2+flip=false", 0)]
+    assert record["changes"] == {"mixup": 0.2, "flip": False}
+    more = ablate_run("digits", out, base="small", vary={"mixup": [0.2]}, seeds=[0],
+                      combine=[{"mixup": 0.2, "flip": False}, {"cutmix": 1.0, "flip": False}],
+                      recipe_overrides={"epochs": 1, "device": "cpu"})
+    assert more["cells_run"] == 1 and more["rows"][-1]["setting"] == "cutmix=1.0+flip=false"
+
+
+@pytest.mark.parametrize("combine, message", [
+    ([{"mixup": 0.2}], "--combine 'mixup=0.2': give two or more"),
+    ([{"mixup": 0.2, "nope": 1}], "--combine nope: unknown recipe option"),
+    ([{"mixup": 0.2, "flip": False}, {"mixup": 0.2, "flip": False}], "--combine mixup=0.2+flip=false is given twice"),
+    ([{"mixup": -1.0, "flip": False}], "--combine mixup=-1.0+flip=false: recipe option mixup=-1.0 is not valid"),
+])
+def test_bad_combinations_fail_before_any_training(combine, message, tmp_path):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        ablate_run("digits", tmp_path / "x", base="small", vary={}, combine=combine, seeds=[0])
+    assert not (tmp_path / "x").exists()
+
+
+def test_combine_on_the_command_line(tmp_path, capsys):
+    assert main(["ablate", "--base", "small", "--combine", "mixup=0.2+flip=maybe", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "--combine flip: 'maybe' is not a valid bool" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main(["ablate", "--base", "small", "--combine", "mixup=0.2+", "--out", str(tmp_path / "c")])
+    assert "--combine: expected KEY=V+KEY=V" in capsys.readouterr().err

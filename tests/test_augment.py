@@ -242,3 +242,21 @@ def test_soft_target_loss_is_the_mixture_of_the_two_losses(smoothing):
     optimizer.param_groups[0]["decay"] = 0.0
     _, loss = _train_step(model, optimizer, x, a, recipe, torch.device("cpu"), targets=targets)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_augmented_examples_show_what_a_training_step_sees():
+    from winnow.data import from_arrays
+    from winnow.train import augmented_examples
+
+    images = (smooth_images(12) * 255).round().to(torch.uint8)
+    dataset = from_arrays(images, torch.arange(12) % 3, ["a", "b", "c"])
+    plain = Recipe(flip=False, translate=0, seed=0)
+    assert torch.equal(augmented_examples(dataset, [3, 5], plain), images[[3, 5]])  # nothing on: the images
+    flipped = augmented_examples(dataset, np.arange(12), plain.replace(flip=True))
+    mirrored = [torch.equal(flipped[i], images[i].flip(-1)) for i in range(12)]
+    assert all(m or torch.equal(flipped[i], images[i]) for i, m in enumerate(mirrored))
+    assert 0 < sum(mirrored) < 12
+    assert torch.equal(flipped, augmented_examples(dataset, np.arange(12), plain.replace(flip=True)))  # the seed
+    blended = augmented_examples(dataset, np.arange(12), plain.replace(mixup=1.0)).float()
+    low, high = images.float().min(0).values - 1, images.float().max(0).values + 1
+    assert not torch.equal(blended, images.float()) and bool(((blended >= low) & (blended <= high)).all())

@@ -779,6 +779,21 @@ def _augment(x: torch.Tensor, recipe: Recipe, generator: torch.Generator, pipeli
 
 
 @torch.no_grad()
+def augmented_examples(dataset: Dataset, indices, recipe: Recipe) -> torch.Tensor:
+    """What a training step of `recipe` makes of `dataset[indices]` (uint8 (B, C, H, W), before
+    any resizing): flip, translate, the kornia ops, cutout, then mixup/CutMix within the batch,
+    drawn under the recipe's seed. For showing an augmentation, not for training."""
+    indices = torch.as_tensor(_check_indices(dataset, indices, "indices"))
+    generator = torch.Generator().manual_seed(recipe.seed)
+    images = dataset.images[indices]
+    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1])
+    x = _augment(_to_float(images, False), recipe, generator, pipeline)
+    if recipe.mixup or recipe.cutmix:
+        x, _ = mix(x, dataset.labels[indices], dataset.num_classes, recipe.mixup, recipe.cutmix, generator)
+    return x.mul(255).round_().clamp_(0, 255).to(torch.uint8).contiguous()
+
+
+@torch.no_grad()
 def _decoupled_decay(optimizer: torch.optim.Optimizer) -> None:
     for g in optimizer.param_groups:
         if g["decay"]:

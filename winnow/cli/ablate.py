@@ -19,6 +19,33 @@ def vary_option(text: str) -> tuple[str, list[str]]:
     return key.strip(), [part.strip() for part in values.split(",") if part.strip()]
 
 
+def combine_option(text: str) -> list[tuple[str, str]]:
+    """KEY=V+KEY=V as [(KEY, V), ...] (the values typed later, by the recipe field)."""
+    pairs = [part.strip().partition("=") for part in text.split("+")]
+    if any(not sign or not key.strip() or not value.strip() for key, sign, value in pairs):
+        raise argparse.ArgumentTypeError(f"expected KEY=V+KEY=V, e.g. affine_degrees=15+crop_scale=0.35, got {text!r}")
+    return [(key.strip(), value.strip()) for key, _, value in pairs]
+
+
+def typed_combine(combos: list[list[tuple[str, str]]]) -> list[dict]:
+    """--combine as [{key: typed value}]; errors name --combine (an unknown key, a key twice in
+    one combination, a value not of the field's type)."""
+    typed = []
+    for pairs in combos:
+        changes = {}
+        for key, value in pairs:
+            if key not in recipe_keys():
+                raise ValueError(f"--combine {key}: unknown recipe option; known: {', '.join(recipe_keys())}")
+            if key in changes:
+                raise ValueError(f"--combine: {key} is given twice in one combination")
+            try:
+                changes[key] = _recipe_value(key, key, value)
+            except ValueError as error:
+                raise ValueError(str(error).replace("--set ", "--combine ", 1)) from None
+        typed.append(changes)
+    return typed
+
+
 def typed_vary(pairs: list[tuple[str, list[str]]]) -> dict[str, list]:
     """--vary as {key: typed values}; errors name --vary (an unknown key, a key given twice, a
     value that is not of the field's type). No values and bad ranges are `ablate_run`'s errors."""
@@ -50,7 +77,10 @@ def add_arguments(parser) -> None:
                                                        "(default: the preset's)")
     group.add_argument("--vary", action="append", default=[], type=vary_option, metavar="KEY=V1,V2",
                        help="a recipe option and the values to try (repeatable); each value is one setting: the "
-                            "base with only that option changed (one factor at a time, no combinations)")
+                            "base with only that option changed (one factor at a time)")
+    group.add_argument("--combine", action="append", default=[], type=combine_option, metavar="KEY=V+KEY=V",
+                       help="one more setting with several options changed together (repeatable), e.g. the best "
+                            "augmentations of the --vary settings: affine_degrees=15+crop_scale=0.35")
     group.add_argument("--epochs", type=float, metavar="N", help="epochs of every setting (default: the preset's)")
     group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
     SETTINGS.add_to(group)
@@ -62,7 +92,7 @@ def add_arguments(parser) -> None:
 @command("ablate", add_arguments, report_kind="ablate",
          help="each recipe change alone against a base setting, over seeds (augmentation ablations)",
          description="Train and test the base setting (a preset, with --set on top) and, one factor at a time, the "
-                     "base with each value of each --vary, every one with each seed. Prints and writes results.md, "
+                     "base with each value of each --vary (and each --combine), every one with each seed. Prints and writes results.md, "
                      "results.csv and results.json: test accuracy mean ± std per setting and the paired difference "
                      "to the base with a 95 % confidence interval. Finished trainings are kept in RUN_DIR/cells: "
                      "run the same command again to resume.",
@@ -73,7 +103,7 @@ def ablate(args) -> int:
 
     vary = typed_vary(args.vary)
     overrides = recipe_overrides(args, SETTINGS.parse(args.settings), keys=("device", "epochs"))
-    results = ablate_run(args.data, args.out, vary=vary, seeds=args.seeds, base=args.base, model=args.model,
+    results = ablate_run(args.data, args.out, vary=vary, combine=typed_combine(args.combine), seeds=args.seeds, base=args.base, model=args.model,
                          recipe_overrides=overrides, data_options=data_options(args), force=args.force,
                          on_progress=args.on_progress, on_cell=print_cell)
     print_results(results, args.out)

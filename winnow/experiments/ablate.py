@@ -1,13 +1,15 @@
 """`winnow ablate`: what does each recipe change do, one factor at a time, over seeds?
 
 The base setting is a preset's recipe (with the user's overrides); every value of every varied
-key is one more setting: the base with that one key changed (one factor at a time, no
-combinations). Each (setting, seed) is a cell of the run folder (`cell_name`), trained and
+key is one more setting: the base with that one key changed (one factor at a time), and each
+`combine` is one more: the base with several keys changed together (e.g. the best
+augmentations of the one-factor settings). Each (setting, seed) is a cell of the run folder (`cell_name`), trained and
 tested with the same seed as the base's cell of that seed, so the differences are paired. The
 same command resumes; more seeds or more --vary values in the same folder add their cells.
 
 The results: test accuracy mean ± std per setting and the paired difference to the base with a
-95 % t interval.
+95 % t interval. The run folder also holds `augmented_examples.png`: the same training images as
+each setting's augmentation makes them (`train.augmented_examples`), one row per setting.
 
     results = ablate_run("digits", "runs/ablate", base="small", vary={"mixup": [0.2, 1.0]},
                          seeds=[0, 1, 2])
@@ -23,14 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import data, runs, stats
+from .. import data, plots, runs, stats
 from ..table import Column, Table
-from ..train import Recipe
+from ..train import Recipe, augmented_examples
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
 
 log = logging.getLogger("winnow.experiments.ablate")
 
 BASE = "base"
+EXAMPLES_PNG = "augmented_examples.png"
+EXAMPLES_PER_SETTING = 6
+runs.register_run_files("ablate", re.escape(EXAMPLES_PNG))
 
 
 def ablate_run(
@@ -39,6 +44,7 @@ def ablate_run(
     *,
     vary: dict[str, list],
     seeds: list[int],
+    combine: list[dict] | None = None,
     base: str = "auto",
     model: str | None = None,
     recipe_overrides: dict | None = None,
@@ -53,15 +59,18 @@ def ablate_run(
     source : a data spec, or a `Dataset`
     vary : recipe key -> the values to try, each alone on top of the base (typed like the
         recipe field; checked before any training)
+    combine : more settings, each {key: value, ...} changed together on top of the base
     base : the preset of the base setting, with `recipe_overrides` on top
     """
     seeds = check_seeds(seeds)
     dataset, data_seconds = load_data(source, data_options)
     spec = TrainingSpec.resolve(dataset, model, base, recipe_overrides)
-    settings = plan_settings(spec, vary)
+    combine = [dict(changes) for changes in combine or []]
+    settings = plan_settings(spec, vary, combine)
     config = {**run_config("ablate", source, data_options, dataset), **spec.to_config(),
-              "vary": [[key, list(values)] for key, values in vary.items()], "seeds": seeds}
-    run = Run.open(out, config, grid=("seeds", "vary"), force=force, data_seconds=data_seconds)
+              "vary": [[key, list(values)] for key, values in vary.items()], "combine": combine, "seeds": seeds}
+    run = Run.open(out, config, grid=("seeds", "vary", "combine"), force=force, data_seconds=data_seconds)
+    write_examples(run.path / EXAMPLES_PNG, dataset, spec, settings)
     spec = spec.attach(run.timing, on_progress)
     for seed in seeds:
         for label, changes in settings:
@@ -79,19 +88,21 @@ def setting_label(key: str, value) -> str:
     return f"{key}={value if isinstance(value, str) else json.dumps(value)}"
 
 
-def plan_settings(spec: TrainingSpec, vary: dict[str, list]) -> list[tuple[str, dict]]:
-    """[(label, recipe changes)]: the base ({}) then each value of each key alone. Errors name
-    --vary: no key, an unknown key or seed, no values, a value given twice, a value the recipe
+def combined_label(changes: dict) -> str:
+    """e.g. "affine_degrees=15+crop_scale=0.35"."""
+    return "+".join(setting_label(key, value) for key, value in changes.items())
+
+
+def plan_settings(spec: TrainingSpec, vary: dict[str, list], combine: list[dict] = ()) -> list[tuple[str, dict]]:
+    """[(label, recipe changes)]: the base ({}), each value of each key alone, then each of
+    `combine` (several keys together). Errors name --vary or --combine: nothing to vary, an
+    unknown key or seed, no values, a value or combination given twice, a value the recipe
     refuses (wrong type or out of range)."""
-    if not vary:
-        raise ValueError("--vary: give at least one KEY=V1,V2 to vary")
-    known = [f.name for f in dataclasses.fields(Recipe) if f.name != "seed"]
+    if not vary and not combine:
+        raise ValueError("--vary: give at least one KEY=V1,V2 to vary (or a --combine)")
     settings = [(BASE, {})]
     for key, values in vary.items():
-        if key == "seed":
-            raise ValueError("--vary seed: the seeds are --seeds")
-        if key not in known:
-            raise ValueError(f"--vary {key}: unknown recipe option; known: {', '.join(known)}")
+        _check_key(key, "--vary")
         values = list(values)
         if not values:
             raise ValueError(f"--vary {key}: give at least one value, e.g. {key}=V1,V2")
@@ -103,7 +114,44 @@ def plan_settings(spec: TrainingSpec, vary: dict[str, list]) -> list[tuple[str, 
             except ValueError as error:
                 raise ValueError(f"--vary {key}={value!r}: {error}") from None
             settings.append((setting_label(key, value), {key: value}))
+    for changes in combine:
+        if len(changes) < 2:
+            raise ValueError(f"--combine {combined_label(changes)!r}: give two or more KEY=V joined by '+' "
+                             "(one key alone is a --vary)")
+        for key in changes:
+            _check_key(key, "--combine")
+        label = combined_label(changes)
+        if any(label == other for other, _ in settings):
+            raise ValueError(f"--combine {label} is given twice")
+        try:
+            spec.override(changes)
+        except ValueError as error:
+            raise ValueError(f"--combine {label}: {error}") from None
+        settings.append((label, dict(changes)))
     return settings
+
+
+def _check_key(key: str, option: str) -> None:
+    if key == "seed":
+        raise ValueError(f"{option} seed: the seeds are --seeds")
+    known = [f.name for f in dataclasses.fields(Recipe) if f.name != "seed"]
+    if key not in known:
+        raise ValueError(f"{option} {key}: unknown recipe option; known: {', '.join(known)}")
+
+
+def write_examples(path: Path, dataset: data.Dataset, spec: TrainingSpec, settings: list[tuple[str, dict]]) -> None:
+    """`path`: a contact sheet of the same training images (one of each of the first classes)
+    as they are, then as each setting's training augmentation makes them (seed 0), one row each."""
+    train = dataset.train_indices
+    labels = dataset.labels[train].numpy()
+    firsts = [train[np.flatnonzero(labels == k)[0]] for k in np.unique(labels)][:EXAMPLES_PER_SETTING]
+    more = np.setdiff1d(train[:2 * EXAMPLES_PER_SETTING], firsts)[:EXAMPLES_PER_SETTING - len(firsts)]
+    chosen = np.concatenate([np.array(firsts, dtype=np.int64), more])
+    rows = [("original", dataset.images[chosen])]
+    rows += [(label, augmented_examples(dataset, chosen, spec.override(changes).seeded(0))) for label, changes in settings]
+    images = np.concatenate([row.numpy() for _, row in rows])
+    captions = [label if column == 0 else "" for label, row in rows for column in range(len(row))]
+    plots.contact_sheet(images, captions, path, columns=len(chosen))
 
 
 def cell_name(label: str, seed: int) -> str:
@@ -118,6 +166,7 @@ def summarize(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / runs.CONFIG)
     labels = [BASE] + [setting_label(key, value) for key, values in config["vary"] for value in values]
+    labels += [combined_label(changes) for changes in config.get("combine", [])]
     cells = [r for r in runs.Cells(run_dir).records().values()
              if r["seed"] in config["seeds"] and r["setting"] in labels]
     accuracy = {label: {c["seed"]: c["test_accuracy"] for c in cells if c["setting"] == label} for label in labels}
@@ -130,7 +179,8 @@ def summarize(run_dir: str | Path) -> dict:
             "vs_base": None if label == BASE else stats.paired_by_key(accuracy[label], accuracy[BASE]),
             "train_seconds": float(np.mean([c["train_seconds"] for c in group])) if group else None,
         })
-    return {"config": {k: config[k] for k in ("data", "model", "preset", "vary", "seeds")},
+    return {"config": {**{k: config[k] for k in ("data", "model", "preset", "vary", "seeds")},
+                       "combine": config.get("combine", [])},
             "rows": rows, "cells": cells}
 
 
@@ -145,5 +195,6 @@ def results_table(results: dict) -> Table:
     config = results["config"]
     return Table(f"Ablation of {config['model']} ({config['preset']} preset): test accuracy (%), mean ± std over seeds",
                  columns, rows, notes=(
-                     "One factor at a time: each setting is the base with one recipe option changed. Differences "
+                     "One factor at a time: each setting is the base with one recipe option changed (a+b: "
+                     "the options changed together). Differences "
                      "are paired (the same seed for the base and the setting), in points, with a 95 % t interval."))

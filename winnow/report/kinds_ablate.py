@@ -1,11 +1,13 @@
-"""The report's sections of `winnow ablate` runs: the results table, and per setting a bar of the
-mean test accuracy with ± std error bars and each seed as a dot (the base in grey)."""
+"""The report's sections of `winnow ablate` runs: the results table, per setting a bar of the
+mean test accuracy with ± std error bars and each seed as a dot (the base in grey), and the
+same training images as each setting augments them (written by the run)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import plots, runs
+from ..experiments.ablate import EXAMPLES_PNG
 from . import html as h
 from .kinds import difference, not_finished, stored_table, summary_text
 from .registry import Block, Context, Run, register_kind
@@ -54,7 +56,16 @@ def ablate_sections(run: Run, context: Context) -> list[Block]:
             Block("Settings against the base", context.figure(
                 run, ABLATE_PNG, lambda p: plot_ablation(results, p),
                 "Test accuracy of the base (grey) and of each setting (the base with one option changed); bars: "
-                "mean ± std over seeds, dots: each seed. The accuracy axis is zoomed to the values shown."))]
+                "mean ± std over seeds, dots: each seed. The accuracy axis is zoomed to the values shown.")),
+            Block("Augmented examples", _examples(run))]
+
+
+def _examples(run: Run):
+    sheet = run.file(EXAMPLES_PNG)
+    if not sheet.is_file():
+        return h.note(f"{sheet} is missing (runs before this version did not write it).")
+    return h.figure(sheet.read_bytes(), "The same training images as they are (first row), then as a training step "
+                    "of each setting sees them (seed 0; the base first).", pixelated=True)
 
 
 def _compare_ablate(group: list[Run], context: Context) -> list[Block]:
