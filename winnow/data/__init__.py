@@ -8,6 +8,11 @@ Specs for `load`:
   `cifar-100-python/`, or the folder holding them)
 - `folder:PATH`: an image folder, one sub-folder per class, as a directory or a .zip
   (layout rules in `winnow.data.folder`)
+- `synthetic-pad:SEED`: synthetic presentation-attack data with rgb, depth and ir views
+  (`winnow.data.synthetic_pad`; options image_size, pad_images, samples)
+
+Any spec takes `modalities`: the views of data with several (`Dataset.modalities`) that are
+kept, in that order, e.g. ["rgb", "ir"] (`Dataset.with_modalities`).
 
 `load_unlabelled("folder:PATH")` reads a folder's images without labels (every label -1, all in
 "train"; `list_images` lists them without decoding). `from_arrays` wraps arrays already in memory;
@@ -24,12 +29,13 @@ from winnow.data.dataset import DataError, Dataset
 from winnow.data.digits import load_digits
 from winnow.data.download import DOWNLOADS, IMAGENETTE_CLASSES, download
 from winnow.data.folder import list_images, load_folder, load_unlabelled
+from winnow.data.synthetic_pad import PAD_CLASSES, synthetic_pad
 
-__all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "SCHEMES", "DataError", "Dataset", "download", "from_arrays",
-           "list_images", "load", "load_unlabelled"]
+__all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "PAD_CLASSES", "SCHEMES", "DataError", "Dataset", "download",
+           "from_arrays", "list_images", "load", "load_unlabelled", "synthetic_pad"]
 
-SCHEMES = ("digits", "cifar10", "cifar100", "folder")
-_SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH"
+SCHEMES = ("digits", "cifar10", "cifar100", "folder", "synthetic-pad")
+_SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH, synthetic-pad:SEED"
 
 
 def load(
@@ -42,23 +48,56 @@ def load(
     cifar100_labels: str = "fine",
     cache_dir: str | Path | None = None,
     workers: int | None = None,
+    modalities=None,
+    pad_images: str | None = None,
+    samples: int | None = None,
 ) -> Dataset:
     """The dataset a spec names, train and test images together, with splits["train"] and splits["test"]
     (and splits["val"] for a folder with val/ or devel/ beside test/).
 
-    image_size : folder only; resize the short side to this and centre-crop a square
+    image_size : folder: resize the short side to this and centre-crop a square; synthetic-pad:
+        the side of its images (default 32)
     test_fraction, seed : folder only, when it has no split folders: the stratified draw of the test split
     skip_bad_images : folder only; leave unreadable images out (counted in Dataset.skipped) instead of failing
     cifar100_labels : "fine" (100 classes) or "coarse" (20 classes)
     cache_dir : where decoded folders are cached; default $WINNOW_CACHE, else ~/.cache/winnow
     workers : decoding threads for a folder; default min(8, CPU count)
+    modalities : the modalities to keep, in order (data with several views only), e.g. ["rgb", "ir"]
+        or "rgb,ir"; default all
+    pad_images, samples : synthetic-pad only: the data spec of its scenes (default procedural
+        textures) and how many samples (`winnow.data.synthetic_pad`)
     """
     scheme, has_path, path_text = spec.partition(":")
     if scheme not in SCHEMES or bool(has_path) != (scheme != "digits") or (has_path and not path_text):
         raise DataError(f"unknown data spec {spec!r}: use one of {_SPEC_FORMS}")
     _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_labels, workers)
+    if scheme != "synthetic-pad" and (pad_images is not None or samples is not None):
+        raise DataError(f"pad_images and samples apply only to synthetic-pad: specs, not to {scheme}")
+    dataset = _load_scheme(spec, scheme, path_text, image_size, test_fraction, seed, skip_bad_images,
+                           cifar100_labels, cache_dir, workers, pad_images, samples)
+    if modalities is not None:
+        dataset = _kept_modalities(dataset, modalities, spec)
+    return dataset
+
+
+def _kept_modalities(dataset: Dataset, modalities, spec: str) -> Dataset:
+    """`dataset` with only `modalities` (names, or one comma-separated string)."""
+    names = [name.strip() for name in modalities.split(",")] if isinstance(modalities, str) else list(modalities)
+    if not dataset.modalities:
+        raise DataError(f"modalities {','.join(map(str, names))} given, but {spec} has one input (no modalities)")
+    return dataset.with_modalities(names)
+
+
+def _load_scheme(spec, scheme, path_text, image_size, test_fraction, seed, skip_bad_images, cifar100_labels,
+                 cache_dir, workers, pad_images, samples) -> Dataset:
     if scheme == "digits":
         return load_digits()
+    if scheme == "synthetic-pad":
+        try:
+            pad_seed = int(path_text)
+        except ValueError:
+            raise DataError(f"data spec {spec!r}: the seed of synthetic-pad:SEED must be an int >= 0") from None
+        return synthetic_pad(pad_seed, size=image_size or 32, images=pad_images, samples=samples)
     path = Path(path_text).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"{spec}: {path} does not exist")
@@ -90,7 +129,9 @@ def _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_
         raise DataError(f"workers must be a positive integer, got {workers!r}")
     if cifar100_labels not in CIFAR100_LABEL_KINDS:
         raise DataError(f"cifar100_labels must be one of {CIFAR100_LABEL_KINDS}, got {cifar100_labels!r}")
-    if scheme != "folder" and (image_size is not None or skip_bad_images):
-        raise DataError(f"image_size and skip_bad_images apply only to folder: specs, not to {scheme}")
+    if scheme not in ("folder", "synthetic-pad") and image_size is not None:
+        raise DataError(f"image_size applies only to folder: and synthetic-pad: specs, not to {scheme}")
+    if scheme != "folder" and skip_bad_images:
+        raise DataError(f"skip_bad_images applies only to folder: specs, not to {scheme}")
     if scheme != "cifar100" and cifar100_labels != "fine":
         raise DataError(f"cifar100_labels applies only to cifar100: specs, not to {scheme}")

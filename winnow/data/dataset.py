@@ -25,6 +25,10 @@ class Dataset:
     paths : optional N source paths (folder data), for reports and exported selections
     source : where the data came from, e.g. the spec given to `winnow.data.load`
     skipped : how many unreadable images were left out while loading (with skip_bad_images)
+    modalities : for several aligned inputs per sample (e.g. a colour, a depth and an infrared
+             view): modality name -> channel count, in channel order, the counts summing to C;
+             `images` holds them stacked as channels, so subsets, the trainer and the caches
+             work unchanged. None (or empty) for ordinary data, which has one input.
     """
 
     images: torch.Tensor
@@ -34,6 +38,7 @@ class Dataset:
     paths: list[str] | None = None
     source: str = ""
     skipped: int = 0
+    modalities: dict[str, int] | None = None
 
     def __post_init__(self):
         if not isinstance(self.images, torch.Tensor) or self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -61,6 +66,7 @@ class Dataset:
                 shared = np.intersect1d(self.splits[name], self.splits[other])
                 if len(shared):
                     raise DataError(f"splits {name!r} and {other!r} share index {int(shared[0])}: splits are disjoint")
+        self.modalities = _checked_modalities(self.modalities, self.images.shape[1])
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -108,4 +114,86 @@ class Dataset:
     def describe(self) -> str:
         c, h, w = self.images.shape[1:]
         sizes = ", ".join(f"{name} {len(idx)}" for name, idx in self.splits.items() if name != "val" or len(idx))
-        return f"{self.source or 'dataset'}: {len(self)} images {c}x{h}x{w}, {self.num_classes} classes ({sizes})"
+        inputs = (" (" + " + ".join(f"{name} {count}" for name, count in self.modalities.items()) + ")"
+                  if self.modalities else "")
+        return (f"{self.source or 'dataset'}: {len(self)} images {c}x{h}x{w}{inputs}, {self.num_classes} classes "
+                f"({sizes})")
+
+    # ------------------------------------------------------------ several inputs per sample
+
+    def modality_channels(self, name: str) -> slice:
+        """The channels of modality `name` in `images`, as a slice; a DataError naming the
+        modalities there are when it is not one of them."""
+        slices = modality_slices(self.modalities)
+        if name not in slices:
+            raise DataError(f"{self.source or 'the dataset'} has no modality {name!r}; "
+                            + (f"its modalities are {', '.join(slices)}" if self.modalities
+                               else "it has one input (no modalities)"))
+        return slices[name]
+
+    def modality(self, name: str) -> torch.Tensor:
+        """(N, C_m, H, W) uint8: the images of modality `name` (a view, nothing copied)."""
+        return self.images[:, self.modality_channels(name)]
+
+    def with_modalities(self, names) -> Dataset:
+        """The dataset with only the modalities `names` (in the order given), as the input a
+        model sees: same labels, splits and paths; the images are a view when the channels
+        chosen are contiguous in the data, else one copy of those channels. An unknown or
+        repeated name is a DataError naming it."""
+        names = [str(name) for name in names]
+        if not names:
+            raise DataError("give at least one modality")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise DataError(f"modality {repeated[0]!r} is given twice")
+        slices = [self.modality_channels(name) for name in names]
+        channels = torch.cat([torch.arange(s.start, s.stop) for s in slices])
+        if len(channels) and bool((channels == torch.arange(int(channels[0]), int(channels[0]) + len(channels))).all()):
+            images = self.images[:, int(channels[0]):int(channels[0]) + len(channels)]  # a view
+        else:
+            images = self.images.index_select(1, channels)
+        return replace(self, images=images, splits=dict(self.splits),
+                       modalities={name: self.modalities[name] for name in names})
+
+
+def modality_slices(modalities: dict[str, int] | None) -> dict[str, slice]:
+    """Modality name -> its channels, from a `Dataset.modalities` mapping (in channel order)."""
+    slices, start = {}, 0
+    for name, count in (modalities or {}).items():
+        slices[name] = slice(start, start + count)
+        start += count
+    return slices
+
+
+def zero_modalities(images: torch.Tensor, modalities: dict[str, int], present) -> torch.Tensor:
+    """`images` (N, C, H, W) with every modality not in `present` set to 0 (a missing sensor, as
+    the model is evaluated without it); a new tensor, the input is left as it is."""
+    slices = modality_slices(modalities)
+    unknown = sorted(set(present) - set(slices))
+    if unknown:
+        raise DataError(f"no modality {unknown[0]!r}; the modalities are {', '.join(slices)}")
+    images = images.clone()
+    for name, channels in slices.items():
+        if name not in present:
+            images[:, channels] = 0
+    return images
+
+
+def _checked_modalities(modalities, channels: int) -> dict[str, int] | None:
+    """The modalities as an ordered name -> positive count mapping summing to `channels`; None for none."""
+    if not modalities:
+        return None
+    if not isinstance(modalities, dict):
+        raise DataError(f"modalities must be a mapping name -> channel count, got {type(modalities).__name__}")
+    checked = {}
+    for name, count in modalities.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise DataError(f"modality name {name!r} must be a word (letters, digits, _), e.g. rgb or depth")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise DataError(f"modality {name!r} has {count!r} channels; expected a positive integer")
+        checked[name] = count
+    if sum(checked.values()) != channels:
+        parts = " + ".join(f"{name} {count}" for name, count in checked.items())
+        raise DataError(f"the modalities' channels ({parts} = {sum(checked.values())}) do not add up to the "
+                        f"images' {channels} channels")
+    return checked
