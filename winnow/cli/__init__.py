@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from ..data import DataError
+    from ..experiments.backend import CellsFailed
     from ..progress import reporter
     from ..runs import RunExistsError
 
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, RunExistsError, FileNotFoundError, ValueError) as error:
         print(f"winnow {spec.name}: error: {error}", file=sys.stderr)
         return 2
+    except CellsFailed as error:  # the finished cells are kept: the same command resumes
+        print(f"winnow {spec.name}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"winnow {spec.name}: interrupted", file=sys.stderr)
         return 130

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from . import command, command_group, print_results
-from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
-                      data_options, name_list, proxy_options, recipe_overrides, seed_value)
+from .options import (SettingParts, add_backend_options, add_data_options, add_model_options, add_proxy_options,
+                      add_run_options, backend_options, data_options, name_list, proxy_options, ran_on,
+                      recipe_overrides, seed_value)
 
 SETTINGS = SettingParts(strategy="many", features=True,
                         example="--set epochs=3 --set strategy.hybrid.lam=0.5 --set features.size=8")
@@ -45,6 +46,7 @@ def add_arguments(parser) -> None:
     add_proxy_options(add_model_options(parser.add_argument_group("model and recipe (of every cycle's training)"),
                                         SETTINGS))
     add_run_options(parser, resumable=True)
+    add_backend_options(parser)
 
 
 @command("al", add_arguments, report_kind="al",
@@ -76,15 +78,15 @@ def al(args) -> int:
                      model=args.model, preset=args.preset, recipe_overrides=recipe_overrides(args, settings),
                      weights=args.weights,
                      proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
-                     on_progress=args.on_progress, on_cycle=print_cycle)
+                     on_progress=args.on_progress, on_cycle=print_cycle, **backend_options(args))
     print_al(results, args.out)
     return 0
 
 
 def print_cycle(record: dict) -> None:
     print(f"Trial {record['trial'] + 1}/{record['trials']} || Cycle {record['cycle']}/{record['cycles']} || "
-          f"Labels {record['labels']} || {record['strategy']} || test acc {100 * record['test_accuracy']:.2f} %",
-          flush=True)
+          f"Labels {record['labels']} || {record['strategy']} || test acc {100 * record['test_accuracy']:.2f} %"
+          f"{ran_on(record)}", flush=True)
 
 
 def print_al(results: dict, out) -> None:

@@ -360,3 +360,40 @@ def seed_list(text: str) -> list[int]:
     if any(part < 0 for part in parts):
         raise argparse.ArgumentTypeError(f"seeds are ints >= 0, got {text!r}")
     return parts
+
+
+# ---------------------------------------------------------------- where the cells run
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """--backend, --address, --cpus-per-cell, --gpus-per-cell: where a command made of cells runs
+    them (`winnow.experiments.backend`). Not part of the run's configuration: a run folder started
+    on one backend resumes on the other."""
+    group = parser.add_argument_group("where the cells run")
+    group.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: one after the other in this process (default); ray: as Ray tasks, in parallel "
+                            "on this machine's cores or a cluster (pip install 'winnow[ray]'); finished cells are "
+                            "written here either way")
+    group.add_argument("--address", metavar="auto|HOST:PORT",
+                       help="with --backend ray: the cluster to join (auto: the one `ray start` set up on this "
+                            "machine); default: start a local Ray instance with this machine's cores")
+    group.add_argument("--cpus-per-cell", type=float, metavar="N",
+                       help="with --backend ray: CPUs per cell, and torch threads (default 1)")
+    group.add_argument("--gpus-per-cell", type=float, metavar="F",
+                       help="with --backend ray: GPUs per cell; a fraction packs cells on one GPU, e.g. 0.25 for "
+                            "four (default 0)")
+
+
+def backend_options(args) -> dict:
+    """The `backend` keyword of a command's function, from --backend and its options; the Ray
+    cluster's resources are printed when it starts."""
+    from ..experiments.backend import make_backend
+
+    return {"backend": make_backend(args.backend, address=args.address, cpus_per_cell=args.cpus_per_cell,
+                                    gpus_per_cell=args.gpus_per_cell, on_progress=getattr(args, "on_progress", None),
+                                    report=lambda line: print(line, flush=True))}
+
+
+def ran_on(record: dict) -> str:
+    """" || on HOST pid PID" for a cell that ran in another process (--backend ray), else ""."""
+    return f" || on {record['ran_on']}" if record.get("ran_on") else ""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from . import command, print_results
-from .options import (SettingParts, add_data_options, add_model_options, add_proxy_options, add_run_options,
-                      data_options, float_list, name_list, proxy_options, recipe_overrides, seed_list)
+from .options import (SettingParts, add_backend_options, add_data_options, add_model_options, add_proxy_options,
+                      add_run_options, backend_options, data_options, float_list, name_list, proxy_options, ran_on,
+                      recipe_overrides, seed_list)
 
 SETTINGS = SettingParts(proxy=True, strategy="many", features=True,
                         example="--set epochs=8 --set proxy.epochs=3 --set strategy.margin.temperature=2")
@@ -46,6 +47,7 @@ def add_arguments(parser) -> None:
         "--set proxy.KEY=VALUE changes the proxy's recipe only; by default the proxy is the full-data run"), SETTINGS)
     add_proxy_options(model)
     add_run_options(parser, resumable=True)
+    add_backend_options(parser)
 
 
 @command("prune", add_arguments, report_kind="prune",
@@ -71,7 +73,7 @@ def prune(args) -> int:
                         proxy_options=proxy_options(args), data_options=data_options(args), force=args.force,
                         distill=args.distill, distill_options=_distill_options(args),
                         features=args.features, feature_options=settings.features,
-                        on_progress=args.on_progress, on_cell=print_cell)
+                        on_progress=args.on_progress, on_cell=print_cell, **backend_options(args))
     print_prune(results, args.out)
     return 0
 
@@ -92,7 +94,7 @@ def print_cell(cell: dict) -> None:
     share = "full data" if cell["strategy"] == "full" else f"{cell['strategy']} {100 * cell['fraction']:g} %"
     share += " + teacher" if cell.get("distill") else ""
     print(f"seed {cell['seed']} || {share} || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
-          f"|| training {cell['train_seconds']:.1f} s", flush=True)
+          f"|| training {cell['train_seconds']:.1f} s{ran_on(cell)}", flush=True)
 
 
 def print_prune(results: dict, out) -> None:

@@ -43,6 +43,7 @@ from ..data.split import stratified_split
 from ..strategies import get_strategy
 from ..table import Column, Table
 from .baseline import feature_inputs, plan_feature_inputs
+from .backend import Backend, CellOutput, Shared, Task, TaskContext, make_backend, state_dict
 from .engine import Run, TrainingSpec, load_data, run_config
 from .proxy import MODEL_INPUTS, ProxyOptions, check_strategies, choose, inputs_used, make_inputs, plan_inputs
 
@@ -78,6 +79,10 @@ def al_run(
     initial_options: dict | None = None,
     features: str | None = None,
     feature_options: dict | None = None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    cpus_per_cell: float | None = None,
+    gpus_per_cell: float | None = None,
 ) -> dict:
     """Run (or resume) the simulated loop in `out`; returns the results (also written to
     results.json, results.csv, results.md and learning_curves.png).
@@ -97,7 +102,12 @@ def al_run(
         features (typiclust, coreset, kmeans_margin, mmd) that chooses each trial's initial set
         from the `features` (an extractor of `winnow.features` with `feature_options`) of the
         train split, with its options `initial_options` and the trial as seed
+    backend : where the cycles run (`experiments.backend`): "local" (this process) or "ray" (trials
+        and strategies in parallel, the cycles of each in order), with `address`, `cpus_per_cell`
+        and `gpus_per_cell`; or a `Backend`. Not part of the configuration: a run resumes on either.
     """
+    backend = make_backend(backend, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                           on_progress=on_progress)
     options = {k: dict(v) for k, v in (options or {}).items()}
     _check(initial, budget, cycles, trials, strategies, options, pool_subset)
     proxy_options = proxy_options or ProxyOptions()
@@ -122,13 +132,19 @@ def al_run(
         **spec.to_config(), "proxy_options": dataclasses.asdict(proxy_options),
         **(cold_start or {}),  # absent for the random initial set, so runs made before it resume
     }
+    backend.start()
     run = Run.open(out, config, grid=("trials", "strategies"), force=force, data_seconds=data_seconds)
-    loop = _Loop(run, dataset, spec.attach(run.timing, on_progress), wanted, proxy_options, on_cycle)
-    for trial in range(trials):
-        start = initial_set(dataset, initial, trial, stratified_initial) if cold_start is None else \
-            chosen_initial_set(run, dataset, initial, trial, cold_start)
-        for strategy in strategies:
-            loop.trial(trial, strategy, start, options.get(strategy, {}))
+    loop = _Loop(run, backend.share(dataset), spec, wanted, proxy_options, on_cycle)
+    starts = {}  # trial -> its initial set, made when its first chain starts (the order of a loop over trials)
+
+    def start(trial: int) -> np.ndarray:
+        if trial not in starts:
+            starts[trial] = initial_set(dataset, initial, trial, stratified_initial) if cold_start is None else \
+                chosen_initial_set(run, dataset, initial, trial, cold_start)
+        return starts[trial]
+
+    backend.run(run, [loop.chain(trial, strategy, start, options.get(strategy, {}))
+                      for trial in range(trials) for strategy in strategies])
 
     results = summarize(run.path)
     from ..plots import plot_learning_curve_comparison
@@ -233,9 +249,11 @@ def cell_name(trial: int, strategy: str, cycle: int) -> str:
 
 
 class _Loop:
-    """The cycles of one trial and strategy, resumed after the last finished cycle."""
+    """The cycles of one trial and strategy as a chain (`backend`): each cycle a task given the
+    labelled set (and with warm starts the weights) the previous one left, resumed after the last
+    finished cycle."""
 
-    def __init__(self, run: Run, dataset, spec: TrainingSpec, wanted, proxy_options, on_cycle):
+    def __init__(self, run: Run, dataset: Shared, spec: TrainingSpec, wanted, proxy_options, on_cycle):
         self.run, self.dataset, self.spec, self.wanted = run, dataset, spec, wanted
         self.proxy_options, self.on_cycle, self.config = proxy_options, on_cycle, run.config
 
@@ -246,48 +264,74 @@ class _Loop:
             done += 1
         return done
 
-    def trial(self, trial: int, strategy: str, start: np.ndarray, options: dict) -> None:
+    def chain(self, trial: int, strategy: str, start: Callable[[int], np.ndarray], options: dict):
+        """The cycles of `trial` and `strategy` not done yet, in order; `start(trial)` gives the
+        initial set (read only when a cycle starts from it)."""
         cells, cycles, warm = self.run.cells, self.config["cycles"], self.config["warm_start"]
         done = self._last_finished(trial, strategy)
-        labelled = start if done == 0 else cells.array(cell_name(trial, strategy, done))
+        if done == cycles:
+            return
+        labelled = start(trial) if done == 0 else cells.array(cell_name(trial, strategy, done))
         previous = cells.weights(cell_name(trial, strategy, done)) if warm and done else None
         uses = inputs_used(get_strategy(strategy), self.wanted, self.config["class_balanced"])
+        settings = {key: self.config[key] for key in ("cycles", "budget", "pool_subset", "class_balanced",
+                                                      "warm_start")}
         for cycle in range(done + 1, cycles + 1):
-            name = cell_name(trial, strategy, cycle)
-            result = self.spec.train(self.dataset, labelled, trial, weights=previous)
-            tested = self.spec.evaluate(result.model, self.dataset, trial)
-            record = {"trial": trial, "strategy": strategy, "cycle": cycle, "labels": int(len(labelled)),
-                      "test_accuracy": tested["test_accuracy"], "train_seconds": result.train_seconds,
-                      "test_seconds": tested["test_seconds"], "scoring_seconds": 0.0, "selection_seconds": 0.0,
-                      "picked": 0}
-            arrays = {}
-            if cycle < cycles:
-                picks, timing = self._pick(labelled, result, strategy, trial, cycle, uses, options)
-                record.update(timing, picked=int(len(picks)),
-                              picked_class_counts=np.bincount(self.dataset.labels.numpy()[picks],
-                                                              minlength=self.dataset.num_classes).tolist())
-                labelled = np.sort(np.concatenate([labelled, picks]))
-                arrays["picks"] = picks  # the cycle's picks, best first (reports)
-            arrays[""] = labelled  # the labelled set after this cycle's picks
-            self.run.save_cell(name, record, arrays=arrays, weights=result.model if warm else None)
-            if warm and cycle > 1:
-                cells.drop_weights(cell_name(trial, strategy, cycle - 1))
-            previous = {k: v.detach().clone() for k, v in result.model.state_dict().items()} if warm else None
-            if self.on_cycle:
-                self.on_cycle({**record, "trials": self.config["trials"], "cycles": cycles})
+            output = yield Task(cell_name(trial, strategy, cycle), _cycle_cell, dict(
+                dataset=self.dataset, spec=self.spec, labelled=labelled, previous=previous, trial=trial,
+                strategy=strategy, cycle=cycle, uses=uses, options=options, proxy_options=self.proxy_options,
+                settings=settings),
+                on_cell=self._report, after=self._drop_earlier_weights if warm and cycle > 1 else None)
+            labelled, previous = output.arrays[""], output.weights
 
-    def _pick(self, labelled, result, strategy, trial, cycle, uses, options) -> tuple[np.ndarray, dict]:
-        """The cycle's picks (dataset indices) and their timings; the cycle's model is the proxy."""
-        train_indices, pool_subset = self.dataset.train_indices, self.config["pool_subset"]
-        pool = train_indices[np.isin(train_indices, labelled, invert=True)]
-        if pool_subset is not None and pool_subset < len(pool):
-            pool = np.sort(np.random.default_rng([13, trial, cycle]).choice(pool, pool_subset, replace=False))
-        made = make_inputs(self.dataset, labelled, pool, uses, self.spec, trial, options=self.proxy_options,
-                           trained=result if uses & set(MODEL_INPUTS) else None)
-        choice = choose(strategy, made, pool, min(self.config["budget"], len(pool)), seed=trial * 1000 + cycle,
-                        class_balanced=self.config["class_balanced"], options=options, timing=self.run.timing)
-        return choice.indices, {"scoring_seconds": made.scoring_seconds + made.records_seconds,
-                                "selection_seconds": choice.seconds}
+    def _report(self, record: dict) -> None:
+        if self.on_cycle:
+            self.on_cycle({**record, "trials": self.config["trials"], "cycles": self.config["cycles"]})
+
+    def _drop_earlier_weights(self, output: CellOutput) -> None:
+        record = output.record
+        self.run.cells.drop_weights(cell_name(record["trial"], record["strategy"], record["cycle"] - 1))
+
+
+def _cycle_cell(context: TaskContext, *, dataset, spec: TrainingSpec, labelled: np.ndarray, previous: dict | None,
+                trial: int, strategy: str, cycle: int, uses: set[str], options: dict, proxy_options: ProxyOptions,
+                settings: dict) -> CellOutput:
+    """One cycle: a model trained on `labelled` (from the `previous` cycle's weights with warm
+    starts) and tested; except in the last cycle, the strategy's picks from the pool with that
+    model as the proxy. Arrays: the labelled set after the picks (""), the picks best first."""
+    spec = context.attach(spec)
+    result = spec.train(dataset, labelled, trial, weights=previous)
+    tested = spec.evaluate(result.model, dataset, trial)
+    record = {"trial": trial, "strategy": strategy, "cycle": cycle, "labels": int(len(labelled)),
+              "test_accuracy": tested["test_accuracy"], "train_seconds": result.train_seconds,
+              "test_seconds": tested["test_seconds"], "scoring_seconds": 0.0, "selection_seconds": 0.0,
+              "picked": 0}
+    arrays = {}
+    if cycle < settings["cycles"]:
+        picks, timing = _pick(context, dataset, spec, labelled, result, strategy, trial, cycle, uses, options,
+                              proxy_options, settings)
+        record.update(timing, picked=int(len(picks)),
+                      picked_class_counts=np.bincount(dataset.labels.numpy()[picks],
+                                                      minlength=dataset.num_classes).tolist())
+        labelled = np.sort(np.concatenate([labelled, picks]))
+        arrays["picks"] = picks  # the cycle's picks, best first (reports)
+    arrays[""] = labelled  # the labelled set after this cycle's picks
+    return CellOutput(record, arrays=arrays, weights=state_dict(result.model) if settings["warm_start"] else None)
+
+
+def _pick(context: TaskContext, dataset, spec: TrainingSpec, labelled, result, strategy, trial, cycle, uses, options,
+          proxy_options, settings) -> tuple[np.ndarray, dict]:
+    """The cycle's picks (dataset indices) and their timings; the cycle's model is the proxy."""
+    train_indices, pool_subset = dataset.train_indices, settings["pool_subset"]
+    pool = train_indices[np.isin(train_indices, labelled, invert=True)]
+    if pool_subset is not None and pool_subset < len(pool):
+        pool = np.sort(np.random.default_rng([13, trial, cycle]).choice(pool, pool_subset, replace=False))
+    made = make_inputs(dataset, labelled, pool, uses, spec, trial, options=proxy_options,
+                       trained=result if uses & set(MODEL_INPUTS) else None)
+    choice = choose(strategy, made, pool, min(settings["budget"], len(pool)), seed=trial * 1000 + cycle,
+                    class_balanced=settings["class_balanced"], options=options, timing=context.timing)
+    return choice.indices, {"scoring_seconds": made.scoring_seconds + made.records_seconds,
+                            "selection_seconds": choice.seconds}
 
 
 def summarize(run_dir: str | Path) -> dict:

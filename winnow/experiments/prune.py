@@ -45,6 +45,7 @@ from ..distill import DistillOptions, Distillation, format_loss_spec, parse_loss
 from ..strategies import get_strategy
 from ..table import Column, Table
 from .baseline import feature_inputs, plan_feature_inputs
+from .backend import Backend, CellOutput, Shared, Task, TaskContext, make_backend, state_dict
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
 from .proxy import (MODEL_INPUTS, MadeInputs, ProxyOptions, check_strategies, choose, inputs_used, make_inputs,
                     needs_training, plan_inputs)
@@ -80,6 +81,10 @@ def prune_run(
     distill_options: DistillOptions | None = None,
     features: str | None = None,
     feature_options: dict | None = None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    cpus_per_cell: float | None = None,
+    gpus_per_cell: float | None = None,
 ) -> dict:
     """Run (or resume) the pruning comparison in `out` and return its results (also written to
     results.json, results.csv and results.md).
@@ -102,7 +107,13 @@ def prune_run(
         of its seed as teacher, with `distill_options` (temperature, alpha)
     features, feature_options : an extractor (`winnow.features`, e.g. "tiny", or "pretrained" with
         {"weights": PATH}) whose features the strategies score instead of a trained proxy's
+    backend : where the cells run (`experiments.backend`): "local" (this process) or "ray", with
+        `address` (auto, HOST:PORT; None: a local Ray instance), `cpus_per_cell` and
+        `gpus_per_cell` (fractions pack cells on one GPU); or a `Backend`. Not part of the
+        configuration: a run resumes on either backend.
     """
+    backend = make_backend(backend, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                           on_progress=on_progress)
     fractions, strategies, seeds, options = _check(fractions, strategies, seeds, options)
     distill = None if distill is None else format_loss_spec(parse_loss_spec(distill))
     distill_options = (distill_options or DistillOptions()) if distill else None
@@ -126,30 +137,14 @@ def prune_run(
         "distill_options": distill_options.to_dict() if distill else None,
         **({"features": features, "feature_options": dict(feature_options or {})} if features else {}),
     }
+    backend.start()
     run = Run.open(out, config, grid=("fractions", "strategies", "seeds", "distill", "distill_options"), force=force,
                    data_seconds=data_seconds)
-    spec, proxy_spec = spec.attach(run.timing, on_progress), proxy_spec.attach(run.timing, on_progress)
-    proxy_is_full = proxy_spec == spec and not features  # extractor features are no full-data run
-    for seed in seeds:
-        subset_cells = [(f, s) for f in fractions for s in strategies if not run.cells.done(cell_name(s, f, seed))]
-        full_done = run.cells.done(cell_name(FULL, 1.0, seed))
-        for_subsets = any(needs_training(inputs_used(get_strategy(s), wanted)) for _, s in subset_cells)
-        for_full = proxy_is_full and not full_done and bool(wanted & set(MODEL_INPUTS))
-        proxy = None
-        if for_subsets or for_full:
-            proxy = _proxy(run, dataset, seed, wanted, proxy_spec, proxy_options, features, feature_options)
-        if not full_done:
-            _full_cell(run, dataset, seed, spec, proxy if proxy_is_full else None, on_cell, keep_weights=bool(distill))
-        for fraction, strategy in subset_cells:
-            _subset_cell(run, dataset, strategy, fraction, seed, spec, options.get(strategy, {}), class_balanced,
-                         scale_epochs, proxy, wanted, on_cell)
-        taught = [(f, s) for f in fractions for s in strategies if distill
-                  and not run.cells.done(cell_name(s, f, seed, distill))]
-        if taught:
-            teacher = _full_model(run, dataset, seed, spec, proxy_is_full)
-            for fraction, strategy in taught:
-                _taught_cell(run, dataset, strategy, fraction, seed, spec, scale_epochs, teacher, distill,
-                             distill_options, on_cell)
+    grid = _Grid(run, dataset, backend.share(dataset), backend.share, spec=spec, proxy_spec=proxy_spec, wanted=wanted,
+                 proxy_options=proxy_options, options=options, class_balanced=class_balanced,
+                 scale_epochs=scale_epochs, features=features, feature_options=feature_options, distill=distill,
+                 distill_options=distill_options, on_cell=on_cell)
+    backend.run(run, [grid.seed_chain(seed) for seed in seeds])
     results = summarize(run.path)
     return run.finish(results, [results_table(results)], cells=len(results["cells"]))
 
@@ -195,23 +190,116 @@ def _plan(dataset, strategies: list[str], class_balanced: bool, features: str | 
     return wanted | {"labels"}
 
 
-def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec, options: ProxyOptions,
-           features: str | None = None, feature_options: dict | None = None) -> tuple[MadeInputs, dict]:
-    """(inputs, record) of the proxy for seed `seed`: loaded from its cell when a previous run
-    made it, else made and saved (arrays in train-split order). With `features`, the inputs are
-    the extractor's features (`baseline.feature_inputs`, seeded by `seed`) and nothing is trained."""
-    name = f"proxy-s{seed}"
-    if run.cells.done(name):
-        record = run.cells.record(name)
-        arrays = {key: run.cells.array(name, key) for key in record["arrays"]}
-        log.info("seed %d: proxy outputs loaded from %s", seed, run.cells.folder)
+@dataclasses.dataclass
+class _Grid:
+    """The cells of a prune run, one chain per seed (`backend`): the proxy (when a strategy needs
+    it), then the full-data cell and every subset together, then the subsets with a teacher."""
+
+    run: Run
+    dataset: data.Dataset
+    shared: Shared  # the dataset, as the tasks read it
+    share: object  # the backend's share(value) -> Shared
+    spec: TrainingSpec
+    proxy_spec: TrainingSpec
+    wanted: set
+    proxy_options: ProxyOptions
+    options: dict
+    class_balanced: bool
+    scale_epochs: bool
+    features: str | None
+    feature_options: dict | None
+    distill: str | None
+    distill_options: DistillOptions | None
+    on_cell: object
+
+    @property
+    def proxy_is_full(self) -> bool:
+        return self.proxy_spec == self.spec and not self.features  # extractor features are no full-data run
+
+    def seed_chain(self, seed: int):
+        cells, strategies, fractions = self.run.cells, self.run.config["strategies"], self.run.config["fractions"]
+        subset_cells = [(f, s) for f in fractions for s in strategies if not cells.done(cell_name(s, f, seed))]
+        full_done = cells.done(cell_name(FULL, 1.0, seed))
+        for_subsets = any(needs_training(inputs_used(get_strategy(s), self.wanted)) for _, s in subset_cells)
+        for_full = self.proxy_is_full and not full_done and bool(self.wanted & set(MODEL_INPUTS))
+        proxy = None
+        if for_subsets or for_full:
+            proxy = yield from self._proxy(seed)
+        tasks = []
+        if not full_done:
+            if self.proxy_is_full and proxy is not None and proxy[1].get("test_accuracy") is not None:
+                record = {**_full_record(self.dataset, seed), "test_accuracy": proxy[1]["test_accuracy"],
+                          "train_seconds": proxy[1]["train_seconds"], "source": "proxy"}
+                self.run.save_cell(cell_name(FULL, 1.0, seed), record,
+                                   on_cell=None if self.on_cell is None else _placed(self.on_cell, proxy[2]))
+            else:
+                tasks.append(Task(cell_name(FULL, 1.0, seed), _full_cell, dict(
+                    dataset=self.shared, seed=seed, spec=self.spec, keep_weights=bool(self.distill)), self.on_cell))
+        made = self.share(proxy[0]) if proxy is not None else None
+        tasks += [Task(cell_name(strategy, fraction, seed), _subset_cell, dict(
+            dataset=self.shared, strategy=strategy, fraction=fraction, seed=seed, spec=self.spec,
+            options=self.options.get(strategy, {}), class_balanced=self.class_balanced,
+            scale_epochs=self.scale_epochs, made=made, wanted=self.wanted), self.on_cell)
+            for fraction, strategy in subset_cells]
+        if tasks:
+            yield tasks
+        taught = [(f, s) for f in fractions for s in strategies if self.distill
+                  and not cells.done(cell_name(s, f, seed, self.distill))]
+        if taught:
+            teacher = self.share((yield from self._teacher_weights(seed)))
+            yield [Task(cell_name(strategy, fraction, seed, self.distill), _taught_cell, dict(
+                dataset=self.shared, fraction=fraction, seed=seed, spec=self.spec, scale_epochs=self.scale_epochs,
+                teacher=teacher, distill=self.distill, distill_options=self.distill_options,
+                plain=cells.record(cell_name(strategy, fraction, seed)), kept=cells.array(cell_name(strategy, fraction,
+                                                                                                   seed))),
+                         self.on_cell) for fraction, strategy in taught]
+
+    def _proxy(self, seed: int):
+        """(inputs, record, where it ran) of the proxy for seed `seed`: loaded from its cell when a
+        previous run made it, else made by a task (`_proxy_cell`) and saved (arrays in train-split
+        order)."""
+        name = f"proxy-s{seed}"
+        if self.run.cells.done(name):
+            record = self.run.cells.record(name)
+            arrays, ran_on = {key: self.run.cells.array(name, key) for key in record["arrays"]}, None
+            log.info("seed %d: proxy outputs loaded from %s", seed, self.run.cells.folder)
+        else:
+            output = yield Task(name, _proxy_cell, dict(
+                dataset=self.shared, seed=seed, wanted=self.wanted, spec=self.proxy_spec, options=self.proxy_options,
+                features=self.features, feature_options=self.feature_options))
+            record, arrays, ran_on = output.record, output.arrays, output.ran_on
         return MadeInputs(arrays=arrays, train_seconds=record["train_seconds"],
-                          scoring_seconds=record["scoring_seconds"], records_seconds=record["records_seconds"]), record
+                          scoring_seconds=record["scoring_seconds"],
+                          records_seconds=record["records_seconds"]), record, ran_on
+
+    def _teacher_weights(self, seed: int):
+        """The full-data model's weights of `seed`, the teacher of the distilled subsets: the full
+        cell's, or the proxy's when the proxy is the full run; trained (cell `teacher-s{seed}`) only
+        when neither kept them (a folder made before with no teacher)."""
+        names = [cell_name(FULL, 1.0, seed), *([f"proxy-s{seed}"] if self.proxy_is_full else []), f"teacher-s{seed}"]
+        for name in names:
+            if self.run.cells.has_weights(name):
+                return self.run.cells.weights(name)
+        output = yield Task(f"teacher-s{seed}", _teacher_cell, dict(dataset=self.shared, seed=seed, spec=self.spec))
+        return output.weights
+
+
+def _placed(on_cell, ran_on: str | None):
+    """`on_cell` told where the cell's numbers were made (the proxy's task), when elsewhere."""
+    return on_cell if ran_on is None else (lambda record: on_cell({**record, "ran_on": ran_on}))
+
+
+def _proxy_cell(context: TaskContext, *, dataset, seed: int, wanted: set[str], spec: TrainingSpec,
+                options: ProxyOptions, features: str | None, feature_options: dict | None) -> CellOutput:
+    """The proxy of seed `seed`: trained on the whole train split, its outputs the strategies'
+    inputs; with `features`, the extractor's features (`baseline.feature_inputs`, seeded by
+    `seed`) and nothing trained."""
+    spec = context.attach(spec)
     if features:
         log.info("seed %d: %s features of the train split", seed, features)
         made = feature_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, features,
                               feature_options, seed)
-        run.timing.add("scoring", made.scoring_seconds)
+        context.timing.add("scoring", made.scoring_seconds)
     else:
         log.info("seed %d: training the proxy", seed)
         made = make_inputs(dataset, dataset.train_indices, dataset.train_indices, wanted, spec, seed,
@@ -219,83 +307,65 @@ def _proxy(run: Run, dataset, seed: int, wanted: set[str], spec: TrainingSpec, o
     record = {"seed": seed, "train_seconds": made.train_seconds, "scoring_seconds": made.scoring_seconds,
               "records_seconds": made.records_seconds, "epochs": None, "test_accuracy": None,
               "arrays": sorted(made.arrays)}
-    if made.result is not None:
-        record.update(spec.evaluate(made.result.model, dataset, seed), epochs=made.result.history)
-    run.save_cell(name, record, arrays=made.arrays, weights=None if made.result is None else made.result.model)
-    return made, record
+    if made.result is None:
+        return CellOutput(record, arrays=made.arrays)
+    record.update(spec.evaluate(made.result.model, dataset, seed), epochs=made.result.history)
+    return CellOutput(record, arrays=made.arrays, weights=state_dict(made.result.model))
 
 
-def _full_cell(run: Run, dataset, seed: int, spec: TrainingSpec, proxy, on_cell, keep_weights: bool = False) -> None:
-    """The full-data cell: the proxy's record when the proxy was trained with the training
-    recipe, else a training run of its own (its weights kept with the cell when `keep_weights`:
-    the teacher of distilled subsets)."""
-    cell = {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
+def _full_record(dataset, seed: int) -> dict:
+    return {"strategy": FULL, "fraction": 1.0, "seed": seed, "kept": len(dataset.train_indices),
             "selection_seconds": 0.0, "scoring_seconds": 0.0, "proxy_train_seconds": 0.0, "records_seconds": 0.0}
-    if proxy is not None and proxy[1].get("test_accuracy") is not None:
-        cell.update(test_accuracy=proxy[1]["test_accuracy"], train_seconds=proxy[1]["train_seconds"], source="proxy")
-    else:
-        kept = []
-        cell.update(_trained(spec, dataset, dataset.train_indices, seed, keep=kept), source="trained")
-        run.save_cell(cell_name(FULL, 1.0, seed), cell, on_cell=on_cell, weights=kept[0] if keep_weights else None)
-        return
-    run.save_cell(cell_name(FULL, 1.0, seed), cell, on_cell=on_cell)
 
 
-def _trained(spec: TrainingSpec, dataset, indices, seed: int, objective=None, keep: list | None = None) -> dict:
-    """A fresh model trained on `indices` (with `objective`, `train.fit`'s loss hook, when given)
-    and tested: the cell's accuracy and times. The model is appended to `keep` when given."""
-    result, tested = spec.train_and_test(dataset, indices, seed, objective=objective)
-    if keep is not None:
-        keep.append(result.model)
-    return tested
+def _full_cell(context: TaskContext, *, dataset, seed: int, spec: TrainingSpec, keep_weights: bool) -> CellOutput:
+    """The full-data cell trained on its own (when the proxy was not trained with the training
+    recipe); its weights kept when `keep_weights`: the teacher of distilled subsets."""
+    result, tested = context.attach(spec).train_and_test(dataset, dataset.train_indices, seed)
+    return CellOutput({**_full_record(dataset, seed), **tested, "source": "trained"},
+                      weights=state_dict(result.model) if keep_weights else None)
 
 
-def _full_model(run: Run, dataset, seed: int, spec: TrainingSpec, proxy_is_full: bool):
-    """The full-data model of `seed`, the teacher of the distilled subsets: the full cell's
-    weights, or the proxy's when the proxy is the full run; trained (cell `teacher-s{seed}`)
-    only when neither kept them (a folder made before with no teacher)."""
-    names = [cell_name(FULL, 1.0, seed), *([f"proxy-s{seed}"] if proxy_is_full else []), f"teacher-s{seed}"]
-    for name in names:
-        if run.cells.has_weights(name):
-            model = spec.fresh_model(dataset, seed)
-            model.load_state_dict(run.cells.weights(name))
-            return model
-    result = spec.train(dataset, dataset.train_indices, seed)
-    run.save_cell(f"teacher-s{seed}", {"seed": seed, "train_seconds": result.train_seconds}, weights=result.model)
-    return result.model
+def _teacher_cell(context: TaskContext, *, dataset, seed: int, spec: TrainingSpec) -> CellOutput:
+    result = context.attach(spec).train(dataset, dataset.train_indices, seed)
+    return CellOutput({"seed": seed, "train_seconds": result.train_seconds}, weights=state_dict(result.model))
 
 
-def _taught_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec, scale_epochs, teacher, distill,
-                 distill_options, on_cell) -> None:
+def _taught_cell(context: TaskContext, *, dataset, fraction, seed, spec: TrainingSpec, scale_epochs, teacher: dict,
+                 distill, distill_options, plain: dict, kept: np.ndarray) -> CellOutput:
     """The subset of the plain cell (same kept indices) trained with the full-data model as teacher."""
-    plain_name = cell_name(strategy, fraction, seed)
-    plain, kept = run.cells.record(plain_name), run.cells.array(plain_name)
+    spec = context.attach(spec)
+    teacher_model = spec.fresh_model(dataset, seed)
+    teacher_model.load_state_dict(teacher)
     subset_spec = spec.with_epochs(spec.recipe.epochs / fraction) if scale_epochs else spec
-    objective = Distillation(teacher, parse_loss_spec(distill), distill_options)
+    objective = Distillation(teacher_model, parse_loss_spec(distill), distill_options)
     try:
-        trained = _trained(subset_spec, dataset, kept, seed, objective)
+        _, trained = subset_spec.train_and_test(dataset, kept, seed, objective=objective)
     finally:
         objective.close()
-    cell = {**{key: plain[key] for key in ("strategy", "fraction", "seed", "kept", "selection_seconds",
-                                           "scoring_seconds", "proxy_train_seconds", "records_seconds",
-                                           "kept_class_counts", "options")},
-            **trained, "distill": distill}
-    run.save_cell(cell_name(strategy, fraction, seed, distill), cell, on_cell=on_cell)
+    return CellOutput({**{key: plain[key] for key in ("strategy", "fraction", "seed", "kept", "selection_seconds",
+                                                      "scoring_seconds", "proxy_train_seconds", "records_seconds",
+                                                      "kept_class_counts", "options")},
+                       **trained, "distill": distill})
 
 
-def _subset_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec, options, class_balanced,
-                 scale_epochs, proxy, wanted, on_cell) -> None:
+def _subset_cell(context: TaskContext, *, dataset, strategy, fraction, seed, spec: TrainingSpec, options,
+                 class_balanced, scale_epochs, made: MadeInputs | None, wanted) -> CellOutput:
+    """`strategy` keeps `fraction` of the train split (scoring the proxy's inputs `made`); a fresh
+    model is trained on it and tested."""
+    spec = context.attach(spec)
     train_indices = dataset.train_indices
     uses = inputs_used(get_strategy(strategy), wanted, class_balanced) | {"labels"}
-    made = proxy[0] if proxy is not None else MadeInputs(arrays={"labels": dataset.labels.numpy()[train_indices]})
+    made = made if made is not None else MadeInputs(arrays={"labels": dataset.labels.numpy()[train_indices]})
     choice = choose(strategy, made, train_indices, max(1, round(fraction * len(train_indices))), seed=seed,
-                    class_balanced=class_balanced, options=options, uses=uses, timing=run.timing)
+                    class_balanced=class_balanced, options=options, uses=uses, timing=context.timing)
     kept = train_indices[np.sort(choice.positions)].astype(np.int64)
     subset_spec = spec.with_epochs(spec.recipe.epochs / fraction) if scale_epochs else spec
     uses_proxy = bool(uses & set(MODEL_INPUTS))
+    _, trained = subset_spec.train_and_test(dataset, kept, seed)
     cell = {
         "strategy": strategy, "fraction": fraction, "seed": seed, "kept": len(kept),
-        **_trained(subset_spec, dataset, kept, seed),
+        **trained,
         "selection_seconds": choice.seconds,
         "scoring_seconds": made.scoring_seconds if uses_proxy else 0.0,
         "proxy_train_seconds": made.train_seconds if uses_proxy else 0.0,
@@ -303,7 +373,7 @@ def _subset_cell(run: Run, dataset, strategy, fraction, seed, spec: TrainingSpec
         "kept_class_counts": np.bincount(dataset.labels.numpy()[kept], minlength=dataset.num_classes).tolist(),
         "options": options,
     }
-    run.save_cell(cell_name(strategy, fraction, seed), cell, arrays={"": kept}, on_cell=on_cell)
+    return CellOutput(cell, arrays={"": kept})
 
 
 def summarize(run_dir: str | Path) -> dict:
