@@ -24,7 +24,7 @@ chromium:
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet -e ".[test,classic]"
+	$(BIN)/pip install --quiet -e ".[test,classic,ray]"
 	touch $@
 
 demo: setup
