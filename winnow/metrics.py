@@ -85,7 +85,8 @@ def summary(labels, pred_probs, class_names: list[str] | None = None) -> dict:
 APCER_TARGETS = (0.01, 0.05, 0.10)  # bpcer_at_apcer: BPCER where the APCER is at most these
 
 
-def pad_metrics(is_bona_fide, bona_fide_scores, threshold: float, attack_types=None) -> dict:
+def pad_metrics(is_bona_fide, bona_fide_scores, threshold: float, attack_types=None,
+                score_range: tuple[float, float] | None = None) -> dict:
     """The presentation-attack detection metrics of ISO/IEC 30107-3 at `threshold`.
 
     is_bona_fide : (N,) bool; bona_fide_scores : (N,) finite floats, higher = more bona fide
@@ -93,6 +94,10 @@ def pad_metrics(is_bona_fide, bona_fide_scores, threshold: float, attack_types=N
         `pad_threshold`, never on the test split)
     attack_types : (N,) names or ids of each attack's type (ignored for bona fide rows); None =
         one type
+    score_range : (low, high) the scores can take, e.g. (0, 1) for probabilities: the threshold
+        must lie in it. Default: the range of `bona_fide_scores` (a threshold outside it gives every
+        presentation the same decision); a threshold fixed on another split may fall outside the
+        test scores and still be valid, so give the range there
 
     Returns apcer (the worst type's), apcer_per_type, bpcer, acer = (apcer + bpcer) / 2,
     accuracy, eer and eer_threshold (from the scores alone: where the worst type's APCER meets
@@ -102,10 +107,13 @@ def pad_metrics(is_bona_fide, bona_fide_scores, threshold: float, attack_types=N
     curve = _PadCurve(is_bona_fide, bona_fide_scores, attack_types)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-    low, high = curve.scores.min(), curve.scores.max()
-    if not low <= threshold <= high:
-        raise ValueError(f"threshold {threshold:g} is outside the scores' range [{low:g}, {high:g}]: every "
-                         "presentation would get the same decision")
+    if score_range is None:
+        low, high = curve.scores.min(), curve.scores.max()
+        if not low <= threshold <= high:
+            raise ValueError(f"threshold {threshold:g} is outside the scores' range [{low:g}, {high:g}]: every "
+                             "presentation would get the same decision")
+    elif not score_range[0] <= threshold <= score_range[1]:
+        raise ValueError(f"threshold {threshold:g} is outside the score range [{score_range[0]:g}, {score_range[1]:g}]")
     per_type = curve.apcer_per_type(threshold)
     apcer, bpcer = max(per_type.values()), curve.bpcer(threshold)
     accepted = curve.scores >= threshold
@@ -135,6 +143,22 @@ def pad_threshold(is_bona_fide, bona_fide_scores, rule: str = "eer", attack_type
     if kind != "apcer" or not 0 <= target <= 1:
         raise ValueError(f"threshold rule {rule!r} is not valid: write eer or apcer:SHARE, e.g. apcer:0.05")
     return curve.threshold_at_apcer(target)
+
+
+def pad_curve(is_bona_fide, bona_fide_scores, attack_types=None) -> dict:
+    """The error rates at every threshold that changes a decision, for ROC and DET curves.
+
+    Same inputs as `pad_metrics`. Returns thresholds (T,) ascending (the distinct scores and one
+    above them all), bpcer (T,), apcer (T,) of the worst type, apcer_per_type {type: (T,)} and
+    apcer_pooled (T,) (all attacks as one type); arrays of floats in [0, 1].
+    """
+    curve = _PadCurve(is_bona_fide, bona_fide_scores, attack_types)
+    thresholds, apcer, bpcer = curve._rates()
+    pooled = np.sort(curve.scores[~curve.bona_fide])
+    return {"thresholds": thresholds, "bpcer": bpcer, "apcer": apcer,
+            "apcer_per_type": {name: 1 - np.searchsorted(s, thresholds, side="left") / len(s)
+                               for name, s in curve.attacks.items()},
+            "apcer_pooled": 1 - np.searchsorted(pooled, thresholds, side="left") / len(pooled)}
 
 
 class _PadCurve:

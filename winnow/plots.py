@@ -480,3 +480,66 @@ def plot_seed_bars(bars: list[dict], title: str, path: str | Path | None = None,
         axes.set(title=title, ylabel="test accuracy (%)")
         axes.grid(axis="x", visible=False)
         return _finish(figure, path)
+
+
+DET_LIMITS = (0.001, 0.6)  # the DET axes: 0.1 % to 60 %, a rate outside is drawn at the edge
+DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6)
+
+
+def det_axis() -> tuple[np.ndarray, list[str]]:
+    """(positions, labels) of the DET plot's ticks: the normal deviates (scipy.stats.norm.ppf) of
+    the rates DET_TICKS, labelled in % ("0.1" ... "60")."""
+    from scipy.stats import norm
+
+    return norm.ppf(DET_TICKS), [f"{100 * t:g}" for t in DET_TICKS]
+
+
+def plot_pad_curves(curve: dict, path: str | Path | None = None, operating_point: dict | None = None) -> bytes:
+    """The ROC (left) and DET (right) curves of a presentation-attack detector, one colour per
+    attack type (and all attacks pooled, dashed grey, when there are several).
+
+    curve : `metrics.pad_curve`'s record: bpcer (T,), apcer_per_type {type: (T,)}, apcer_pooled (T,)
+    operating_point : `metrics.pad_metrics`'s record at the decision threshold (apcer_per_type,
+        bpcer, threshold), marked on each type's curve
+    ROC: APCER against 1 - BPCER (bona fide accepted), in %. DET: APCER against BPCER on normal
+    deviate axes (scipy.stats.norm.ppf), ticks labelled in %; a rate below 0.1 % (or above 60 %)
+    is drawn at the edge.
+    """
+    import matplotlib
+    from scipy.stats import norm
+
+    def deviate(rates):
+        return norm.ppf(np.clip(np.asarray(rates, dtype=np.float64), *DET_LIMITS))
+
+    bpcer = np.asarray(curve["bpcer"], dtype=np.float64)
+    lines = [(name, np.asarray(apcer), PALETTE[i % len(PALETTE)], "-")
+             for i, (name, apcer) in enumerate(curve["apcer_per_type"].items())]
+    if len(lines) > 1:
+        lines.append(("all attacks", np.asarray(curve["apcer_pooled"]), NEUTRAL, "--"))
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure, (roc, det) = _report_figure(8.4, 3.8, 2)
+        for name, apcer, colour, style in lines:
+            roc.plot(100 * apcer, 100 * (1 - bpcer), color=colour, linestyle=style, label=name)
+            det.plot(deviate(apcer), deviate(bpcer), color=colour, linestyle=style, label=name)
+            if operating_point and name in operating_point["apcer_per_type"]:
+                point = operating_point["apcer_per_type"][name], operating_point["bpcer"]
+                roc.plot(100 * point[0], 100 * (1 - point[1]), marker="o", color=colour, markersize=6)
+                det.plot(deviate(point[0]), deviate(point[1]), marker="o", color=colour, markersize=6)
+        roc.plot([0, 100], [0, 100], color="#c9ced6", linewidth=0.8, linestyle=":")
+        roc.set(title="ROC", xlabel="APCER: attacks accepted (%)", ylabel="1 - BPCER: bona fide accepted (%)",
+                xlim=(-2, 102), ylim=(-2, 102))
+        ticks, labels = det_axis()
+        det.set_xticks(ticks, labels)
+        det.set_yticks(ticks, labels)
+        det.set(title="DET (normal deviate scale)", xlabel="APCER (%)", ylabel="BPCER (%)",
+                xlim=(ticks[0], ticks[-1]), ylim=(ticks[0], ticks[-1]))
+        det.plot(ticks[[0, -1]], ticks[[0, -1]], color="#c9ced6", linewidth=0.8, linestyle=":")  # APCER = BPCER
+        title = "the operating point at threshold " + f"{operating_point['threshold']:.4g}" if operating_point else ""
+        handles, names = det.get_legend_handles_labels()
+        if title:
+            from matplotlib.lines import Line2D
+
+            handles.append(Line2D([], [], marker="o", color="#454c59", linestyle="none"))
+            names.append(title)
+        roc.legend(handles, names, loc="lower right")
+        return _finish(figure, path)

@@ -23,6 +23,9 @@
       report.html     `winnow report` (and every command at its end): the run as one self-contained page;
                       its figures beside it as PNG (REPORT_FIGURES, and picks_STRATEGY.png of `winnow al`)
       tensorboard/    `winnow train --tensorboard`: TensorBoard event files of the per-epoch scalars
+      pad_scores.npz  `winnow train --pad-bona-fide` and `winnow evaluate`: the bona fide scores and
+                      labels of the test split (and of the split that fixed the threshold), for the
+                      report's ROC and DET curves (pad_curves.png)
 
 Every file is written atomically (a temporary file renamed into place), so a run stopped at
 any moment leaves either the old or the new version of a file, never half of one.
@@ -53,6 +56,7 @@ FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY = "flags.csv", "flags.npy", "fla
 CLEANING_FILES = (FLAGS_CSV, FLAGS_NPY, FLAGGED_PNG, FLAG_QUALITY)  # written by `winnow clean`
 DUPLICATES_JSON, DUPLICATES_PNG = "duplicates.json", "duplicates.png"
 DUPLICATE_FILES = (DUPLICATES_JSON, DUPLICATES_PNG)  # written by `winnow clean --duplicates`
+PAD_SCORES, PAD_CURVES_PNG = "pad_scores.npz", "pad_curves.png"  # presentation-attack detection (`experiments.pad`)
 TIMING = "timing.json"
 REPORT_HTML = "report.html"
 TRAINING_CURVES_PNG, CONFUSION_PNG = "training_curves.png", "confusion_matrix.png"
@@ -60,11 +64,11 @@ PER_CLASS_PNG = "per_class_accuracy.png"
 SELECTED_PNG, SELECTED_CLASSES_PNG = "selected.png", "selected_classes.png"
 PRUNE_PNG, LEARNING_CURVES_PNG = "prune_results.png", "learning_curves.png"
 REPORT_FIGURES = (TRAINING_CURVES_PNG, CONFUSION_PNG, PER_CLASS_PNG, SELECTED_PNG, SELECTED_CLASSES_PNG, PRUNE_PNG,
-                  LEARNING_CURVES_PNG)
+                  LEARNING_CURVES_PNG, PAD_CURVES_PNG)
 REPORT_FILES = (REPORT_HTML, *REPORT_FIGURES)  # written by `winnow report` and at the end of every command
 TENSORBOARD = "tensorboard"  # `winnow train --tensorboard`: holds only events.out.tfevents.* files
 _OWN_FILES = ((TIMING,) + RUN_FILES + SELECTION_FILES + RESULT_FILES + CALIBRATION_FILES + CLEANING_FILES
-              + DUPLICATE_FILES + REPORT_FILES)
+              + DUPLICATE_FILES + (PAD_SCORES,) + REPORT_FILES)
 _CELL_SUFFIXES = (".json", ".npy", ".npz", ".jsonl", ".pt", ".tmp")
 _VOLATILE = ("winnow_version", "torch_version", "python_version", "command_line", "git_commit")  # may change between a run and its resumption
 
@@ -231,6 +235,11 @@ def write_bytes(path: str | os.PathLike, content: bytes) -> None:
 def save_array(path: str | os.PathLike, array) -> None:
     """A .npy file, loadable with numpy.load(allow_pickle=False)."""
     _atomic_write(Path(path), lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+
+
+def save_arrays(path: str | os.PathLike, **arrays) -> None:
+    """Several named arrays as one .npz file, loadable with numpy.load(allow_pickle=False)."""
+    _atomic_write(Path(path), lambda f: np.savez(f, **{name: np.asarray(a) for name, a in arrays.items()}))
 
 
 def read_json(path: str | os.PathLike):

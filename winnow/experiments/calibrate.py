@@ -11,13 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from .. import __version__, data, plots, runs
+from .. import __version__, plots, runs
 from ..calibration import temperature_scaling_report
-from ..data.split import stratified_split
-from ..models import create_model
-from ..train import Outputs, Recipe, predict
+from ..train import Outputs, predict
 
 log = logging.getLogger("winnow.experiments.calibrate")
 
@@ -50,56 +46,15 @@ def calibrate_run(run_dir: str | Path, bins: int = 15, device: str | None = None
     predict on its hold-out and test split, and write calibration.json and reliability.png.
 
     The hold-out is RUN_DIR/val_indices.npy, or, for a `winnow train` run with val_fraction > 0
-    that predates that file, the same stratified split the trainer drew. `device` overrides the
-    recipe's. Returns the record written to calibration.json.
+    that predates that file, the same split the trainer drew (`evaluate.load_trained_run`).
+    `device` overrides the recipe's. Returns the record written to calibration.json.
     """
-    run_dir = Path(run_dir)
-    config = _read_run_config(run_dir)
-    dataset = data.load(config["data"], **config.get("data_options", {}))
-    if dataset.class_names != config["class_names"]:
-        raise ValueError(f"{config['data']} now has the classes {dataset.class_names}, but the run in {run_dir} "
-                         f"was trained on {config['class_names']}")
-    recipe = Recipe.from_dict(config["recipe"])
-    if device is not None:
-        recipe = recipe.replace(device=device)
-    val_indices = _hold_out(run_dir, config, dataset, recipe)
-    model = create_model(config["model"], dataset.num_classes, dataset.in_channels)
-    model.load_state_dict(runs.load_weights(run_dir / runs.WEIGHTS))
-    val_outputs = predict(model, dataset, val_indices, recipe)
-    test_outputs = predict(model, dataset, dataset.test_indices, recipe)
-    return calibrate_outputs(val_outputs, test_outputs, run_dir, bins)
+    from .evaluate import load_trained_run
 
-
-def _read_run_config(run_dir: Path) -> dict:
-    if not (run_dir / runs.CONFIG).is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no {runs.CONFIG})")
-    config = runs.read_json(run_dir / runs.CONFIG)
-    missing = [key for key in ("data", "model", "recipe", "class_names") if key not in config]
-    if missing:
-        raise ValueError(f"{run_dir / runs.CONFIG} has no {', '.join(missing)}: it is not a run of one trained model")
-    if not (run_dir / runs.WEIGHTS).is_file():
-        raise FileNotFoundError(f"run folder {run_dir} has no weights ({runs.WEIGHTS}) to calibrate")
-    return config
-
-
-def _hold_out(run_dir: Path, config: dict, dataset: data.Dataset, recipe: Recipe) -> np.ndarray:
-    """(V,) int64 dataset indices of the run's hold-out, checked against the train split."""
-    path = run_dir / runs.VAL_INDICES
-    if path.is_file():
-        indices = np.load(path, allow_pickle=False)
-    elif config.get("command") == "train" and recipe.val_fraction > 0:  # the split `fit` drew
-        train_indices = dataset.train_indices
-        parts = stratified_split(dataset.labels.numpy()[train_indices], recipe.val_fraction, recipe.seed)
-        indices = train_indices[parts["test"]]
-        log.info("no %s in %s: using the trainer's split (val_fraction %g, seed %d)", runs.VAL_INDICES, run_dir,
-                 recipe.val_fraction, recipe.seed)
-    else:
+    trained = load_trained_run(run_dir, device, what="to calibrate")
+    if trained.hold_out is None:
         raise ValueError(f"run folder {run_dir} has no hold-out ({runs.VAL_INDICES}) to fit a temperature on: "
                          "train it with `winnow train --calibrate` or `winnow train --set val_fraction=0.1`")
-    indices = np.asarray(indices)
-    if indices.ndim != 1 or len(indices) == 0 or not np.issubdtype(indices.dtype, np.integer):
-        raise ValueError(f"{path} must hold a non-empty 1-D array of dataset indices")
-    if not np.isin(indices, dataset.train_indices).all():
-        raise ValueError(f"the hold-out of {run_dir} is not part of the train split of {config['data']}: "
-                         "has the data changed since the run?")
-    return indices.astype(np.int64)
+    val_outputs = predict(trained.model, trained.dataset, trained.hold_out, trained.recipe)
+    test_outputs = predict(trained.model, trained.dataset, trained.dataset.test_indices, trained.recipe)
+    return calibrate_outputs(val_outputs, test_outputs, run_dir, bins)
