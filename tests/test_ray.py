@@ -16,6 +16,8 @@ import pytest
 from winnow import runs
 from winnow.cli import main
 from winnow.experiments.active import al_run
+from winnow.experiments.clean import clean_run
+from winnow.experiments.distill import distill_run
 from winnow.experiments.backend import BackendError, CellsFailed, RayBackend, exit_once, fail_cell, make_backend
 from winnow.experiments.prune import prune_run
 
@@ -23,6 +25,9 @@ ray = pytest.importorskip("ray", reason="pip install 'winnow[ray]' (make test in
 
 PRUNE = dict(fractions=[0.5], strategies=["random", "margin"], recipe_overrides={"epochs": 2.0})
 AL = dict(initial=20, budget=20, cycles=3, strategies=["random", "margin"], recipe_overrides={"epochs": 3.0})
+CLEAN = dict(folds=2, seeds=[0, 1], inject_noise=0.2, remove="auto", recipe_overrides={"epochs": 2.0})
+DISTILL = dict(teacher="mlp", student="mlp", seeds=[0, 1], losses=["kd:1"], recipe_overrides={"epochs": 1.0},
+               teacher_overrides={"epochs": 2.0})
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +112,30 @@ def test_al_on_ray_gives_the_local_numbers_and_resumes_here(cluster, local_al, t
     assert sorted({r["trial"] for r in here}) == [1] and all("ran_on" not in r for r in here)
     assert results["cells_run"] == 6
     assert_same_cells(out, reference)
+
+
+def test_clean_on_ray_gives_the_local_numbers_and_files(cluster, tmp_path):
+    here, there = tmp_path / "here", tmp_path / "there"
+    clean_run("digits", here, **CLEAN)
+    finished = []
+    clean_run("digits", there, on_cell=finished.append, backend="ray", **CLEAN)
+    elsewhere = sorted((c["cell"], c["seed"]) for c in finished if "ran_on" in c)
+    assert elsewhere == sorted((kind, seed) for seed in (0, 1) for kind in ("fold", "fold", "noisy", "true", "cleaned"))
+    assert sorted((c["cell"], c["seed"]) for c in finished if "ran_on" not in c) == [("flags", 0), ("flags", 1)]
+    assert_same_cells(there, here)
+    np.testing.assert_array_equal(np.load(there / runs.FLAGS_NPY), np.load(here / runs.FLAGS_NPY))
+
+
+def test_distill_on_ray_gives_the_local_numbers_and_resumes_here(cluster, tmp_path):
+    here, there = tmp_path / "here", tmp_path / "there"
+    distill_run("digits", here, **DISTILL)
+    distill_run("digits", there, backend="ray", **{**DISTILL, "seeds": [0]})
+    finished = []
+    distill_run("digits", there, on_cell=finished.append, **DISTILL)  # seed 1 here, from the teacher's saved weights
+    assert [(c["loss"], c["seed"]) for c in finished] == [(None, 1), ("kd:1", 1)]
+    assert_same_cells(there, here)
+    assert sorted(runs.load_weights(there / "cells" / "teacher.pt")) == sorted(
+        runs.load_weights(here / "cells" / "teacher.pt"))
 
 
 def test_a_worker_killed_mid_cell_is_retried_and_the_cell_is_kept(cluster, local_prune, tmp_path):

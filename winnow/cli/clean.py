@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from . import command, print_results
-from .options import (SettingParts, add_data_options, add_model_options, add_run_options, data_options,
-                      recipe_overrides, seed_list, seed_value)
+from .options import (SettingParts, add_backend_options, add_data_options, add_model_options, add_run_options,
+                      backend_options, data_options, ran_on, recipe_overrides, seed_list, seed_value)
 
 SETTINGS = SettingParts(cv=True, example="--set lr=0.5 --set cv.epochs=3")
 # the label-issue search's options (dest, flag) that --duplicates, which trains nothing, does not take;
@@ -17,7 +17,9 @@ LABEL_ISSUE_OPTIONS = (("method", "--method"), ("filter_by", "--filter-by"), ("r
                        ("inject_noise", "--inject-noise"), ("noise_kind", "--noise-kind"),
                        ("noise_seed", "--noise-seed"), ("model", "--model"), ("preset", "--preset"),
                        ("epochs", "--epochs"), ("time_budget", "--time-budget"), ("device", "--device"),
-                       ("settings", "--set"), ("weights", "--weights"), ("freeze", "--freeze"))
+                       ("settings", "--set"), ("weights", "--weights"), ("freeze", "--freeze"),
+                       ("backend", "--backend"), ("address", "--address"), ("cpus_per_cell", "--cpus-per-cell"),
+                       ("gpus_per_cell", "--gpus-per-cell"))
 DUPLICATE_OPTIONS = (("hash_distance", "--hash-distance"), ("min_cosine", "--min-cosine"))
 PRINTED_GROUPS = 10
 
@@ -77,6 +79,7 @@ def add_arguments(parser) -> None:
                        help=f"near: a candidate whose centred 16 x 16 luma thumbnails have at least this cosine "
                             f"(default {MIN_COSINE:g})")
     add_run_options(parser, resumable=True)
+    add_backend_options(parser)
 
 
 def remove_count(text: str):
@@ -126,7 +129,7 @@ def clean(args) -> int:
                         weights=args.weights,
                         cv_overrides=settings.cv, data_options=data_options(args), force=args.force,
                         on_progress=args.on_progress,
-                        on_cell=print_clean_cell)
+                        on_cell=print_clean_cell, **backend_options(args))
     print_clean(results, args.out)
     return 0
 
@@ -142,7 +145,7 @@ def print_clean_cell(cell: dict) -> None:
     else:
         text = (f"{kind} labels || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
                 f"|| training {cell['train_seconds']:.1f} s")
-    print(f"seed {cell['seed']} || {text}", flush=True)
+    print(f"seed {cell['seed']} || {text}{ran_on(cell)}", flush=True)
 
 
 def print_clean(results: dict, out) -> None:
@@ -156,7 +159,7 @@ def _check_mode(args) -> None:
     """A ValueError naming the options of the other mode: the label-issue search's with
     --duplicates, --hash-distance and --min-cosine without it."""
     if args.duplicates:
-        unset = {"preset": "auto", "settings": [], "raw_probs": False, "scale_epochs": False}
+        unset = {"preset": "auto", "settings": [], "raw_probs": False, "scale_epochs": False, "backend": "local"}
         given = [flag for dest, flag in LABEL_ISSUE_OPTIONS
                  if getattr(args, dest, None) is not None and getattr(args, dest) != unset.get(dest)]
         if given:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import command, print_results
-from .options import (SettingParts, add_data_options, add_run_options, add_weights_options, data_options,
-                      recipe_overrides, seed_list)
+from .options import (SettingParts, add_backend_options, add_data_options, add_run_options, add_weights_options,
+                      backend_options, data_options, ran_on, recipe_overrides, seed_list)
 
 SETTINGS = SettingParts(example="--set epochs=20 --set teacher.epochs=60")
 TEACHER_PREFIX = "teacher."
@@ -50,6 +50,7 @@ def add_arguments(parser) -> None:
     losses.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
                         help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
     add_run_options(parser, resumable=True)
+    add_backend_options(parser)
 
 
 def split_settings(texts: list[str]):
@@ -87,7 +88,7 @@ def distill(args) -> int:
                           losses=args.losses or ["kd"], options=options, preset=args.preset,
                           recipe_overrides=overrides, weights=args.weights, teacher_overrides=teacher_overrides,
                           teacher_seed=args.teacher_seed, data_options=data_options(args), force=args.force,
-                          on_progress=args.on_progress, on_cell=print_cell)
+                          on_progress=args.on_progress, on_cell=print_cell, **backend_options(args))
     print_results(results, args.out)
     return 0
 
@@ -97,4 +98,4 @@ def print_cell(cell: dict) -> None:
         "student alone" if cell["loss"] is None else f"student + {cell['loss']}")
     seed = "" if cell.get("seed") is None else f"seed {cell['seed']} || "
     print(f"{seed}{who} ({cell['model']}) || test acc {100 * cell['test_accuracy']:.2f} % "
-          f"|| training {cell['train_seconds']:.1f} s", flush=True)
+          f"|| training {cell['train_seconds']:.1f} s{ran_on(cell)}", flush=True)

@@ -31,6 +31,7 @@ import numpy as np
 from .. import cleaning, data, runs, stats
 from ..plots import contact_sheet
 from ..table import Column, Table
+from .backend import Backend, CellOutput, Task, TaskContext, make_backend
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
 
 FOLD, FLAGS, NOISY, CLEANED, TRUE = "fold", "flags", "noisy", "cleaned", "true"
@@ -47,7 +48,9 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
               recipe_overrides: dict | None = None, cv_overrides: dict | None = None, weights: str | None = None,
               data_options: dict | None = None,
               force: bool = False, on_progress: Callable | None = None,
-              on_cell: Callable[[dict], None] | None = None) -> dict:
+              on_cell: Callable[[dict], None] | None = None, backend: str | Backend = "local",
+              address: str | None = None, cpus_per_cell: float | None = None,
+              gpus_per_cell: float | None = None) -> dict:
     """Run (or resume) the cleaning experiment in `out`; returns its results.
 
     source : a data spec, or a `Dataset` (e.g. `winnow.data.from_arrays`) with every train label
@@ -66,7 +69,12 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
         source such as torchvision:resnet50 (`winnow.weights`, `TrainingSpec.resolve`)
     on_progress : the trainer's progress;  on_cell : each record as it finishes ("cell": "fold",
         "flags", "noisy", "cleaned" or "true")
+    backend : where the folds and trainings run (`experiments.backend`): "local" (this process) or
+        "ray" (folds, then trainings, of every seed in parallel), with `address`, `cpus_per_cell` and
+        `gpus_per_cell`; or a `Backend`. Not part of the configuration: a run resumes on either.
     """
+    backend = make_backend(backend, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                           on_progress=on_progress)
     seeds, remove = _check(method, filter_by, seeds, remove, flagged_images)
     noise = cleaning.check_noise(inject_noise, noise_kind, noise_seed)
     dataset, data_seconds = load_data(source, data_options, tested=remove is not None)  # only retraining tests
@@ -79,10 +87,10 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
         "noise": noise, "remove": remove, "scale_epochs": bool(scale_epochs), "flagged_images": flagged_images,
         **spec.to_config(), "cv_recipe": cv_spec.recipe.to_dict(),
     }
+    backend.start()
     run = Run.open(out, config, grid=GRID, force=force, data_seconds=data_seconds)
-    cells = _Cells(run, dataset, noisy, corrupted, on_cell)
-    spec, cv_spec = spec.attach(run.timing, on_progress), cv_spec.attach(run.timing, on_progress)
-    all_probs = [cells.seed(seed, spec, cv_spec) for seed in seeds]
+    cells = _Cells(run, dataset, noisy, corrupted, on_cell, backend.share)
+    all_probs = backend.run(run, [cells.seed_chain(seed, spec, cv_spec) for seed in seeds])
     _write_flags(run, noisy, dataset.labels.numpy(), corrupted, np.mean(all_probs, axis=0))
     results = summarize(run.path)
     flag_table, trainings, long = results_tables(results)
@@ -153,44 +161,49 @@ def read_out_of_fold(run_dir: str | Path, seed: int, train_indices: np.ndarray, 
 
 
 class _Cells:
-    """The cells of a clean run: per seed its folds, flag set and trainings, each made unless done."""
+    """The cells of a clean run, one chain per seed (`backend`): its folds together, then its flag
+    set (here: it reads every fold), then its trainings together; each made unless done."""
 
-    def __init__(self, run: Run, dataset: data.Dataset, noisy: data.Dataset, corrupted: np.ndarray, on_cell):
+    def __init__(self, run: Run, dataset: data.Dataset, noisy: data.Dataset, corrupted: np.ndarray, on_cell, share):
         self.run, self.config, self.dataset, self.noisy = run, run.config, dataset, noisy
         self.corrupted, self.on_cell, self.train = corrupted, on_cell, dataset.train_indices
         self.labels = noisy.labels.numpy()[self.train]  # the labels flagged, in train-split order
+        self.shared = share(dataset)  # the tasks read the images once, and train on the noisy labels:
+        self.noisy_labels = share(noisy.labels.numpy())  # the dataset's with those labels (`_trained`)
 
-    def seed(self, seed: int, spec: TrainingSpec, cv_spec: TrainingSpec) -> np.ndarray:
+    def seed_chain(self, seed: int, spec: TrainingSpec, cv_spec: TrainingSpec):
         """Every cell of `seed`; returns its (N_train, K) out-of-fold probabilities."""
-        probs = self.out_of_fold(seed, cv_spec)
+        folds = self.fold_tasks(seed, cv_spec)
+        if folds:
+            yield folds
+        probs = read_out_of_fold(self.run.path, seed, self.train, self.noisy.num_classes)
         flagged = self.flags(seed, probs)
         if self.config["remove"] is not None:
-            self.training(NOISY, seed, self.noisy, self.train, spec)
+            trainings = [self.training(NOISY, seed, self.train, spec, noisy=True)]
             if self.config["noise"] is not None:
-                self.training(TRUE, seed, self.dataset, self.train, spec)
+                trainings.append(self.training(TRUE, seed, self.train, spec, noisy=False))
             kept = np.setdiff1d(self.train, flagged)
             if self.config["scale_epochs"]:  # as many steps as the others
                 spec = spec.with_epochs(spec.recipe.epochs * len(self.train) / len(kept))
-            self.training(CLEANED, seed, self.noisy, kept, spec)
+            trainings.append(self.training(CLEANED, seed, kept, spec, noisy=True))
+            trainings = [task for task in trainings if task is not None]
+            if trainings:
+                yield trainings
         return probs
 
-    def out_of_fold(self, seed: int, spec: TrainingSpec) -> np.ndarray:
+    def fold_tasks(self, seed: int, spec: TrainingSpec) -> list[Task]:
         fold_of = cleaning.stratified_folds(self.labels, self.config["folds"], seed)
+        tasks = []
         for fold in range(self.config["folds"]):
             name, held = cell_name(FOLD, seed, fold=fold), self.train[fold_of == fold]
             if self.run.cells.done(name):
                 if not np.array_equal(self.run.cells.array(name, "held_out"), held):
                     raise RuntimeError(f"cell {name} in {self.run.path} holds another fold; rerun with --force")
                 continue
-            trained_on = self.train[fold_of != fold]
-            result = spec.train(self.noisy, trained_on, seed)
-            outputs = spec.predict(result.model, self.noisy, held, seed)
-            record = {"cell": FOLD, "seed": seed, "fold": fold, "folds": self.config["folds"],
-                      "trained_on": len(trained_on), "held_out": len(held), "held_out_accuracy": outputs.accuracy,
-                      "train_seconds": result.train_seconds, "epochs_run": len(result.history)}
-            self.run.save_cell(name, record, arrays={"": outputs.probs.astype(np.float32), "held_out": held},
-                               on_cell=self.on_cell)
-        return read_out_of_fold(self.run.path, seed, self.train, self.noisy.num_classes)
+            tasks.append(Task(name, _fold_cell, dict(
+                dataset=self.shared, labels=self.noisy_labels, spec=spec, trained_on=self.train[fold_of != fold],
+                held=held, seed=seed, fold=fold, folds=self.config["folds"]), self.on_cell))
+        return tasks
 
     def flags(self, seed: int, probs: np.ndarray) -> np.ndarray:
         """The flagged dataset indices of `seed`, most likely wrong first."""
@@ -206,15 +219,38 @@ class _Cells:
         self.run.save_cell(name, record, arrays={"": flagged}, on_cell=self.on_cell)
         return flagged
 
-    def training(self, kind: str, seed: int, dataset: data.Dataset, kept: np.ndarray, spec: TrainingSpec) -> None:
-        """A fresh model trained on `kept` with `dataset`'s labels, and tested."""
+    def training(self, kind: str, seed: int, kept: np.ndarray, spec: TrainingSpec, noisy: bool) -> Task | None:
+        """A fresh model trained on `kept` with the noisy (or the true) labels, and tested; None when done."""
         name = cell_name(kind, seed, self.config)
         if self.run.cells.done(name):
-            return
-        _, tested = spec.train_and_test(dataset, kept, seed)
-        record = {"cell": kind, "seed": seed, "tag": _tag(self.config, kind) if kind == CLEANED else None,
-                  "kept": len(kept), "removed": len(self.train) - len(kept), "epochs": spec.recipe.epochs, **tested}
-        self.run.save_cell(name, record, arrays={"": kept} if kind == CLEANED else None, on_cell=self.on_cell)
+            return None
+        return Task(name, _training_cell, dict(
+            dataset=self.shared, labels=self.noisy_labels if noisy else None, spec=spec, kept=kept, seed=seed,
+            kind=kind, tag=_tag(self.config, kind) if kind == CLEANED else None, removed=len(self.train) - len(kept)),
+            self.on_cell)
+
+
+def _fold_cell(context: TaskContext, *, dataset, labels, spec: TrainingSpec, trained_on, held, seed, fold,
+               folds) -> CellOutput:
+    """A fresh model trained on every fold but `fold` (with the noisy `labels`); its probabilities
+    of the held-out fold."""
+    spec, dataset = context.attach(spec), dataset.with_labels(labels)
+    result = spec.train(dataset, trained_on, seed)
+    outputs = spec.predict(result.model, dataset, held, seed)
+    record = {"cell": FOLD, "seed": seed, "fold": fold, "folds": folds,
+              "trained_on": len(trained_on), "held_out": len(held), "held_out_accuracy": outputs.accuracy,
+              "train_seconds": result.train_seconds, "epochs_run": len(result.history)}
+    return CellOutput(record, arrays={"": outputs.probs.astype(np.float32), "held_out": held})
+
+
+def _training_cell(context: TaskContext, *, dataset, labels, spec: TrainingSpec, kept, seed, kind, tag,
+                   removed) -> CellOutput:
+    """A fresh model trained on `kept` with `labels` (None: the dataset's own, the true ones), and tested."""
+    dataset = dataset if labels is None else dataset.with_labels(labels)
+    _, tested = context.attach(spec).train_and_test(dataset, kept, seed)
+    record = {"cell": kind, "seed": seed, "tag": tag, "kept": len(kept), "removed": removed,
+              "epochs": spec.recipe.epochs, **tested}
+    return CellOutput(record, arrays={"": kept} if kind == CLEANED else None)
 
 
 def _flag(config: dict, labels: np.ndarray, probs: np.ndarray) -> cleaning.Flags:

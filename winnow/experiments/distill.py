@@ -31,6 +31,7 @@ from ..distill import DistillOptions, Distillation, check_teacher, format_loss_s
 from ..models import create_model, list_models
 from ..table import Column, Table
 from ..train import Recipe
+from .backend import Backend, CellOutput, Task, TaskContext, make_backend, state_dict
 from .engine import Run, TrainingSpec, check_seeds, load_data, run_config
 
 log = logging.getLogger("winnow.experiments.distill")
@@ -56,6 +57,10 @@ def distill_run(
     force: bool = False,
     on_progress=None,
     on_cell=None,
+    backend: str | Backend = "local",
+    address: str | None = None,
+    cpus_per_cell: float | None = None,
+    gpus_per_cell: float | None = None,
 ) -> dict:
     """Run (or resume) the distillation comparison in `out` and return its results (also in
     results.json, results.csv and results.md).
@@ -68,7 +73,12 @@ def distill_run(
     options : temperature, alpha and the losses' settings (`distill.DistillOptions`)
     teacher_overrides : the teacher's recipe on top of its preset (not for a run folder)
     teacher_seed : the seed of the one teacher training
+    backend : where the trainings run (`experiments.backend`): "local" (this process) or "ray" (the
+        teacher, then every student of every seed in parallel), with `address`, `cpus_per_cell` and
+        `gpus_per_cell`; or a `Backend`. Not part of the configuration: a run resumes on either.
     """
+    backend = make_backend(backend, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
+                           on_progress=on_progress)
     seeds = check_seeds(seeds)
     losses = _check_losses(losses)
     options = options or DistillOptions()
@@ -85,21 +95,12 @@ def distill_run(
         "distill_options": options.to_dict(),
         "seeds": seeds,
     }
+    backend.start()
     run = Run.open(out, config, grid=("seeds", "losses"), force=force, data_seconds=data_seconds)
-    spec = spec.attach(run.timing, on_progress)
-    teacher_model = _teacher(run, dataset, teacher_plan, on_progress, on_cell)
-    for seed in seeds:
-        if not run.cells.done(cell_name(None, seed)):
-            record = {"loss": None, "seed": seed, **_trained(spec, dataset, seed)}
-            run.save_cell(cell_name(None, seed), record, on_cell=on_cell)
-        for loss in losses:
-            if not run.cells.done(cell_name(loss, seed)):
-                objective = Distillation(teacher_model, parse_loss_spec(loss), options)
-                try:
-                    record = {"loss": loss, "seed": seed, **_trained(spec, dataset, seed, objective)}
-                finally:
-                    objective.close()
-                run.save_cell(cell_name(loss, seed), record, on_cell=on_cell)
+    shared = backend.share(dataset)
+    weights = backend.run(run, [_teacher(run, shared, teacher_plan, on_cell)])[0]
+    teacher = dict(teacher=teacher_plan["config"], teacher_weights=backend.share(weights))
+    backend.run(run, [_seed_chain(run, shared, spec, teacher, seed, losses, options, on_cell) for seed in seeds])
     results = summarize(run.path)
     return run.finish(results, [results_table(results)], cells=len(results["cells"]))
 
@@ -194,29 +195,60 @@ def _dry_run(dataset: data.Dataset, spec: TrainingSpec, plan: dict, losses: list
         objective.close()
 
 
-def _teacher(run: Run, dataset: data.Dataset, plan: dict, on_progress, on_cell) -> torch.nn.Module:
-    """The teacher, from its cell when a previous session made it, else trained (or loaded from
-    its run folder), tested and saved as the cell `teacher` (with its weights)."""
+def _teacher(run: Run, dataset, plan: dict, on_cell):
+    """A chain returning the teacher's weights: from its cell when a previous session made it, else
+    trained (or loaded from its run folder), tested and saved as the cell `teacher` (with its weights)."""
     if run.cells.done(TEACHER) and run.cells.has_weights(TEACHER):
         log.info("teacher loaded from %s", run.cells.folder)
-        return _teacher_model(plan, dataset, run.cells.weights(TEACHER))
+        return run.cells.weights(TEACHER)
+    output = yield Task(TEACHER, _teacher_cell, dict(dataset=dataset, plan=plan), on_cell)
+    return output.weights
+
+
+def _teacher_cell(context: TaskContext, *, dataset: data.Dataset, plan: dict) -> CellOutput:
     if "spec" in plan:
-        teacher_spec = plan["spec"].attach(run.timing, on_progress)
+        teacher_spec = context.attach(plan["spec"])
         result = teacher_spec.train(dataset, dataset.train_indices, plan["seed"])
         model, train_seconds, history = result.model, result.train_seconds, result.history
         evaluate_spec = teacher_spec
     else:
         model, train_seconds, history = _teacher_model(plan, dataset), 0.0, []
         recipe = Recipe.from_dict(plan["config"]["recipe"])
-        evaluate_spec = TrainingSpec(plan["model"], "run", recipe).attach(run.timing, on_progress)
+        evaluate_spec = context.attach(TrainingSpec(plan["model"], "run", recipe))
     final = evaluate_spec.evaluate(model, dataset, plan["config"].get("seed") or 0)
     record = {"loss": None, "seed": plan["config"].get("seed"), "role": TEACHER, "model": plan["config"]["model"],
               "source": plan["config"]["source"], "test_accuracy": final["test_accuracy"],
               "per_class_accuracy": final["per_class_accuracy"], "train_seconds": train_seconds,
               "source_train_seconds": plan["config"].get("train_seconds"), "epochs": history,
               "parameters": sum(p.numel() for p in model.parameters())}
-    run.save_cell(TEACHER, record, weights=model, on_cell=on_cell)
-    return model
+    return CellOutput(record, weights=state_dict(model))
+
+
+def _seed_chain(run: Run, dataset, spec: TrainingSpec, teacher: dict, seed: int, losses: list[str],
+                options: DistillOptions, on_cell):
+    """The student of `seed` alone and with each loss, together (each unless done); `teacher`: the
+    taught students' keywords (the teacher's config, its shared weights)."""
+    tasks = [Task(cell_name(loss, seed), _student_cell, dict(
+        dataset=dataset, spec=spec, seed=seed, loss=loss, options=options, **({} if loss is None else teacher)),
+        on_cell) for loss in [None, *losses] if not run.cells.done(cell_name(loss, seed))]
+    if tasks:
+        yield tasks
+
+
+def _student_cell(context: TaskContext, *, dataset: data.Dataset, spec: TrainingSpec, seed: int, loss: str | None,
+                  options: DistillOptions, teacher: dict | None = None,
+                  teacher_weights: dict | None = None) -> CellOutput:
+    """A fresh student trained alone (`loss` None) or with the teacher (its config, its weights)
+    on `loss`, and tested."""
+    spec = context.attach(spec)
+    if loss is None:
+        return CellOutput({"loss": None, "seed": seed, **_trained(spec, dataset, seed)})
+    teacher_model = _teacher_model({"config": teacher}, dataset, teacher_weights)
+    objective = Distillation(teacher_model, parse_loss_spec(loss), options)
+    try:
+        return CellOutput({"loss": loss, "seed": seed, **_trained(spec, dataset, seed, objective)})
+    finally:
+        objective.close()
 
 
 def _trained(spec: TrainingSpec, dataset: data.Dataset, seed: int, objective=None) -> dict:
