@@ -105,6 +105,12 @@ PARAMETERS_AT_32PX = {  # 10 classes, 3 channels, after a first batch of 32 px. 
     "fastnet_m": 1113336,
     "fastnet_s": 498104,
     "fastnet_xs": 282072,
+    # one modality ("image"): stem whiten 24x3x4 + 24, conv group 24 -> w0; SE w0 -> max(4, w0 / 4) -> w0;
+    # 1x1 mix w0 -> w0; groups w0 -> w1 -> w2; head w2 x 10 (fusion: 51 256 + 2 128 + 4 096 + 738 304
+    # + 1 180 672 + 2 560)
+    "fusion": 1979016,
+    "fusion_s": 499680,
+    "fusion_xs": 282966,
     "lenet5": 136886,
     "mlp": 820874,
     "resnet18": 11173962,

@@ -65,10 +65,20 @@ def _derived_seed(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**31 - 1, (), device=generator.device, generator=generator))
 
 
-def library_pipeline(options: dict, image_size: tuple[int, int], channels: int) -> torch.nn.Module | None:
+COLOUR_MODALITY = "rgb"  # the one modality colour jitter changes, in data with several (`Dataset.modalities`)
+
+
+def library_pipeline(options: dict, image_size: tuple[int, int], channels: int,
+                     modalities: dict[str, int] | None = None) -> torch.nn.Module | None:
     """The kornia ops of `options` (LIBRARY_OPTIONS -> strength) as one module, in the order
     crop, affine, perspective, colour jitter, sharpness, blur; None when all are off. Every op
-    is applied to every image with a magnitude drawn up to its strength:
+    is applied to every image with a magnitude drawn up to its strength.
+
+    With `modalities` (data with several aligned views stacked as channels, `Dataset.modalities`),
+    the geometric ops (crop, affine, perspective), sharpness and blur move or filter every view of
+    an image alike, so the views stay aligned; colour jitter (brightness, contrast, saturation,
+    hue) changes the `rgb` view only, since a depth or infrared value is not a colour; colour
+    jitter on data without an rgb view is an error.
 
     crop_scale s: random resized crop of area [s, 1] of the image (aspect 3/4..4/3), back to its size
     affine_degrees d, affine_scale s, affine_shear d, affine_translate f: rotation in [-d, d]
@@ -83,6 +93,17 @@ def library_pipeline(options: dict, image_size: tuple[int, int], channels: int) 
     import kornia.augmentation as K
 
     get = lambda key: float(options.get(key, 0.0))  # noqa: E731
+    colour = None  # the channels colour jitter changes; None: all of them
+    if modalities:
+        start = 0
+        for name, count in modalities.items():
+            if name == COLOUR_MODALITY:
+                colour = slice(start, start + count)
+            start += count
+        if colour is None and any(get(k) for k in ("brightness", "contrast", "saturation", "hue")):
+            raise ValueError(f"recipe options brightness, contrast, saturation and hue change colours: the data's "
+                             f"modalities {', '.join(modalities)} have no {COLOUR_MODALITY} view")
+        channels = colour.stop - colour.start if colour is not None else channels
     if channels != 3 and (get("saturation") or get("hue")):
         raise ValueError(f"recipe options saturation and hue change colours: they need RGB images, these have "
                          f"{channels} channel(s)")
@@ -97,13 +118,48 @@ def library_pipeline(options: dict, image_size: tuple[int, int], channels: int) 
     if get("perspective"):
         ops.append(K.RandomPerspective(get("perspective"), p=1.0))
     if any(get(k) for k in ("brightness", "contrast", "saturation", "hue")):
-        ops.append(K.ColorJitter(get("brightness"), get("contrast"), get("saturation"), get("hue"), p=1.0))
+        jitter = K.ColorJitter(get("brightness"), get("contrast"), get("saturation"), get("hue"), p=1.0)
+        ops.append(jitter if colour is None else _OnChannels(jitter, colour))
     if get("sharpness"):
         ops.append(K.RandomSharpness((0.0, get("sharpness")), p=1.0))
     if get("blur_sigma"):
         kernel = min(2 * math.ceil(2 * get("blur_sigma")) + 1, (min(image_size) - 1) // 2 * 2 + 1)
         ops.append(K.RandomGaussianBlur(kernel, (0.1, max(0.1, get("blur_sigma"))), p=1.0))
     return torch.nn.Sequential(*ops) if ops else None
+
+
+class _OnChannels(torch.nn.Module):
+    """An op applied to some channels of the batch (the rgb view of several stacked), the rest kept."""
+
+    def __init__(self, op: torch.nn.Module, channels: slice):
+        super().__init__()
+        self.op, self.channels = op, channels
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, C, H, W)
+        out = images.clone()
+        out[:, self.channels] = self.op(images[:, self.channels].contiguous())
+        return out
+
+
+def drop_modalities(images: torch.Tensor, modalities: dict[str, int], probability: float,
+                    generator: torch.Generator) -> torch.Tensor:
+    """Modality dropout: zero whole modalities of each image at random, never all of one image's.
+
+    images : (B, C, H, W), the modalities stacked as channels in the order of `modalities`
+    (name -> channel count). Each modality of each image is drawn for dropping with
+    `probability`, independently; an image whose every modality was drawn keeps one, chosen
+    uniformly. So with M modalities each is dropped with probability p - p^M / M, and an image
+    always keeps at least one. Zero is the value a missing modality has at evaluation
+    (`data.dataset.zero_modalities`). A new tensor; the draws come from `generator`.
+    """
+    counts = torch.tensor(list(modalities.values()), device=images.device)
+    b, m = images.size(0), len(counts)
+    dropped = torch.rand(b, m, device=images.device, generator=generator) < probability  # (B, M)
+    kept = torch.randint(0, m, (b,), device=images.device, generator=generator)  # drawn always: same RNG use
+    every = dropped.all(1)
+    dropped[every, kept[every]] = False
+    channel_dropped = dropped.repeat_interleave(counts, dim=1)  # (B, C)
+    return images * (~channel_dropped).to(images.dtype).view(b, -1, 1, 1)
 
 
 def apply_library(images: torch.Tensor, pipeline: torch.nn.Module | None, generator: torch.Generator) -> torch.Tensor:

@@ -38,7 +38,8 @@ from torch import nn
 from .train import Batch, FeatureHooks
 
 # The layer a feature loss uses when the spec names none: the last feature map before pooling.
-DEFAULT_LAYERS = {"FastNet": "groups.2", "ResNet18": "stages", "LeNet5": "conv", "MLP": "body"}
+DEFAULT_LAYERS = {"FastNet": "groups.2", "ResNet18": "stages", "LeNet5": "conv", "MLP": "body",
+                  "FusionNet": "groups.1"}
 
 
 # ---------------------------------------------------------------- losses

@@ -20,24 +20,31 @@ from torch import nn
 _MODELS: dict[str, Callable[..., "Classifier"]] = {}
 _RECIPES: dict[str, dict] = {}  # model name -> the recipe fields it sets on top of any preset
 _PRETRAINED_RECIPES: dict[str, dict] = {}  # model name -> the fields it sets when it starts from pretrained weights
+_TAKES_MODALITIES: set[str] = set()  # models built per modality: create_model passes them the data's
 # What every model sets when it starts from pretrained weights (fine-tuning): the backbone learns
 # at a tenth of the head's rate, so the new head settles before the features move far.
 PRETRAINED_RECIPE = {"backbone_lr_scale": 0.1}
 
 
-def register_model(name: str, recipe: dict | None = None, pretrained_recipe: dict | None = None):
+def register_model(name: str, recipe: dict | None = None, pretrained_recipe: dict | None = None,
+                   takes_modalities: bool = False):
     """Decorator: register a factory `fn(num_classes, in_channels, **kwargs) -> Classifier`.
 
     recipe : recipe fields this model needs whatever the preset (e.g. bias_lr_scale 1 for a
         model whose normalisation is not fastnet's fixed-scale BatchNorm); `model_recipe`.
     pretrained_recipe : fields set on top of those (and of `PRETRAINED_RECIPE`) when the model
         starts from pretrained weights, e.g. the input size the weights were trained at.
+    takes_modalities : the factory takes `modalities` (name -> channel count, as
+        `Dataset.modalities`), the split of its input channels into views (a fusion model);
+        `create_model` passes it. Other models see the modalities as stacked channels (early fusion).
     """
 
     def decorator(factory):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is already registered")
         _MODELS[name] = factory
+        if takes_modalities:
+            _TAKES_MODALITIES.add(name)
         _RECIPES[name] = dict(recipe or {})
         _PRETRAINED_RECIPES[name] = dict(pretrained_recipe or {})
         return factory
@@ -58,12 +65,23 @@ def model_recipe(name: str, pretrained: bool = False) -> dict:
     return {**_RECIPES[name], **(PRETRAINED_RECIPE | _PRETRAINED_RECIPES[name] if pretrained else {})}
 
 
-def create_model(name: str, num_classes: int, in_channels: int = 3, **kwargs) -> "Classifier":
-    """Build the registered model `name` for `num_classes` outputs and `in_channels` inputs."""
+def create_model(name: str, num_classes: int, in_channels: int = 3, modalities: dict[str, int] | None = None,
+                 **kwargs) -> "Classifier":
+    """Build the registered model `name` for `num_classes` outputs and `in_channels` inputs.
+
+    modalities : the data's modalities (`Dataset.modalities`, name -> channel count, summing to
+        in_channels), passed to the models built per modality (`register_model(takes_modalities=True)`);
+        the others see the channels stacked (early fusion) and ignore it.
+    """
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
     if num_classes < 1 or in_channels < 1:
         raise ValueError(f"num_classes and in_channels must be positive, got {num_classes}, {in_channels}")
+    if modalities and sum(modalities.values()) != in_channels:
+        raise ValueError(f"the modalities {dict(modalities)} have {sum(modalities.values())} channels, not "
+                         f"in_channels={in_channels}")
+    if name in _TAKES_MODALITIES:
+        kwargs["modalities"] = dict(modalities) if modalities else None
     return _MODELS[name](num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
@@ -181,21 +199,27 @@ class FastNet(Classifier):
     @torch.no_grad()
     def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
         """Set the stem to whiten 2x2 patches of `images` (B, C, H, W), already normalised."""
-        c = images.size(1)
-        patches = images.float().unfold(2, 2, 1).unfold(3, 2, 1)  # (B, C, H-1, W-1, 2, 2)
-        patches = patches.transpose(1, 3).reshape(-1, c, 2, 2).flatten(1)  # (P, C*4)
-        cov = torch.cov(patches.T)
-        eigenvalues, eigenvectors = torch.linalg.eigh(cov)
-        eigenvectors = eigenvectors.T.flip(0)  # (C*4, C*4), largest first
-        eigenvalues = eigenvalues.flip(0)
-        filters = eigenvectors.reshape(c * 4, c, 2, 2) / torch.sqrt(eigenvalues.clamp_min(0) + eps).view(-1, 1, 1, 1)
-        self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight.dtype))
-        self.whiten.bias.zero_()
+        _whiten_from(self.whiten, images, eps)
 
     def features(self, x):
         x = F.gelu(self.whiten(x))
         x = self.groups(x)
         return torch.amax(x, dim=(2, 3))  # (B, widths[2])
+
+
+@torch.no_grad()
+def _whiten_from(whiten: nn.Conv2d, images: torch.Tensor, eps: float = 5e-4) -> None:
+    """Set a 2x2 stem convolution (2 C 4 filters) to whiten the 2x2 patches of `images` (B, C, H, W)."""
+    c = images.size(1)
+    patches = images.float().unfold(2, 2, 1).unfold(3, 2, 1)  # (B, C, H-1, W-1, 2, 2)
+    patches = patches.transpose(1, 3).reshape(-1, c, 2, 2).flatten(1)  # (P, C*4)
+    cov = torch.cov(patches.T)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    eigenvectors = eigenvectors.T.flip(0)  # (C*4, C*4), largest first
+    eigenvalues = eigenvalues.flip(0)
+    filters = eigenvectors.reshape(c * 4, c, 2, 2) / torch.sqrt(eigenvalues.clamp_min(0) + eps).view(-1, 1, 1, 1)
+    whiten.weight.copy_(torch.cat([filters, -filters]).to(whiten.weight.dtype))
+    whiten.bias.zero_()
 
 
 FASTNET_WIDTHS = {
@@ -214,6 +238,102 @@ def _register_fastnet(name, widths):
 
 for _name, _widths in FASTNET_WIDTHS.items():
     _register_fastnet(_name, _widths)
+
+
+# --------------------------------------------------------------------------------------------
+# Mid fusion of several aligned inputs (rgb, depth, infrared...), from fastnet's pieces: one
+# small stem per modality (a whitening conv and a conv group), squeeze-and-excitation over their
+# stacked feature maps, then a shared trunk of two conv groups and the head. (Early fusion is any
+# model above with the modalities stacked as its input channels.)
+
+
+class _SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al. 2018): each channel scaled by a gate in (0, 1) computed from
+    the global average of every channel, so the fused maps of one modality can be turned up or
+    down per image. `gate` is kept for inspection."""
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        hidden = max(4, channels // reduction)
+        self.squeeze = nn.Linear(channels, hidden)
+        self.excite = nn.Linear(hidden, channels)
+
+    def forward(self, x):  # (B, C, H, W) -> (B, C, H, W)
+        gate = torch.sigmoid(self.excite(F.relu(self.squeeze(x.mean((2, 3))))))  # (B, C)
+        return x * gate[:, :, None, None]
+
+
+class _ModalityStem(nn.Module):
+    """One modality's stem: a 2x2 whitening conv (frozen, set from data) and a conv group."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.whiten = nn.Conv2d(channels, 2 * channels * 4, 2, bias=True)
+        self.whiten.weight.requires_grad = False
+        self.group = _ConvGroup(2 * channels * 4, width)
+
+    def forward(self, x):  # (B, C_m, H, W) -> (B, width, (H - 1) / 2, (W - 1) / 2)
+        return self.group(F.gelu(self.whiten(x)))
+
+
+class FusionNet(Classifier):
+    """Per-modality stems -> concatenated maps -> squeeze-and-excitation -> 1x1 conv -> two conv
+    groups -> global max pool -> linear head.
+
+    modalities : name -> channel count (`Dataset.modalities`), the split of the input channels in
+        order; None: the whole input is one modality ("image"). Layers are named `stems.NAME`,
+        `fusion` (the SE gate on the stacked maps), `mix` (the 1x1 conv) and `groups.0`, `groups.1`
+        (the last map, at 1/8 of the input size as fastnet's groups.2).
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, modalities: dict[str, int] | None = None,
+                 widths=(32, 128, 128), head_scale=1 / 9):
+        super().__init__(in_channels)
+        modalities = dict(modalities) if modalities else {"image": in_channels}
+        if sum(modalities.values()) != in_channels:
+            raise ValueError(f"the modalities {modalities} have {sum(modalities.values())} channels, not "
+                             f"in_channels={in_channels}")
+        self.modalities = modalities
+        self.stems = nn.ModuleDict({name: _ModalityStem(count, widths[0]) for name, count in modalities.items()})
+        stacked = widths[0] * len(modalities)
+        self.fusion = _SqueezeExcite(stacked)
+        self.mix = nn.Conv2d(stacked, widths[0], 1, bias=False)
+        self.groups = nn.Sequential(_ConvGroup(widths[0], widths[1]), _ConvGroup(widths[1], widths[2]))
+        self.head = nn.Linear(widths[2], num_classes, bias=False)
+        self.head_scale = head_scale
+        self.num_features = widths[2]
+
+    def _views(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        views, start = {}, 0
+        for name, count in self.modalities.items():
+            views[name] = x[:, start:start + count]
+            start += count
+        return views
+
+    @torch.no_grad()
+    def init_from_data(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Each stem whitens the 2x2 patches of its modality of `images` (B, C, H, W), normalised."""
+        for name, view in self._views(images).items():
+            _whiten_from(self.stems[name].whiten, view, eps)
+
+    def features(self, x):
+        maps = [self.stems[name](view) for name, view in self._views(x).items()]  # M x (B, w0, h, w)
+        x = self.mix(self.fusion(torch.cat(maps, 1)))  # (B, w0, h, w)
+        x = self.groups(x)
+        return torch.amax(x, dim=(2, 3))  # (B, widths[2])
+
+
+FUSION_WIDTHS = {"fusion": (64, 256, 256), "fusion_s": (32, 128, 128), "fusion_xs": (24, 96, 96)}
+
+
+def _register_fusion(name, widths):
+    @register_model(name, takes_modalities=True)
+    def factory(num_classes, in_channels, modalities=None, **kwargs):
+        return FusionNet(num_classes, in_channels, modalities, widths=kwargs.pop("widths", widths), **kwargs)
+
+
+for _name, _widths in FUSION_WIDTHS.items():
+    _register_fusion(_name, _widths)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import apply_library, cutout, library_pipeline, mix, random_flip, random_translate
+from .augment import apply_library, cutout, drop_modalities, library_pipeline, mix, random_flip, random_translate
 from .budget import REPLAN_AT, Budget, plan_budget
 from .budget import synchronize as _sync
 from .data.dataset import Dataset
@@ -83,6 +83,7 @@ class Recipe:
     blur_sigma: float = 0.0  # Gaussian blur, sigma in [0.1, s] pixels
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (soft targets, `augment.mix`); with cutmix: one per batch
     cutmix: float = 0.0  # Beta(alpha, alpha) of CutMix
+    modality_dropout: float = 0.0  # data with several modalities: zero each one of an image with this probability (never all; `augment.drop_modalities`)
     resize_schedule: str = ""  # progressive resizing, "16:2,24:3" = 2 epochs at 16 px, 3 at 24, rest full size
     input_size: int = 0  # pixels: the full size, every batch resized to it (pretrained weights' 224); 0 = the data's
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
@@ -131,6 +132,7 @@ class Recipe:
             "affine_translate": (0 <= self.affine_translate <= 1, "must be in [0, 1] (0 = off)"),
             "perspective": (0 <= self.perspective <= 1, "must be in [0, 1] (0 = off)"),
             "hue": (0 <= self.hue <= 0.5, "must be in [0, 0.5] (0 = off)"),
+            "modality_dropout": (0 <= self.modality_dropout < 1, "must be in [0, 1) (0 = off)"),
             "resize_schedule": (sum(e for _, e in self.resize_stages()) <= self.epochs,
                                 f"must not last longer than epochs={self.epochs}"),
             "early_stopping_patience": (self.early_stopping_patience >= 0, "must be >= 0"),
@@ -330,6 +332,9 @@ class Batch:
         cross-entropy with label smoothing)
     step, total_steps : this step (0 .. total_steps - 1) and the steps of the whole training,
         for an objective with a schedule of its own (a warm-up)
+    inputs : (B, C_all, H, W) every channel of the training data, augmented alike, before
+        modality dropout and before the model's modalities are chosen (`fit(modalities=...)`): what
+        a teacher that sees other modalities reads; for ordinary data the same tensor as `images`
     """
 
     images: torch.Tensor
@@ -339,6 +344,7 @@ class Batch:
     label_loss: torch.Tensor
     step: int = 0
     total_steps: int = 1
+    inputs: torch.Tensor | None = None
 
 
 class FeatureHooks:
@@ -489,6 +495,7 @@ def fit(
     on_progress: Callable[[Progress], None] | None = None,
     prepare: bool = True,
     objective: Callable[[Batch], torch.Tensor] | None = None,
+    modalities: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train `model` from its current weights on `dataset[train_indices]` following `recipe`.
 
@@ -517,6 +524,13 @@ def fit(
         sample of the training images on the device (the first 64); the parameters it returns
         (e.g. adapters) are trained with the model's, and the random state it uses leaves the
         model's training unchanged. Without an objective (None) training is exactly as it always was.
+        With `modalities`, `setup`'s sample holds every channel of the data, like `Batch.inputs`.
+
+    modalities : data with several modalities (`Dataset.modalities`): the ones the model sees, in
+        order (default all). Every modality is augmented alike (colour jitter on rgb only,
+        `augment.library_pipeline`), then the model's are taken, then `recipe.modality_dropout`
+        zeroes some of them (`augment.drop_modalities`). Validation (and `predict` afterwards) is
+        on `dataset.with_modalities(modalities)`.
     """
     recipe = recipe or Recipe()
     train_indices = _check_indices(dataset, train_indices, "train_indices")
@@ -528,15 +542,19 @@ def fit(
         train_indices, val_indices = _hold_out(dataset, train_indices, recipe)
     val_indices = None if val_indices is None else _check_indices(dataset, val_indices, "val_indices")
 
+    view, channels = _model_view(dataset, modalities, recipe)
     device = resolve_device(recipe.device)
     torch.manual_seed(recipe.seed)
     generator = torch.Generator(device=device).manual_seed(recipe.seed)
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
 
-    images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8
+    images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8, every modality
     labels = dataset.labels[torch.from_numpy(train_indices)].to(device)
+    seen_images = images if channels is None else images.index_select(1, channels.to(device))  # the model's
+    if channels is not None:
+        channels = channels.to(device)
     if prepare:
-        _prepare_model(model, images, device, memory_format, generator)
+        _prepare_model(model, seen_images, device, memory_format, generator)
     else:
         model.to(device=device, memory_format=memory_format)
     if recipe.freeze:
@@ -552,13 +570,13 @@ def fit(
                                              memory_format) or [])
         hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
     optimizer = _make_optimizer(model, recipe, extra)
-    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1])
+    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1], dataset.modalities)
 
     n = len(train_indices)
     recipe, batch_size, steps_per_epoch, total_steps = _schedule(recipe, n)
     start, budget = time.perf_counter(), None
     if recipe.time_budget:
-        budget = _plan_budget(model, images, labels, recipe, device)
+        budget = _plan_budget(model, seen_images, labels, recipe, device)
         total_steps = budget.total_steps(elapsed=budget.probe_seconds)
         recipe = recipe.with_epochs(total_steps / steps_per_epoch)
         log.info("time budget %.0f s: a step takes %s (probe %.1f s); %d steps planned (%.2f epochs)",
@@ -595,6 +613,11 @@ def fit(
                 targets = None  # soft targets (B, K) of mixup / CutMix
                 if recipe.mixup or recipe.cutmix:
                     x, targets = mix(x, y, dataset.num_classes, recipe.mixup, recipe.cutmix, generator)
+                inputs = x  # every channel: what an objective's teacher may read
+                if channels is not None:
+                    x = x.index_select(1, channels).contiguous(memory_format=memory_format)
+                if recipe.modality_dropout:
+                    x = drop_modalities(x, view.modalities, recipe.modality_dropout, generator)
                 for g in optimizer.param_groups:
                     g["lr"] = g["base_lr"] * _lr_factor(step, total_steps, warmup_steps, recipe)
                 first = recipe.compile and x.shape not in compiled_shapes
@@ -602,7 +625,7 @@ def fit(
                     compiled_shapes.add(x.shape)
                     started_step = time.perf_counter()
                 logits, loss = _train_step(forward, optimizer, x, y, recipe, device, objective, hooks,
-                                           (step, total_steps), targets)
+                                           (step, total_steps), targets, inputs)
                 hits = logits.detach().argmax(1) == y
                 if first:
                     _sync(device)
@@ -631,7 +654,7 @@ def fit(
                 "seconds": time.perf_counter() - start,
             }
             if val_indices is not None:
-                validated = predict(model, dataset, val_indices, recipe)
+                validated = predict(model, view, val_indices, recipe)
                 record["val_accuracy"] = validated.accuracy
                 record["val_loss"] = float(F.cross_entropy(torch.from_numpy(validated.logits),
                                                            torch.from_numpy(validated.labels)))
@@ -663,6 +686,23 @@ def fit(
                        compile_seconds=compile_seconds,
                        correct_history=torch.stack(correct_history).numpy() if correct_history
                        else np.zeros((0, n), dtype=np.int8))
+
+
+def _model_view(dataset: Dataset, modalities, recipe: Recipe) -> tuple[Dataset, torch.Tensor | None]:
+    """(the dataset as the model sees it, the data's channels it reads as an index tensor, or
+    None for all of them); errors for modalities the data lacks and for a modality dropout
+    without two modalities to drop from."""
+    view, channels = dataset, None
+    if modalities is not None:
+        if not dataset.modalities:
+            raise ValueError(f"modalities {', '.join(map(str, modalities))} given, but the data has one input "
+                             "(no modalities)")
+        view = dataset.with_modalities(modalities)
+        channels = torch.cat([torch.arange(s.start, s.stop) for s in map(dataset.modality_channels, modalities)])
+    if recipe.modality_dropout and len(view.modalities or {}) < 2:
+        raise ValueError(f"recipe option modality_dropout={recipe.modality_dropout} zeroes whole modalities: the "
+                         f"model needs two or more, it sees {', '.join(view.modalities or {}) or 'one input'}")
+    return view, channels
 
 
 def _hold_out(dataset: Dataset, train_indices: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
@@ -720,16 +760,18 @@ def _prepare_model(model: nn.Module, images: torch.Tensor, device: torch.device,
 
 
 def _train_step(model, optimizer, x, y, recipe: Recipe, device: torch.device, objective=None,
-                hooks: FeatureHooks | None = None, schedule: tuple[int, int] = (0, 1), targets=None):
+                hooks: FeatureHooks | None = None, schedule: tuple[int, int] = (0, 1), targets=None, inputs=None):
     """One optimisation step on the batch (x, y); returns its logits and mean loss (the
     objective's, when there is one). `targets` (B, K): soft targets of mixup / CutMix to learn
-    instead of y (label smoothing then mixes them with the uniform distribution)."""
+    instead of y (label smoothing then mixes them with the uniform distribution). `inputs`: every
+    channel of the batch, for the objective (`Batch.inputs`; default x)."""
     with _autocast(device, recipe):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y if targets is None else targets,
                                label_smoothing=recipe.label_smoothing)
         if objective is not None:
-            loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss, *schedule))
+            loss = objective(Batch(x, y, logits.float(), dict(hooks.outputs), loss, *schedule,
+                                   inputs=x if inputs is None else inputs))
             hooks.outputs.clear()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -786,7 +828,7 @@ def augmented_examples(dataset: Dataset, indices, recipe: Recipe) -> torch.Tenso
     indices = torch.as_tensor(_check_indices(dataset, indices, "indices"))
     generator = torch.Generator().manual_seed(recipe.seed)
     images = dataset.images[indices]
-    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1])
+    pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1], dataset.modalities)
     x = _augment(_to_float(images, False), recipe, generator, pipeline)
     if recipe.mixup or recipe.cutmix:
         x, _ = mix(x, dataset.labels[indices], dataset.num_classes, recipe.mixup, recipe.cutmix, generator)
