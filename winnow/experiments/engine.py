@@ -91,6 +91,7 @@ def run_config(command: str, source: str | data.Dataset, data_options: dict | No
         "data_options": data_options or {},
         "dataset": dataset.describe(),
         "class_names": dataset.class_names,
+        **({"data_modalities": dataset.modalities} if dataset.modalities else {}),
         "winnow_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
@@ -134,7 +135,9 @@ def choose_preset(dataset: data.Dataset, device: str = "auto") -> str:
 class TrainingSpec:
     """A model name, its preset and the recipe, resolved once; the seed is given per training.
     `weights`: pretrained weights every fresh model starts from (a file or a named source,
-    `winnow.weights`), None for a random initialisation.
+    `winnow.weights`), None for a random initialisation. `modalities`: for data with several
+    (`Dataset.modalities`), the ones the model sees, in order (None: all): it is built for them,
+    trained on them of the augmented batches (`train.fit(modalities=...)`) and tested on them.
 
     Two specs are equal when they train the same way (`timing` and `on_progress`, attached
     by `attach`, are not compared).
@@ -146,11 +149,12 @@ class TrainingSpec:
     timing: runs.Timing | None = field(default=None, compare=False, repr=False)
     on_progress: Callable | None = field(default=None, compare=False, repr=False)
     weights: str | None = None
+    modalities: tuple[str, ...] | None = None
 
     @classmethod
     def resolve(cls, dataset: data.Dataset, model: str | None = None, preset: str = "auto",
                 overrides: dict | None = None, *, seed_option: str = "--seeds",
-                weights: str | None = None) -> "TrainingSpec":
+                weights: str | None = None, modalities=None) -> "TrainingSpec":
         """`auto` resolved for `dataset`, the preset's model unless `model` names one (or the
         model of named `weights`, e.g. torchvision:resnet50), the preset's recipe with what the
         model needs on top (`models.model_recipe`, e.g. LeNet's bias learning rate, and with
@@ -163,7 +167,9 @@ class TrainingSpec:
         preset = choose_preset(dataset, overrides.get("device", "auto")) if preset == "auto" else preset
         name = model or (weights_model(weights) if weights else None) or preset_model(preset)
         recipe = get_preset(preset, **{**model_recipe(name, pretrained=weights is not None), **overrides})
-        network = create_model(name, dataset.num_classes, dataset.in_channels)  # a model that cannot be built fails
+        modalities = None if modalities is None else tuple(str(m) for m in modalities)
+        seen = dataset if modalities is None else dataset.with_modalities(modalities)  # unknown modalities fail
+        network = create_model(name, seen.num_classes, seen.in_channels, modalities=seen.modalities)  # and models
         if weights is not None:
             try:
                 load_weights(network, read_weights(weights), weights)  # and weights that do not fit it
@@ -173,7 +179,7 @@ class TrainingSpec:
                 raise ValueError(f"{error} (the model is the preset's {name}: name the weights' architecture with "
                                  "--model, e.g. resnet18_imagenet)") from None
         resolve_device(recipe.device)  # and a device this machine does not have
-        return cls(name, preset, recipe, weights=weights)
+        return cls(name, preset, recipe, weights=weights, modalities=modalities)
 
     def override(self, overrides: dict | None, seed_option: str = "--seeds") -> "TrainingSpec":
         """This spec with recipe `overrides` on top (same rules as `resolve`)."""
@@ -190,7 +196,12 @@ class TrainingSpec:
 
     def to_config(self) -> dict:
         return {"model": self.model, "preset": self.preset, "recipe": self.recipe.to_dict(),
-                **({"weights": self.weights} if self.weights is not None else {})}
+                **({"weights": self.weights} if self.weights is not None else {}),
+                **({"modalities": list(self.modalities)} if self.modalities is not None else {})}
+
+    def view(self, dataset: data.Dataset) -> data.Dataset:
+        """`dataset` as the model sees it: only its modalities (all of them when the spec names none)."""
+        return dataset if self.modalities is None else dataset.with_modalities(self.modalities)
 
     def seeded(self, seed: int) -> Recipe:
         return self.recipe.replace(seed=int(seed))
@@ -199,7 +210,8 @@ class TrainingSpec:
         """A new model for `dataset`, its weights initialised under `seed` (the head's only, when
         it starts from pretrained `weights`)."""
         torch.manual_seed(int(seed))
-        network = create_model(self.model, dataset.num_classes, dataset.in_channels)
+        seen = self.view(dataset)
+        network = create_model(self.model, seen.num_classes, seen.in_channels, modalities=seen.modalities)
         if self.weights is not None:
             load_weights(network, read_weights(self.weights), self.weights, quiet=True)
         return network
@@ -214,15 +226,17 @@ class TrainingSpec:
         if weights is not None:
             network.load_state_dict(weights)
         result = fit(network, dataset, indices, self.seeded(seed), prepare=weights is None and self.weights is None,
-                     on_epoch_end=on_epoch_end, on_progress=self.on_progress, objective=objective)
+                     on_epoch_end=on_epoch_end, on_progress=self.on_progress, objective=objective,
+                     modalities=self.modalities)
         self._count("training", result.train_seconds)
         return result
 
     def predict(self, model: torch.nn.Module, dataset: data.Dataset, indices: np.ndarray, seed: int,
                 part: str = "scoring", **options) -> Outputs:
-        """`train.predict` with the recipe under `seed`, timed as `part`."""
+        """`train.predict` with the recipe under `seed` on the model's modalities (`view`), timed as `part`."""
         started = time.perf_counter()
-        outputs = predict(model, dataset, indices, self.seeded(seed), on_progress=self.on_progress, **options)
+        outputs = predict(model, self.view(dataset), indices, self.seeded(seed), on_progress=self.on_progress,
+                          **options)
         self._count(part, time.perf_counter() - started)
         return outputs
 
