@@ -20,7 +20,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-DATA_HELP = "data spec: digits, cifar10:PATH, cifar100:PATH or folder:PATH (a directory or .zip)"
+DATA_HELP = ("data spec: digits, cifar10:PATH, cifar100:PATH, folder:PATH (a directory or .zip) or synthetic-pad:SEED "
+             "(synthetic presentation attacks with rgb, depth and ir views)")
 
 SEED_ERROR = "do not --set seed: the seed is set by --seed (or --seeds, --trials)"
 RECIPE_PARTS = ("proxy", "cv")  # prefixes whose keys are recipe fields, like a key without prefix
@@ -204,9 +205,10 @@ def _strategy_value(key: str, value: str):
     return value
 
 
-def recipe_overrides(args, settings: Settings, keys=("device", "epochs", "time_budget", "freeze")) -> dict:
-    """The recipe part of --set plus the options --device, --epochs, --time-budget, --freeze (and
-    --seed) that name a recipe field."""
+def recipe_overrides(args, settings: Settings,
+                     keys=("device", "epochs", "time_budget", "freeze", "modality_dropout")) -> dict:
+    """The recipe part of --set plus the options --device, --epochs, --time-budget, --freeze,
+    --modality-dropout (and --seed) that name a recipe field."""
     overrides = dict(settings.recipe)
     for key in keys:
         value = getattr(args, key, None)  # a command without the option (distill has no --time-budget)
@@ -224,13 +226,22 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP + " (default: digits)")
     group.add_argument("--image-size", type=int, metavar="PX",
-                       help="folder data: resize the short side to PX and centre-crop a square")
+                       help="folder data: resize the short side to PX and centre-crop a square; "
+                            "synthetic-pad data: the image side (default 32)")
     group.add_argument("--test-fraction", type=float, metavar="F",
                        help="folder data without train/ and test/ sub-folders: stratified test share (default 0.2)")
     group.add_argument("--skip-bad-images", action="store_true",
                        help="folder data: skip unreadable images and report how many, instead of stopping")
     group.add_argument("--cifar100-labels", choices=("fine", "coarse"), default="fine",
                        help="cifar100 data: 100 fine or 20 coarse classes (default fine)")
+    group.add_argument("--modalities", type=name_list, metavar="NAME,NAME",
+                       help="data with several inputs (e.g. synthetic-pad's rgb, depth, ir): the ones the model "
+                            "sees, in this order (default all)")
+    group.add_argument("--pad-images", metavar="SPEC",
+                       help="synthetic-pad data: the data spec whose images are the scenes, e.g. "
+                            "folder:cifar10-jpeg.zip (default: procedural textures)")
+    group.add_argument("--pad-samples", type=int, metavar="N",
+                       help="synthetic-pad data: how many samples (default: every source image, or 2400 textures)")
 
 
 def data_options(args) -> dict:
@@ -245,6 +256,9 @@ def data_options(args) -> dict:
         raise ValueError(f"--test-fraction applies only to folder: data, not to {args.data}")
     if args.cifar100_labels != "fine":
         options["cifar100_labels"] = args.cifar100_labels
+    for option, key in (("modalities", "modalities"), ("pad_images", "pad_images"), ("pad_samples", "samples")):
+        if getattr(args, option, None) is not None:
+            options[key] = getattr(args, option)
     return options
 
 
@@ -264,6 +278,9 @@ def add_model_options(group, parts: SettingParts):
                        help="fit each training's schedule to TIME (e.g. 90s, 6m, 1h): the steps are set from "
                             "the measured speed, warm-up and decay end on time; instead of --epochs")
     group.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda, cuda:N or mps")
+    group.add_argument("--modality-dropout", type=float, metavar="P",
+                       help="data with several modalities: zero each modality of a training image with "
+                            "probability P, never all of them (the recipe's modality_dropout; default 0)")
     parts.add_to(group)
     return group
 
