@@ -141,12 +141,17 @@ def bona_fide_scores(outputs: Outputs, spec: PadSpec, split: str) -> np.ndarray:
         raise ValueError(f"--pad-bona-fide {spec.bona_fide}: {len(bad)} bona fide scores on the {split} split are "
                          f"not finite (the first: image {bad[0]} of the split, {scores[bad[0]]}); the model's "
                          "probabilities hold NaN or inf (did training diverge?)")
-    is_bona_fide = outputs.labels == spec.index
-    if is_bona_fide.all() or not is_bona_fide.any():
-        raise data.DataError(f"--pad-bona-fide {spec.bona_fide}: the {split} split ({len(scores)} images) holds no "
-                             + ("attack presentation" if is_bona_fide.all() else f"{spec.bona_fide!r} image")
-                             + "; PAD metrics need both")
+    check_split(spec, outputs.labels, split)
     return scores
+
+
+def check_split(spec: PadSpec, labels, split: str) -> None:
+    """A one-line error unless the labels (N,) of `split` hold both bona fide and attack presentations."""
+    is_bona_fide = np.asarray(labels) == spec.index
+    if is_bona_fide.all() or not is_bona_fide.any():
+        raise data.DataError(f"--pad-bona-fide {spec.bona_fide}: the {split} split ({len(is_bona_fide)} images) "
+                             "holds no " + ("attack presentation" if is_bona_fide.all() else f"{spec.bona_fide!r} image")
+                             + "; PAD metrics need both")
 
 
 def pad_evaluation(spec: PadSpec, test_outputs: Outputs, development: tuple[DevelopmentSplit, Outputs] | None
