@@ -61,10 +61,12 @@ def load_trained_run(run_dir: str | Path, device: str | None = None, *, what: st
     if dataset.class_names != config["class_names"]:
         raise ValueError(f"{config['data']} now has the classes {dataset.class_names}, but the run in {run_dir} "
                          f"was trained on {config['class_names']}")
+    if config.get("modalities"):  # the inputs the model saw (`TrainingSpec.modalities`)
+        dataset = dataset.with_modalities(config["modalities"])
     recipe = Recipe.from_dict(config["recipe"])
     if device is not None:
         recipe = recipe.replace(device=device)
-    model = create_model(config["model"], dataset.num_classes, dataset.in_channels)
+    model = create_model(config["model"], dataset.num_classes, dataset.in_channels, modalities=dataset.modalities)
     model.load_state_dict(runs.load_weights(run_dir / runs.WEIGHTS))
     return TrainedRun(run_dir, config, dataset, recipe, model, _hold_out(run_dir, config, dataset, recipe))
 
