@@ -89,6 +89,13 @@ def test_existing_folder_is_used_and_not_overwritten(tmp_path):
     assert folder == existing and (existing / "mine.txt").read_text() == "keep me"
 
 
+def test_an_archive_that_cannot_be_fetched_is_a_one_line_error_naming_the_url(tmp_path):
+    url = (tmp_path / "missing.tar.gz").as_uri()
+    with pytest.raises(DataError, match=rf"^could not download {url}: .*No such file"):
+        download("cifar10", tmp_path / "root", url=url)
+    assert not list((tmp_path / "root").iterdir())  # no partial download left behind
+
+
 def test_unknown_download_names_the_choices(tmp_path):
     with pytest.raises(DataError, match=r"unknown download 'mnist': choose one of cifar10, cifar100, imagenette"):
         download("mnist", tmp_path)

@@ -143,12 +143,7 @@ def download_file(url: str, target: str | Path, digest: str, algorithm: str = "m
         logger.info("%s is already there; not downloading %s again", target, url)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fetched = _fetch(url, target.parent, digest, algorithm)
-    except OSError as error:  # no network, a refused connection, an HTTP error
-        reason = f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError) else \
-            getattr(error, "reason", None) or error
-        raise DataError(f"could not download {url}: {reason}") from None
+    fetched = _fetch(url, target.parent, digest, algorithm)
     os.replace(fetched, target)
     logger.info("downloaded %s to %s", url, target)
     return target
@@ -156,16 +151,22 @@ def download_file(url: str, target: str | Path, digest: str, algorithm: str = "m
 
 def _fetch(url: str, folder: Path, expected: str, algorithm: str = "md5") -> Path:
     """Stream url to a temporary file in folder and check its checksum (the whole hex digest of
-    `algorithm`, or its first 8 digits or more); a file that fails is removed."""
+    `algorithm`, or its first 8 digits or more); a file that fails is removed. No network, a
+    refused connection or an HTTP error is a one-line DataError naming the URL."""
     logger.info("downloading %s", url)
     file = tempfile.NamedTemporaryFile(dir=folder, prefix=".winnow-download-", suffix=".part", delete=False)
     archive = Path(file.name)
     try:
         checksum = hashlib.new(algorithm)
-        with file, urllib.request.urlopen(url) as response:
-            while chunk := response.read(_READ_CHUNK_BYTES):
-                checksum.update(chunk)
-                file.write(chunk)
+        try:
+            with file, urllib.request.urlopen(url) as response:
+                while chunk := response.read(_READ_CHUNK_BYTES):
+                    checksum.update(chunk)
+                    file.write(chunk)
+        except OSError as error:
+            reason = f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError) else \
+                getattr(error, "reason", None) or error
+            raise DataError(f"could not download {url}: {reason}") from None
         actual = checksum.hexdigest()
         if len(expected) < 8 or not actual.startswith(expected.lower()):
             whole = "" if len(expected) == len(actual) else " (the start of the digest)"
