@@ -196,6 +196,14 @@ def test_an_initial_strategy_chooses_one_set_per_trial_that_every_strategy_start
     assert results["config"]["initial_strategy"] == "typiclust"
     assert [r["labels"] for r in results["rows"]] == [2, 4, 2, 4]  # the initial cells are not cycles
 
+    from winnow.report import write_report
+
+    page = write_report([out], tmp_path / "report.html").read_text()
+    assert "typiclust" in page and "initial set (on tiny features)" in page
+    (out / "results.json").unlink()  # as if interrupted: the status counts cycles, not the initial sets
+    page = write_report([out], tmp_path / "report.html").read_text()
+    assert "(8 cycles are done)" in page
+
 
 def test_initial_sets_chosen_by_a_strategy_are_read_back_when_the_loop_resumes(tmp_path, one_thread, monkeypatch):
     import winnow.experiments.active as active

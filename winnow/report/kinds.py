@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -282,8 +283,8 @@ def _prune_headline(run: Run) -> str:
 
 def not_finished(run: Run, unit: str, leave_out: str | None = None) -> list[Block]:
     """The status of a run made of cells whose results.json is not written yet: how many of its
-    cells (not counting those named `leave_out`...) are done."""
-    done = sum(not (leave_out and name.startswith(leave_out)) for name in runs.Cells(run.path).records())
+    cells (not counting those whose name matches the regular expression `leave_out`) are done."""
+    done = sum(not (leave_out and re.match(leave_out, name)) for name in runs.Cells(run.path).records())
     return [Block("Status", h.note(f"No results yet: results.json is written when the command finishes "
                                    f"({done} {unit} are done). Run the same command again to resume.", "warn"))]
 
@@ -302,7 +303,7 @@ def stored_table(results: dict, index: int = 0) -> h.Raw:
 def prune_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        return not_finished(run, "cells", leave_out="proxy-")
+        return not_finished(run, "cells", leave_out="proxy-|teacher-")  # inputs, not results
     config = results["config"]
     seeds = config["seeds"]
     full = next((r for r in results["rows"] if r["strategy"] == "full"), None)
@@ -356,12 +357,14 @@ def _al_area_table(results: dict, run_name: str | None = None) -> list[list]:
 def al_sections(run: Run, context: Context) -> list[Block]:
     results = run.json(runs.RESULTS_JSON)
     if results is None:
-        return not_finished(run, "cycles")
+        return not_finished(run, "cycles", leave_out=r"trial\d+-initial$")  # a cold start's initial sets
     config = run.config
     items = [(f"{config['initial']} → {results['label_counts'][-1]}", f"labels in {config['cycles']} cycles "
                                                                       f"(+{config['budget']} each)"),
              (str(config["trials"]), "trials (seeds 0.." + str(config["trials"] - 1) + ")"),
-             (str(len(config["strategies"])), "strategies")]
+             (str(len(config["strategies"])), "strategies"),
+             (config.get("initial_strategy", "random"), "initial set" + (f" (on {config['features']} features)"
+                                                                          if config.get("features") else ""))]
     blocks = [Block("Learning curves", h.cards(items) + context.figure(
         run, runs.LEARNING_CURVES_PNG, lambda p: plots.plot_learning_curve_comparison({run.name: results}, p),
         f"Test accuracy against the number of labelled images, one line per strategy; the band is ± one std over "
