@@ -398,7 +398,7 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
                        help="with --backend ray: CPUs per cell, and torch threads (default 1)")
     group.add_argument("--gpus-per-cell", type=float, metavar="F",
                        help="with --backend ray: GPUs per cell; a fraction packs cells on one GPU, e.g. 0.25 for "
-                            "four (default 0)")
+                            "four (default 1 when the cluster has GPUs, else 0)")
 
 
 def backend_options(args) -> dict:

@@ -246,8 +246,9 @@ class LocalBackend(Backend):
 
 class RayBackend(Backend):
     """Every task a Ray task with `cpus_per_cell` CPUs (torch limited to as many threads, at least
-    one) and `gpus_per_cell` GPUs (fractions pack several cells on one GPU), retried `max_retries`
-    times when its worker or node dies. `address`: "auto" (the cluster this machine belongs to,
+    one) and `gpus_per_cell` GPUs (fractions pack several cells on one GPU; None: one where the
+    cluster has GPUs, else none, as Ray hides no GPU from a task that asks for none), retried
+    `max_retries` times when its worker or node dies. `address`: "auto" (the cluster this machine belongs to,
     started with `ray start`), HOST:PORT or ray://HOST:PORT; None starts a local Ray instance with
     this machine's cores, or uses the one this process already started (`ray.init`).
 
@@ -258,15 +259,17 @@ class RayBackend(Backend):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, cpus_per_cell: float = 1.0, gpus_per_cell: float = 0.0,
+    def __init__(self, address: str | None = None, cpus_per_cell: float = 1.0, gpus_per_cell: float | None = None,
                  max_retries: int = MAX_RETRIES, report: Callable[[str], None] | None = None,
                  before_cell: Callable[[str], None] | None = None):
         _import_ray()
         if not cpus_per_cell > 0:
             raise BackendError(f"--cpus-per-cell must be > 0, got {cpus_per_cell!r}")
-        if not gpus_per_cell >= 0 or (gpus_per_cell > 1 and gpus_per_cell != int(gpus_per_cell)):
+        if gpus_per_cell is not None and (not gpus_per_cell >= 0 or (gpus_per_cell > 1
+                                                                      and gpus_per_cell != int(gpus_per_cell))):
             raise BackendError(f"--gpus-per-cell must be a fraction in [0, 1] or a whole number, got {gpus_per_cell!r}")
-        self.address, self.cpus_per_cell, self.gpus_per_cell = address, float(cpus_per_cell), float(gpus_per_cell)
+        self.address, self.cpus_per_cell = address, float(cpus_per_cell)
+        self.gpus_per_cell = None if gpus_per_cell is None else float(gpus_per_cell)  # None: set by `start`
         self.max_retries, self.report, self.before_cell = int(max_retries), report, before_cell
         self.tasks: list[dict] = []  # per finished task: cell, where, worker seconds, seconds from submission
         self._remote = None
@@ -277,13 +280,21 @@ class RayBackend(Backend):
             options = {"include_dashboard": False}
             if self.address is not None:
                 options["address"] = self.address
-            ray.init(**options)
+            try:
+                ray.init(**options)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                where = f"the Ray cluster at --address {self.address}" if self.address else "a local Ray instance"
+                text = str(error).strip().splitlines()
+                raise BackendError(f"cannot start or reach {where}: {text[0] if text else type(error).__name__}") \
+                    from None
         elif self.address not in (None, "auto"):
             log.info("Ray is already initialised in this process; --address %s is not used", self.address)
         self._remote = ray.remote(_ray_execute)
         resources = ray.cluster_resources()
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
         cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+        if self.gpus_per_cell is None:  # a GPU each where there are GPUs: Ray hides none from a task that asks for none
+            self.gpus_per_cell = 1.0 if gpus else 0.0
         cells = cpus / self.cpus_per_cell if not self.gpus_per_cell else min(cpus / self.cpus_per_cell,
                                                                                gpus / self.gpus_per_cell)
         if gpus < self.gpus_per_cell:
@@ -419,7 +430,7 @@ def make_backend(backend: "str | Backend" = "local", *, address: str | None = No
         return LocalBackend(on_progress)
     if backend == "ray":
         return RayBackend(address=address, cpus_per_cell=1.0 if cpus_per_cell is None else cpus_per_cell,
-                          gpus_per_cell=0.0 if gpus_per_cell is None else gpus_per_cell, report=report)
+                          gpus_per_cell=gpus_per_cell, report=report)
     raise BackendError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
 
