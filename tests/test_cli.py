@@ -138,7 +138,8 @@ def test_arguments_become_a_train_run_call(monkeypatch, capsys):
     assert code == 0
     assert calls == [{
         "data_spec": "folder:/pics", "out": "somewhere", "seed": 3, "model": "fastnet_xs", "preset": "cpu",
-        "force": True, "calibrate": False, "tensorboard": False, "weights": None,
+        "force": True, "calibrate": False, "tensorboard": False, "weights": None, "pad_bona_fide": None,
+        "pad_threshold": None,
         "recipe_overrides": {"lr": 0.5, "cutout": 8, "tta": False, "device": "cpu", "epochs": 4.0},
         "data_options": {"image_size": 32, "skip_bad_images": True, "test_fraction": 0.3},
     }]
@@ -149,6 +150,12 @@ def test_weights_and_freeze_reach_the_train_run_call(monkeypatch):
     calls = fake_train_run(monkeypatch)
     assert main(["train", "--weights", "torchvision:resnet50", "--freeze", "backbone", "--out", "somewhere"]) == 0
     assert calls[0]["weights"] == "torchvision:resnet50" and calls[0]["recipe_overrides"] == {"freeze": "backbone"}
+
+
+def test_pad_options_reach_the_train_run_call(monkeypatch):
+    calls = fake_train_run(monkeypatch)
+    assert main(["train", "--pad-bona-fide", "real", "--pad-threshold", "apcer:0.05", "--out", "somewhere"]) == 0
+    assert (calls[0]["pad_bona_fide"], calls[0]["pad_threshold"]) == ("real", "apcer:0.05")
 
 
 def test_set_device_agrees_with_the_option(monkeypatch):
