@@ -402,7 +402,10 @@ def test_bad_spec_names_the_spec_and_the_valid_forms(spec):
 @pytest.mark.parametrize(
     ("spec", "options", "message"),
     [
-        ("digits", {"image_size": 32}, "image_size and skip_bad_images apply only to folder"),
+        ("digits", {"image_size": 32}, "image_size applies only to folder:, synthetic-pad:, multi: and surf: specs"),
+        ("digits", {"skip_bad_images": True}, "skip_bad_images applies only to folder: specs, not to digits"),
+        ("digits", {"pad_images": "digits"}, "pad_images and samples apply only to synthetic-pad: specs"),
+        ("digits", {"modalities": ["rgb"]}, "modalities rgb given, but digits has one input"),
         ("digits", {"cifar100_labels": "coarse"}, "cifar100_labels applies only to cifar100"),
         ("digits", {"cifar100_labels": "medium"}, "cifar100_labels must be one of"),
         ("digits", {"test_fraction": 1.0}, r"test_fraction must be in \[0, 1\)"),

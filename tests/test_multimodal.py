@@ -291,3 +291,175 @@ def test_train_command_with_modalities_and_modality_dropout(tmp_path, capsys):
     final = json.loads((out / "final.json").read_text())
     assert [row["present"] for row in final["missing_modalities"]["rows"]] == [["depth", "ir"], ["depth"], ["ir"]]
     assert "Missing modalities (zeroed)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- cross-modal distillation
+
+
+def test_the_teacher_reads_its_modalities_of_the_students_augmented_batch():
+    from winnow.distill import Distillation, parse_loss_spec
+
+    dataset = synthetic_pad(0, size=8, samples=64)
+    torch.manual_seed(0)
+    teacher = create_model("mlp", 4, 2)  # reads depth and ir
+    student = create_model("mlp", 4, 3)  # reads rgb
+    teacher(torch.rand(2, 2, 8, 8))  # materialise its lazy layers
+    seen = {"teacher": [], "student": []}
+    teacher.register_forward_pre_hook(lambda module, args: seen["teacher"].append(args[0].detach().clone()))
+    student.register_forward_pre_hook(lambda module, args: seen["student"].append(args[0].detach().clone()))
+    objective = Distillation(teacher, parse_loss_spec("kd"), teacher_channels=dataset.channel_indices(["depth", "ir"]),
+                             student_channels=dataset.channel_indices(["rgb"]))
+    recipe = Recipe(epochs=2, batch_size=16, resize_schedule="", device="cpu", flip=True, translate=0,
+                    channels_last=False)
+    fit(student, dataset, dataset.train_indices, recipe, objective=objective, modalities=["rgb"])
+    pixels = dataset.images[torch.from_numpy(dataset.train_indices)].float() / 255  # (N, 5, 8, 8)
+    taught = seen["teacher"][1:]  # the first is setup's look at the sample
+    trained = [x for x in seen["student"] if x.shape[0] == 16][-len(taught):]  # the training steps'
+    assert len(taught) == 2 * (len(pixels) // 16) and all(x.shape == (16, 2, 8, 8) for x in taught)
+    for teacher_batch, student_batch in zip(taught, trained):
+        assert student_batch.shape == (16, 3, 8, 8)
+        for t, s in zip(teacher_batch, student_batch):  # the same sample, flipped or not, in both views
+            same = [(torch.allclose(t, p[3:]) and torch.allclose(s, p[:3]))
+                    or (torch.allclose(t, p[3:].flip(-1)) and torch.allclose(s, p[:3].flip(-1))) for p in pixels]
+            assert any(same)
+
+
+def test_cross_modal_distillation_from_a_train_run_end_to_end(tmp_path, capsys):
+    from winnow.cli import main
+
+    data_args = ["--data", "synthetic-pad:0", "--image-size", "8", "--pad-samples", "160"]
+    teacher_dir = tmp_path / "teacher"
+    assert main(["train", *data_args, "--model", "fusion_xs", "--preset", "cpu", "--epochs", "2",
+                 "--out", str(teacher_dir)]) == 0
+    out = tmp_path / "distill"
+    code = main(["distill", *data_args, "--teacher", str(teacher_dir), "--student", "fastnet_xs",
+                 "--student-modalities", "rgb", "--loss", "kd:1,at:1@groups.2=groups.1,mmd:0.5@groups.2=groups.1",
+                 "--seeds", "2", "--epochs", "1", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert config["teacher"]["modalities"] == ["rgb", "depth", "ir"] and config["modalities"] == ["rgb"]
+    teacher_row, alone, taught = results["rows"]
+    assert teacher_row["role"] == "teacher" and alone["seeds"] == taught["seeds"] == [0, 1]
+    # the teacher's row is its run's test: the same accuracy as that run's final.json
+    assert teacher_row["test_accuracy"]["mean"] == pytest.approx(
+        json.loads((teacher_dir / "final.json").read_text())["test_accuracy"])
+    for cell in results["cells"]:  # every model's PAD metrics at the val split's EER threshold
+        assert cell["pad"]["threshold_split"] == "val" and 0 <= cell["pad"]["acer"] <= 1
+    assert alone["acer"]["n"] == 2 and taught["acer_vs_student"]["n"] == 2
+    assert "ACER vs student alone" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--student-modalities", "thermal"], "--student-modalities thermal: synthetic-pad:0 .*has no modality 'thermal'"),
+    (["--teacher-modalities", "rgb,rgb"], "--teacher-modalities rgb,rgb: modality 'rgb' is given twice"),
+])
+def test_distill_modality_errors_name_the_option(tmp_path, capsys, extra, message):
+    from winnow.cli import main
+
+    code = main(["distill", "--data", "synthetic-pad:0", "--image-size", "8", "--pad-samples", "40", "--teacher",
+                 "fusion_xs", "--student", "fastnet_xs", *extra, "--out", str(tmp_path / "d")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    import re
+    assert re.search(message, error), error
+    assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------- file formats: multi:PATH and surf:LIST_FILE
+
+
+def write_png(path, value, size=4, mode="L"):
+    """A size x size PNG: grey `value`, or an RGB colour (value, value + 1, value + 2) for mode RGB."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colour = value if mode == "L" else (value, value + 1, value + 2)
+    Image.new(mode, (size, size), colour).save(path)
+
+
+def multi_folder(root, skip=None, odd_size=None):
+    """root/{rgb,depth,ir}/{train,test}/{real,print}/sN.png; sample N's rgb is (10N, 10N+1, 10N+2),
+    its depth 10N + 100 and its ir 10N + 150. `skip`: (modality, relative path) left out;
+    `odd_size`: (modality, relative path) written at 6 px."""
+    samples = [("train/real/s0", 0), ("train/real/s1", 1), ("train/print/s2", 2), ("test/real/s3", 3),
+               ("test/print/s4", 4)]
+    for name, offset, mode in (("rgb", 0, "RGB"), ("depth", 100, "L"), ("ir", 150, "L")):
+        for relative, n in samples:
+            if (name, relative) != skip:
+                size = 6 if (name, relative) == odd_size else 4
+                write_png(root / name / f"{relative}.png", 10 * n + offset, size, mode)
+    return root
+
+
+def test_a_folder_per_modality_is_matched_by_relative_name(tmp_path):
+    dataset = data.load(f"multi:{multi_folder(tmp_path / 'm')}", cache_dir=tmp_path / "cache")
+    assert dataset.modalities == {"rgb": 3, "depth": 1, "ir": 1} and dataset.images.shape == (5, 5, 4, 4)
+    assert dataset.class_names == ["print", "real"]
+    by_path = dict(zip(dataset.paths, channel_values(dataset.images)))
+    assert by_path["rgb/train/print/s2.png"] == [20, 21, 22, 120, 170]
+    assert by_path["rgb/test/real/s3.png"] == [30, 31, 32, 130, 180]
+    test = [dataset.paths[i] for i in dataset.test_indices]
+    assert sorted(test) == ["rgb/test/print/s4.png", "rgb/test/real/s3.png"]
+    assert [dataset.class_names[dataset.labels[dataset.paths.index(p)]] for p in sorted(test)] == ["print", "real"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(skip=("ir", "train/real/s1")), r"m/ir has no image train/real/s1\.\* for .*m/rgb/train/real/s1\.png"),
+    (dict(skip=("rgb", "test/print/s4")), r"m/depth has test/print/s4\.\*, which .*m/rgb lacks"),
+    (dict(odd_size=("depth", "train/real/s0")), r"depth/train/real/s0\.png is 6x6 pixels"),
+])
+def test_multi_folder_errors_name_the_sample(tmp_path, change, message):
+    with pytest.raises(DataError, match=message):
+        data.load(f"multi:{multi_folder(tmp_path / 'm', **change)}", cache_dir=tmp_path / "cache")
+
+
+def surf_root(root):
+    """root/{color,depth,ir}/N.png for N in 0..5: color (10N, 10N+1, 10N+2), depth 10N + 100, ir 10N + 150."""
+    for n in range(6):
+        write_png(root / "color" / f"{n}.png", 10 * n, mode="RGB")
+        write_png(root / "depth" / f"{n}.png", 10 * n + 100)
+        write_png(root / "ir" / f"{n}.png", 10 * n + 150)
+    return root
+
+
+def test_surf_list_files_with_a_root_and_splits(tmp_path):
+    root = surf_root(tmp_path / "images")
+    train, test = tmp_path / "train.txt", tmp_path / "test.txt"
+    train.write_text("".join(f"color/{n}.png depth/{n}.png ir/{n}.png {n % 2}\n" for n in range(4)))
+    test.write_text("color/4.png depth/4.png ir/4.png 0\n\ncolor/5.png depth/5.png ir/5.png 1\n")
+    dataset = data.load(f"surf:{train},{test}", root=root)
+    assert dataset.modalities == {"rgb": 3, "depth": 1, "ir": 1} and dataset.class_names == ["attack", "bona_fide"]
+    assert channel_values(dataset.images)[5] == [50, 51, 52, 150, 200]
+    assert dataset.labels.tolist() == [0, 1, 0, 1, 0, 1]
+    assert dataset.train_indices.tolist() == [0, 1, 2, 3] and dataset.test_indices.tolist() == [4, 5]
+
+
+def test_surf_header_names_a_subset_of_the_columns_in_any_order(tmp_path):
+    root = surf_root(tmp_path / "images")
+    listing = tmp_path / "list.txt"
+    listing.write_text("# ir color label\n" + "".join(f"ir/{n}.png color/{n}.png {n % 2}\n" for n in range(6)))
+    dataset = data.load(f"surf:{listing}", root=root, test_fraction=0.34)
+    assert dataset.modalities == {"rgb": 3, "ir": 1}  # rgb first, whatever the column order
+    assert channel_values(dataset.images)[2] == [20, 21, 22, 170]
+    assert len(dataset.test_indices) == 2
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["color/0.png depth/0.png ir/0.png 1", "color/1.png depth/9.png ir/1.png 0"],
+     r"list.txt line 2: the depth image .*depth/9.png does not exist"),
+    (["color/0.png depth/0.png ir/0.png 2"], r"list.txt line 1: label '2' is not 0 \(attack\) or 1 \(bona fide\)"),
+    (["color/0.png ir/0.png 1"], r"list.txt line 1: 3 columns; without a header"),
+    (["color/0.png depth/0.png ir/0.png 1", "color/1.png depth/1.png 1"], r"list.txt line 2: 3 columns, expected 4"),
+    (["# color thermal label"], r"list.txt line 1: the header 'color thermal label' must name each column once"),
+    (["color/0.png depth/big.png ir/0.png 1"], r"list.txt line 1: .*depth/big.png is 6x6 pixels but .*color/0.png "
+                                                r"is 4x4"),
+])
+def test_surf_errors_name_the_line(tmp_path, lines, message):
+    root = surf_root(tmp_path / "images")
+    write_png(root / "depth" / "big.png", 7, size=6)
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=message):
+        data.load(f"surf:{listing}", root=root)

@@ -23,6 +23,12 @@ device, sees the same augmented batch as the student, and the loss is
     (1 - alpha) * label loss + alpha * warm-up * sum_i weight_i * loss_i
 
 (the warm-up rises from 0 to 1 over `DistillOptions.warmup_fraction` of the steps; 1 without).
+
+Cross-modal distillation (data with several modalities, `Dataset.modalities`): the student is
+trained on some modalities (`train.fit(modalities=...)`), and `teacher_channels` names the
+channels of the data the teacher reads, e.g. every one of rgb, depth and ir while the student
+sees rgb: the teacher gets its channels of the same augmented batch (`Batch.inputs`), the student
+only its own. Feature losses pair named layers of the two models as usual.
 """
 
 from __future__ import annotations
@@ -332,10 +338,14 @@ class Distillation:
     the same batch, and the loss of the module docstring. `close()` removes the teacher's hooks.
     """
 
-    def __init__(self, teacher: nn.Module, terms: list[Term], options: DistillOptions | None = None):
+    def __init__(self, teacher: nn.Module, terms: list[Term], options: DistillOptions | None = None, *,
+                 teacher_channels: list[int] | None = None, student_channels: list[int] | None = None):
         if not terms:
             raise ValueError("distillation needs at least one loss term")
         self.teacher, self.terms, self.options = teacher, list(terms), options or DistillOptions()
+        # the channels of the data (Batch.inputs, setup's sample) each model reads; None: all of them
+        self.teacher_channels = None if teacher_channels is None else list(teacher_channels)
+        self.student_channels = None if student_channels is None else list(student_channels)
         self.feature_layers: tuple[str, ...] = ()
         self.trainable = nn.ModuleList()
         self._resolved: list[_Resolved] = []
@@ -343,8 +353,11 @@ class Distillation:
 
     def setup(self, model: nn.Module, sample: torch.Tensor, device: torch.device | str = "cpu",
               memory_format=torch.contiguous_format) -> list[nn.Parameter]:
-        """Resolve and check layers on `sample` (S, C, H, W); returns the trainable parameters."""
+        """Resolve and check layers on `sample` (S, C, H, W: every channel of the data, of which
+        each model reads its own); returns the trainable parameters."""
         self.close()
+        student_sample, teacher_sample = _channels(sample, self.student_channels), _channels(sample,
+                                                                                            self.teacher_channels)
         resolved = []
         for term in self.terms:
             pairs = [_Pair(s or default_layer(model, "the student"), t or default_layer(self.teacher, "the teacher"))
@@ -362,8 +375,8 @@ class Distillation:
         try:
             with torch.no_grad():
                 model.eval()
-                student_logits = model(sample)
-                teacher_logits = self.teacher(sample)  # (materialises the lazy layers of an untrained teacher)
+                student_logits = model(student_sample)
+                teacher_logits = self.teacher(teacher_sample)  # (materialises the lazy layers of an untrained teacher)
             student_shapes = {k: tuple(v.shape) for k, v in student_hooks.outputs.items()}
             teacher_shapes = {k: tuple(v.shape) for k, v in teacher_hooks.outputs.items()}
         finally:
@@ -410,7 +423,8 @@ class Distillation:
 
     def __call__(self, batch: Batch) -> torch.Tensor:
         with torch.no_grad():
-            teacher_logits = self.teacher(batch.images).float()
+            inputs = batch.images if batch.inputs is None else batch.inputs  # every channel, before modality dropout
+            teacher_logits = self.teacher(_channels(inputs, self.teacher_channels)).float()
         teacher_features = self._teacher_hooks.outputs
         options = self.options
         total = batch.label_loss.new_zeros(())
@@ -450,6 +464,16 @@ class Distillation:
         if self._teacher_hooks is not None:
             self._teacher_hooks.remove()
             self._teacher_hooks = None
+
+
+def _channels(images: torch.Tensor, channels: list[int] | None) -> torch.Tensor:
+    """The channels of a batch (B, C, H, W) a model reads; the batch itself for None (all)."""
+    if channels is None:
+        return images
+    index = torch.tensor(channels, device=images.device)
+    memory_format = torch.channels_last if images.is_contiguous(memory_format=torch.channels_last) and \
+        not images.is_contiguous() else torch.contiguous_format
+    return images.index_select(1, index).contiguous(memory_format=memory_format)
 
 
 def check_teacher(teacher: nn.Module, num_classes: int, in_channels: int, what: str = "the teacher") -> None:

@@ -698,7 +698,7 @@ def _model_view(dataset: Dataset, modalities, recipe: Recipe) -> tuple[Dataset, 
             raise ValueError(f"modalities {', '.join(map(str, modalities))} given, but the data has one input "
                              "(no modalities)")
         view = dataset.with_modalities(modalities)
-        channels = torch.cat([torch.arange(s.start, s.stop) for s in map(dataset.modality_channels, modalities)])
+        channels = torch.tensor(dataset.channel_indices(modalities), dtype=torch.int64)
     if recipe.modality_dropout and len(view.modalities or {}) < 2:
         raise ValueError(f"recipe option modality_dropout={recipe.modality_dropout} zeroes whole modalities: the "
                          f"model needs two or more, it sees {', '.join(view.modalities or {}) or 'one input'}")

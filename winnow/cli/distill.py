@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import command, print_results
 from .options import (SettingParts, add_backend_options, add_data_options, add_run_options, add_weights_options,
-                      backend_options, data_options, ran_on, recipe_overrides, seed_list)
+                      backend_options, data_options, name_list, ran_on, recipe_overrides, seed_list)
 
 SETTINGS = SettingParts(example="--set epochs=20 --set teacher.epochs=60")
 TEACHER_PREFIX = "teacher."
@@ -23,6 +23,12 @@ def add_arguments(parser) -> None:
     group.add_argument("--teacher-seed", type=int, default=0, metavar="S",
                        help="the seed of the teacher's one training (default 0)")
     group.add_argument("--student", required=True, metavar="NAME", help=f"architecture: {', '.join(list_models())}")
+    group.add_argument("--teacher-modalities", type=name_list, metavar="NAME,NAME",
+                       help="data with several modalities: the teacher's inputs, e.g. rgb,depth,ir (default: all; a "
+                            "teacher run folder: those of its run)")
+    group.add_argument("--student-modalities", type=name_list, metavar="NAME,NAME",
+                       help="data with several modalities: the student's inputs, e.g. rgb (default: all); the "
+                            "teacher reads its own of the same augmented batch (cross-modal distillation)")
     group.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
                        help="the student's recipe; auto = small for images under 16 px, gpu on CUDA, else cpu")
     add_weights_options(group)  # the student's
@@ -87,7 +93,8 @@ def distill(args) -> int:
     results = distill_run(args.data, args.out, teacher=args.teacher, student=args.student, seeds=args.seeds,
                           losses=args.losses or ["kd"], options=options, preset=args.preset,
                           recipe_overrides=overrides, weights=args.weights, teacher_overrides=teacher_overrides,
-                          teacher_seed=args.teacher_seed, data_options=data_options(args), force=args.force,
+                          teacher_seed=args.teacher_seed, teacher_modalities=args.teacher_modalities,
+                          student_modalities=args.student_modalities, data_options=data_options(args), force=args.force,
                           on_progress=args.on_progress, on_cell=print_cell, **backend_options(args))
     print_results(results, args.out)
     return 0

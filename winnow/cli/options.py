@@ -20,8 +20,9 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-DATA_HELP = ("data spec: digits, cifar10:PATH, cifar100:PATH, folder:PATH (a directory or .zip) or synthetic-pad:SEED "
-             "(synthetic presentation attacks with rgb, depth and ir views)")
+DATA_HELP = ("data spec: digits, cifar10:PATH, cifar100:PATH, folder:PATH (a directory or .zip), synthetic-pad:SEED "
+             "(synthetic presentation attacks with rgb, depth and ir views), multi:PATH (PATH/rgb/, PATH/depth/, ... "
+             "image folders) or surf:LIST_FILE (face anti-spoofing lists: color depth ir label per line)")
 
 SEED_ERROR = "do not --set seed: the seed is set by --seed (or --seeds, --trials)"
 RECIPE_PARTS = ("proxy", "cv")  # prefixes whose keys are recipe fields, like a key without prefix
@@ -237,6 +238,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--modalities", type=name_list, metavar="NAME,NAME",
                        help="data with several inputs (e.g. synthetic-pad's rgb, depth, ir): the ones the model "
                             "sees, in this order (default all)")
+    group.add_argument("--root", metavar="DIR",
+                       help="surf data: the folder the list file's paths are relative to (default: the list's folder)")
     group.add_argument("--pad-images", metavar="SPEC",
                        help="synthetic-pad data: the data spec whose images are the scenes, e.g. "
                             "folder:cifar10-jpeg.zip (default: procedural textures)")
@@ -250,13 +253,15 @@ def data_options(args) -> dict:
         options["image_size"] = args.image_size
     if args.skip_bad_images:
         options["skip_bad_images"] = True
-    if args.data.startswith("folder:"):
+    if args.data.startswith(("folder:", "multi:", "surf:")):
         options["test_fraction"] = 0.2 if args.test_fraction is None else args.test_fraction
     elif args.test_fraction is not None:
-        raise ValueError(f"--test-fraction applies only to folder: data, not to {args.data}")
+        raise ValueError(f"--test-fraction applies only to folder: data, not to {args.data} (multi: and surf: data "
+                         "take it too)")
     if args.cifar100_labels != "fine":
         options["cifar100_labels"] = args.cifar100_labels
-    for option, key in (("modalities", "modalities"), ("pad_images", "pad_images"), ("pad_samples", "samples")):
+    for option, key in (("modalities", "modalities"), ("pad_images", "pad_images"), ("pad_samples", "samples"),
+                        ("root", "root")):
         if getattr(args, option, None) is not None:
             options[key] = getattr(args, option)
     return options

@@ -10,6 +10,10 @@ Specs for `load`:
   (layout rules in `winnow.data.folder`)
 - `synthetic-pad:SEED`: synthetic presentation-attack data with rgb, depth and ir views
   (`winnow.data.synthetic_pad`; options image_size, pad_images, samples)
+- `multi:PATH`: a directory with one image folder per modality, `PATH/{rgb,depth,ir}/...`, samples
+  matched by their path (`winnow.data.multimodal`)
+- `surf:LIST_FILE` (or `surf:TRAIN,TEST`, `surf:TRAIN,VAL,TEST`): face anti-spoofing list files,
+  `color depth ir label` per line, paths relative to the option `root` (`winnow.data.multimodal`)
 
 Any spec takes `modalities`: the views of data with several (`Dataset.modalities`) that are
 kept, in that order, e.g. ["rgb", "ir"] (`Dataset.with_modalities`).
@@ -29,13 +33,14 @@ from winnow.data.dataset import DataError, Dataset
 from winnow.data.digits import load_digits
 from winnow.data.download import DOWNLOADS, IMAGENETTE_CLASSES, download
 from winnow.data.folder import list_images, load_folder, load_unlabelled
+from winnow.data.multimodal import load_multi, load_surf
 from winnow.data.synthetic_pad import PAD_CLASSES, synthetic_pad
 
 __all__ = ["DOWNLOADS", "IMAGENETTE_CLASSES", "PAD_CLASSES", "SCHEMES", "DataError", "Dataset", "download",
            "from_arrays", "list_images", "load", "load_unlabelled", "synthetic_pad"]
 
-SCHEMES = ("digits", "cifar10", "cifar100", "folder", "synthetic-pad")
-_SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH, synthetic-pad:SEED"
+SCHEMES = ("digits", "cifar10", "cifar100", "folder", "synthetic-pad", "multi", "surf")
+_SPEC_FORMS = "digits, cifar10:PATH, cifar100:PATH, folder:PATH, synthetic-pad:SEED, multi:PATH, surf:LIST_FILE"
 
 
 def load(
@@ -51,6 +56,7 @@ def load(
     modalities=None,
     pad_images: str | None = None,
     samples: int | None = None,
+    root: str | Path | None = None,
 ) -> Dataset:
     """The dataset a spec names, train and test images together, with splits["train"] and splits["test"]
     (and splits["val"] for a folder with val/ or devel/ beside test/).
@@ -66,6 +72,7 @@ def load(
         or "rgb,ir"; default all
     pad_images, samples : synthetic-pad only: the data spec of its scenes (default procedural
         textures) and how many samples (`winnow.data.synthetic_pad`)
+    root : surf only: the folder the list file's paths are relative to (default the list file's)
     """
     scheme, has_path, path_text = spec.partition(":")
     if scheme not in SCHEMES or bool(has_path) != (scheme != "digits") or (has_path and not path_text):
@@ -73,8 +80,14 @@ def load(
     _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_labels, workers)
     if scheme != "synthetic-pad" and (pad_images is not None or samples is not None):
         raise DataError(f"pad_images and samples apply only to synthetic-pad: specs, not to {scheme}")
-    dataset = _load_scheme(spec, scheme, path_text, image_size, test_fraction, seed, skip_bad_images,
-                           cifar100_labels, cache_dir, workers, pad_images, samples)
+    if scheme != "surf" and root is not None:
+        raise DataError(f"root applies only to surf: specs, not to {scheme}")
+    if scheme == "surf":
+        dataset = load_surf(path_text, root=root, image_size=image_size, test_fraction=test_fraction, seed=seed,
+                            workers=workers)
+    else:
+        dataset = _load_scheme(spec, scheme, path_text, image_size, test_fraction, seed, skip_bad_images,
+                               cifar100_labels, cache_dir, workers, pad_images, samples)
     if modalities is not None:
         dataset = _kept_modalities(dataset, modalities, spec)
     return dataset
@@ -105,6 +118,9 @@ def _load_scheme(spec, scheme, path_text, image_size, test_fraction, seed, skip_
         dataset = load_cifar10(path)
     elif scheme == "cifar100":
         dataset = load_cifar100(path, cifar100_labels)
+    elif scheme == "multi":
+        dataset = load_multi(path, image_size=image_size, test_fraction=test_fraction, seed=seed,
+                             cache_dir=cache_dir, workers=workers)
     else:
         dataset = load_folder(
             path,
@@ -129,8 +145,8 @@ def _check_options(scheme, image_size, test_fraction, skip_bad_images, cifar100_
         raise DataError(f"workers must be a positive integer, got {workers!r}")
     if cifar100_labels not in CIFAR100_LABEL_KINDS:
         raise DataError(f"cifar100_labels must be one of {CIFAR100_LABEL_KINDS}, got {cifar100_labels!r}")
-    if scheme not in ("folder", "synthetic-pad") and image_size is not None:
-        raise DataError(f"image_size applies only to folder: and synthetic-pad: specs, not to {scheme}")
+    if scheme not in ("folder", "synthetic-pad", "multi", "surf") and image_size is not None:
+        raise DataError(f"image_size applies only to folder:, synthetic-pad:, multi: and surf: specs, not to {scheme}")
     if scheme != "folder" and skip_bad_images:
         raise DataError(f"skip_bad_images applies only to folder: specs, not to {scheme}")
     if scheme != "cifar100" and cifar100_labels != "fine":

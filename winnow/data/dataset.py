@@ -131,6 +131,11 @@ class Dataset:
                                else "it has one input (no modalities)"))
         return slices[name]
 
+    def channel_indices(self, names) -> list[int]:
+        """The channels of `images` the modalities `names` occupy, in the order of `names`."""
+        return [channel for name in names for channel in range(self.modality_channels(name).start,
+                                                                 self.modality_channels(name).stop)]
+
     def modality(self, name: str) -> torch.Tensor:
         """(N, C_m, H, W) uint8: the images of modality `name` (a view, nothing copied)."""
         return self.images[:, self.modality_channels(name)]

@@ -96,6 +96,31 @@ def missing_modality_evaluation(spec, model: torch.nn.Module, dataset: data.Data
     return {"modalities": names, "rows": rows, "pad": pad, "note": note}
 
 
+def pad_at_val_threshold(spec, model: torch.nn.Module, dataset: data.Dataset, seed: int,
+                         bona_fide: str | None = None) -> dict | None:
+    """The test split's APCER (worst type), BPCER, ACER and EER of `model` on its modalities, at
+    the EER threshold of the dataset's val split (never tuned on test); None when the data has no
+    bona fide class (`bona_fide`, default the class named bona_fide), no val split, or a split
+    without both bona fide and attack samples."""
+    view = spec.view(dataset)
+    bona_fide = bona_fide if bona_fide is not None else (BONA_FIDE_CLASS if BONA_FIDE_CLASS in view.class_names
+                                                         else None)
+    if bona_fide is None or not len(view.val_indices) or not len(view.test_indices):
+        return None
+    index = view.class_names.index(bona_fide)
+    found = {}
+    for split in ("val", "test"):
+        outputs = spec.predict(model, view, view.splits[split], seed, part="testing")
+        is_bona_fide, types = _pad_labels(outputs.labels, index, view.class_names)
+        if is_bona_fide.all() or not is_bona_fide.any():
+            return None
+        found[split] = (is_bona_fide, outputs.probs[:, index], types)
+    threshold = metrics.pad_threshold(*found["val"][:2], "eer", found["val"][2])
+    test = metrics.pad_metrics(*found["test"][:2], threshold, found["test"][2], score_range=(0.0, 1.0))
+    return {**{key: test[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer", "eer")},
+            "threshold": float(threshold), "threshold_split": "val", "bona_fide_class": bona_fide}
+
+
 def _pad_labels(labels: np.ndarray, index: int, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(is bona fide (N,) bool, attack type names (N,)) of class labels."""
     return labels == index, np.asarray(class_names, dtype=object)[labels].astype(str)
