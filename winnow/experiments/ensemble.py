@@ -172,7 +172,7 @@ def _predict_member(member: dict, dataset: data.Dataset, indices: np.ndarray, de
     recipe = Recipe.from_dict(config["recipe"])
     if device is not None:
         recipe = recipe.replace(device=device)
-    model = create_model(config["model"], dataset.num_classes, dataset.in_channels)
+    model = create_model(config["model"], dataset.num_classes, dataset.in_channels, modalities=dataset.modalities)
     model.load_state_dict(runs.load_weights(member["path"] / runs.WEIGHTS))
     spec = TrainingSpec(config["model"], config.get("preset", ""), recipe).attach(run.timing, on_progress)
     with torch.no_grad():
