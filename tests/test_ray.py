@@ -208,3 +208,8 @@ def test_backend_options_are_checked_in_one_line(arguments, message, tmp_path, c
                  "random", *arguments, "--out", str(tmp_path / "run")])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_clean_duplicates_trains_nothing_so_takes_no_backend(tmp_path, capsys):
+    code = main(["clean", "--data", "digits", "--duplicates", "--backend", "ray", "--out", str(tmp_path / "run")])
+    assert code == 2 and "--backend is an option of the label-issue search" in capsys.readouterr().err

@@ -75,9 +75,10 @@ class CellOutput:
 
 @dataclass
 class Task:
-    """One cell to make: `function(context, **kwargs)` -> `CellOutput`, saved as cell `cell` by the
-    driver, which then calls `on_cell` with its record (plus "ran_on" when it ran elsewhere) and
-    `after(output)` (driver-side bookkeeping, e.g. dropping an earlier cycle's weights)."""
+    """One cell to make: `function(context, **kwargs)` -> `CellOutput` (a `Shared` keyword value is
+    read in the task), saved as cell `cell` by the driver, which then does `after(output)`
+    (bookkeeping, e.g. dropping an earlier cycle's weights) and calls `on_cell` with the record
+    (plus "ran_on": "HOST pid PID" when it ran in another process)."""
 
     cell: str
     function: Callable[..., CellOutput]
@@ -143,11 +144,11 @@ def _from_object_store(ref):
     import ray
 
     key = ref.hex()
-    if key not in _OBJECTS:
-        while len(_OBJECTS) >= _OBJECTS_KEPT:
-            _OBJECTS.pop(next(iter(_OBJECTS)))
-        _OBJECTS[key] = ray.get(ref)
-    return _OBJECTS[key]
+    value = _OBJECTS.pop(key) if key in _OBJECTS else ray.get(ref)
+    while len(_OBJECTS) >= _OBJECTS_KEPT:  # the least recently used goes
+        _OBJECTS.pop(next(iter(_OBJECTS)))
+    _OBJECTS[key] = value
+    return value
 
 
 def execute(task_function: Callable, kwargs: dict, threads: int | None = None, on_progress=None,
