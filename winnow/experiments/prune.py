@@ -217,6 +217,7 @@ class _Grid:
         return self.proxy_spec == self.spec and not self.features  # extractor features are no full-data run
 
     def seed_chain(self, seed: int):
+        """The cells of `seed` not done yet (a `backend.Chain`)."""
         cells, strategies, fractions = self.run.cells, self.run.config["strategies"], self.run.config["fractions"]
         subset_cells = [(f, s) for f in fractions for s in strategies if not cells.done(cell_name(s, f, seed))]
         full_done = cells.done(cell_name(FULL, 1.0, seed))
@@ -247,12 +248,15 @@ class _Grid:
                   and not cells.done(cell_name(s, f, seed, self.distill))]
         if taught:
             teacher = self.share((yield from self._teacher_weights(seed)))
-            yield [Task(cell_name(strategy, fraction, seed, self.distill), _taught_cell, dict(
-                dataset=self.shared, fraction=fraction, seed=seed, spec=self.spec, scale_epochs=self.scale_epochs,
-                teacher=teacher, distill=self.distill, distill_options=self.distill_options,
-                plain=cells.record(cell_name(strategy, fraction, seed)), kept=cells.array(cell_name(strategy, fraction,
-                                                                                                   seed))),
-                         self.on_cell) for fraction, strategy in taught]
+            yield [self._taught(strategy, fraction, seed, teacher) for fraction, strategy in taught]
+
+    def _taught(self, strategy: str, fraction: float, seed: int, teacher: Shared) -> Task:
+        """The task of the plain cell's subset (its kept indices) trained with the `teacher` weights."""
+        plain = cell_name(strategy, fraction, seed)
+        return Task(cell_name(strategy, fraction, seed, self.distill), _taught_cell, dict(
+            dataset=self.shared, fraction=fraction, seed=seed, spec=self.spec, scale_epochs=self.scale_epochs,
+            teacher=teacher, distill=self.distill, distill_options=self.distill_options,
+            plain=self.run.cells.record(plain), kept=self.run.cells.array(plain)), self.on_cell)
 
     def _proxy(self, seed: int):
         """(inputs, record, where it ran) of the proxy for seed `seed`: loaded from its cell when a
