@@ -87,12 +87,15 @@ def test_prune_on_ray_from_the_command_line_gives_the_local_numbers(cluster, loc
         {k: v for k, v in local_config.items() if k != "command_line"}
 
 
-def test_a_prune_run_started_here_is_finished_on_ray_with_the_same_numbers(cluster, local_prune, tmp_path):
+def test_a_prune_run_started_here_is_finished_on_ray_with_the_same_numbers(cluster, local_prune, tmp_path,
+                                                                          monkeypatch):
     _, reference = local_prune
     out = tmp_path / "run"
     prune_run("digits", out, seeds=[0], **PRUNE)
-    finished = []
+    finished, put = [], []
+    monkeypatch.setattr(ray, "put", lambda value, put_=ray.put: put.append(type(value).__name__) or put_(value))
     results = prune_run("digits", out, seeds=[0, 1], on_cell=finished.append, backend="ray", **PRUNE)
+    assert put == ["Dataset", "MadeInputs"]  # the data once for every task, and seed 1's proxy outputs once
     assert sorted((c["strategy"], c["seed"]) for c in finished) == [("full", 1), ("margin", 1), ("random", 1)]
     assert all("ran_on" in c for c in finished if c["strategy"] != "full")
     assert results["cells_run"] == 4  # seed 1's proxy, full (from the proxy), random, margin
