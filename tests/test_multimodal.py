@@ -463,3 +463,15 @@ def test_surf_errors_name_the_line(tmp_path, lines, message):
     listing.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=message):
         data.load(f"surf:{listing}", root=root)
+
+
+def test_from_arrays_stacks_named_modalities_and_refuses_other_sizes():
+    rgb = np.full((6, 3, 4, 4), 7, dtype=np.uint8)
+    depth = np.full((6, 4, 4), 0.5, dtype=np.float32)  # grey, float in [0, 1]
+    dataset = data.from_arrays({"rgb": rgb, "depth": depth}, np.arange(6) % 2, ["a", "b"], test_indices=[5])
+    assert dataset.modalities == {"rgb": 3, "depth": 1}
+    assert channel_values(dataset.images)[0] == [7, 7, 7, 128]
+    with pytest.raises(DataError, match=r"modality 'depth' has 6 images of 8x8 pixels but 'rgb' has 6 of 4x4"):
+        data.from_arrays({"rgb": rgb, "depth": np.zeros((6, 8, 8), np.uint8)}, np.arange(6) % 2, ["a", "b"])
+    with pytest.raises(DataError, match=r"modality 'ir' has 5 images"):
+        data.from_arrays({"rgb": rgb, "ir": np.zeros((5, 4, 4), np.uint8)}, np.arange(6) % 2, ["a", "b"])

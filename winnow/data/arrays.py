@@ -17,14 +17,21 @@ def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None
 
     images : (N, H, W) grey, (N, C, H, W) or (N, H, W, C) with C in 1, 3, 4 (channels last is
              recognised when the last dim is 1, 3 or 4 and the second is not); uint8 in 0..255 or
-             float in [0, 1] (scaled to uint8); a NumPy array or a torch tensor
+             float in [0, 1] (scaled to uint8); a NumPy array or a torch tensor. Or, for several
+             aligned inputs per sample, a dict modality name -> such an array, e.g. {"rgb": (N, 3, H, W),
+             "depth": (N, H, W)}: stacked as channels in that order (`Dataset.modalities`); every
+             modality must have the same N, H and W
     labels : (N,) integers in [0, K), or -1 for an image without a label
     class_names : K names
     test_indices : (T,) indices of the test images; the others are "train". Without it, every image is "train".
     val_indices : (V,) indices of a validation split (Dataset.val_indices), disjoint from test_indices;
                   they leave "train" too. Without it, the dataset has no "val" split.
     """
-    images = _as_uint8_nchw(_to_numpy(images))
+    modalities = None
+    if isinstance(images, dict):
+        images, modalities = _stacked_modalities(images)
+    else:
+        images = _as_uint8_nchw(_to_numpy(images))
     labels = _to_numpy(labels)
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(
@@ -41,7 +48,23 @@ def from_arrays(images, labels, class_names: Sequence[str], *, test_indices=None
         class_names=class_names,
         splits=_splits(len(images), test_indices, val_indices),
         source="arrays",
+        modalities=modalities,
     )
+
+
+def _stacked_modalities(views: dict) -> tuple[np.ndarray, dict[str, int]]:
+    """(N, C, H, W) uint8 from name -> array, stacked in order, and name -> channel count; views of
+    other counts or sizes are an error naming both modalities."""
+    if not views:
+        raise DataError("images is an empty dict: give modality name -> images")
+    arrays = {str(name): _as_uint8_nchw(_to_numpy(array)) for name, array in views.items()}
+    first_name, first = next(iter(arrays.items()))
+    for name, array in arrays.items():
+        if array.shape[0] != first.shape[0] or array.shape[2:] != first.shape[2:]:
+            raise DataError(f"modality {name!r} has {array.shape[0]} images of {array.shape[3]}x{array.shape[2]} "
+                            f"pixels but {first_name!r} has {first.shape[0]} of {first.shape[3]}x{first.shape[2]}: "
+                            "every modality needs the same samples at the same size")
+    return np.concatenate(list(arrays.values()), axis=1), {name: a.shape[1] for name, a in arrays.items()}
 
 
 def _to_numpy(values) -> np.ndarray:

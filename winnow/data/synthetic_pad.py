@@ -173,41 +173,48 @@ def _render(scenes: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     severity = _uniform(rng, 0, 1, n)  # how visible an attack's colour artefacts are
     luminance = (scenes * np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)).sum(1, keepdims=True)
 
-    # -- colour
+    # -- colour: each attack's artefacts, computed on its own samples (every draw is made for all of them)
     rgb = scenes.copy()
     # print: gamut loss (contrast and saturation drop, the paper's white lifts the blacks) and a halftone screen
-    mean = rgb.mean((1, 2, 3), keepdims=True)
     contrast = 1 - severity * _uniform(rng, 0.1, 0.3, n)
     saturation = 1 - severity * _uniform(rng, 0.1, 0.5, n)
-    printed = mean + (rgb - mean) * contrast
-    printed = luminance + (printed - luminance) * saturation
-    printed = printed * (1 - 0.08 * severity) + 0.08 * severity
     pitch, angle = _uniform(rng, 2.2, 3.5, n), _uniform(rng, 0, math.pi, n)
+    halftone = severity * _uniform(rng, 0.02, 0.08, n)
     pixels = (size - 1) / 2
-    u = (x * np.cos(angle) + y * np.sin(angle)) * pixels
-    v = (-x * np.sin(angle) + y * np.cos(angle)) * pixels
-    dots = np.cos(2 * math.pi * u / pitch) * np.cos(2 * math.pi * v / pitch)  # (N, 1, S, S)
-    printed = printed + severity * _uniform(rng, 0.02, 0.08, n) * dots
-    rgb = np.where(kind["print"], printed, rgb)
+    chosen = labels == PAD_CLASSES.index("print")
+    if chosen.any():
+        scene, mean, lum = rgb[chosen], rgb[chosen].mean((1, 2, 3), keepdims=True), luminance[chosen]
+        printed = mean + (scene - mean) * contrast[chosen]
+        printed = lum + (printed - lum) * saturation[chosen]
+        printed = printed * (1 - 0.08 * severity[chosen]) + 0.08 * severity[chosen]
+        u = (x * np.cos(angle[chosen]) + y * np.sin(angle[chosen])) * pixels
+        v = (-x * np.sin(angle[chosen]) + y * np.cos(angle[chosen])) * pixels
+        dots = np.cos(2 * math.pi * u / pitch[chosen]) * np.cos(2 * math.pi * v / pitch[chosen])  # (P, 1, S, S)
+        rgb[chosen] = printed + halftone[chosen] * dots
     # replay: display gamma, moire (two gratings of close frequencies beating) and a glare spot
     gamma = np.exp(severity * _uniform(rng, -0.35, 0.35, n))
     frequency, beat = _uniform(rng, 0.25, 0.45, n), _uniform(rng, 0.02, 0.08, n)
     direction = _uniform(rng, 0, math.pi, n)
-    w = (x * np.cos(direction) + y * np.sin(direction)) * pixels
-    moire = np.sin(2 * math.pi * frequency * w) * np.sin(2 * math.pi * (frequency + beat) * w)
     gy, gx, spread = _uniform(rng, -0.7, 0.7, n), _uniform(rng, -0.7, 0.7, n), _uniform(rng, 0.15, 0.4, n)
     glare = np.exp(-((x - gx) ** 2 + (y - gy) ** 2) / (2 * spread**2))  # (N, 1, S, S)
     glare_strength = severity * _uniform(rng, 0.05, 0.3, n)
-    replayed = np.clip(rgb, 0, 1) ** gamma + severity * _uniform(rng, 0.02, 0.06, n) * moire
-    replayed = replayed + glare_strength * glare
-    rgb = np.where(kind["replay"], replayed, rgb)
+    moire_strength = severity * _uniform(rng, 0.02, 0.06, n)
+    chosen = labels == PAD_CLASSES.index("replay")
+    if chosen.any():
+        w = (x * np.cos(direction[chosen]) + y * np.sin(direction[chosen])) * pixels
+        moire = np.sin(2 * math.pi * frequency[chosen] * w) * np.sin(2 * math.pi * (frequency + beat)[chosen] * w)
+        replayed = np.clip(rgb[chosen], 0, 1) ** gamma[chosen] + moire_strength[chosen] * moire
+        rgb[chosen] = replayed + glare_strength[chosen] * glare[chosen]
     # mask: a smoothed, slightly flattened picture of the scene
-    blurred = F.avg_pool2d(torch.from_numpy(rgb), 3, stride=1, padding=1, count_include_pad=False).numpy()
     smooth = severity * _uniform(rng, 0.3, 0.8, n)
-    masked = rgb * (1 - smooth) + blurred * smooth
-    masked = masked.mean((1, 2, 3), keepdims=True) + (masked - masked.mean((1, 2, 3), keepdims=True)) * (
-        1 - severity * _uniform(rng, 0.0, 0.15, n))
-    rgb = np.where(kind["mask"], masked, rgb)
+    flatten = 1 - severity * _uniform(rng, 0.0, 0.15, n)
+    chosen = labels == PAD_CLASSES.index("mask")
+    if chosen.any():
+        scene = rgb[chosen]
+        blurred = F.avg_pool2d(torch.from_numpy(scene), 3, stride=1, padding=1, count_include_pad=False).numpy()
+        masked = scene * (1 - smooth[chosen]) + blurred * smooth[chosen]
+        mean = masked.mean((1, 2, 3), keepdims=True)
+        rgb[chosen] = mean + (masked - mean) * flatten[chosen]
     # every camera: its own gamma, contrast and brightness, then sensor noise
     rgb = np.clip(rgb, 0, 1) ** np.exp(_uniform(rng, -0.2, 0.2, n))
     rgb = (rgb - 0.5) * _uniform(rng, 0.85, 1.15, n) + 0.5 + _uniform(rng, -0.06, 0.06, n)
@@ -220,7 +227,7 @@ def _render(scenes: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     ry = rx * _uniform(rng, 1.1, 1.35, n)
     height = _uniform(rng, 0.22, 0.4, n)
     radius2 = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
-    relief = height * np.sqrt(np.clip(1 - radius2, 0, None))
+    relief = height * np.sqrt(np.maximum(1 - radius2, 0))
     relief = relief + 0.3 * height * np.exp(-((x - cx) ** 2 + (y - cy - 0.05) ** 2) / (2 * 0.08**2))  # a nose
     bend = _uniform(rng, -0.04, 0.04, n) * (x**2 - 1 / 3)
     curve = _uniform(rng, 0.03, 0.08, n) * (1 - x**2)
