@@ -48,13 +48,22 @@ def test_several_attack_types_report_the_worst_and_each():
     assert pad_threshold(bona_fide, scores, "apcer:0.25", attack_types=types) == 0.8  # print 0, replay 1/4
 
 
+def test_the_eer_threshold_of_separable_scores_is_the_middle_of_the_gap():
+    """Attacks 0.1, 0.3, bona fide 0.8, 0.9: every threshold in (0.3, 0.8] makes no error; the
+    edge 0.8 would reject a new bona fide presentation scoring just below the lowest seen."""
+    bona_fide = np.array([False, False, True, True])
+    metrics = pad_metrics(bona_fide, np.array([0.1, 0.3, 0.8, 0.9]), 0.5)
+    assert metrics["eer"] == 0.0 and metrics["eer_threshold"] == pytest.approx(0.55)
+
+
 def test_the_equal_error_rate_by_hand():
-    """Bona fide 0.6-0.9, attacks 0.1, 0.2, 0.3, 0.65: at 0.65 one of four of each is wrong."""
+    """Bona fide 0.6-0.9, attacks 0.1, 0.2, 0.3, 0.65: above 0.6 and up to 0.65 one of four of
+    each is wrong; the threshold is the middle of that gap."""
     bona_fide = np.array([True] * 4 + [False] * 4)
     scores = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.65])
     metrics = pad_metrics(bona_fide, scores, 0.5)
-    assert (metrics["eer"], metrics["eer_threshold"]) == (0.25, 0.65)
-    assert pad_threshold(bona_fide, scores) == 0.65
+    assert metrics["eer"] == 0.25 and metrics["eer_threshold"] == pytest.approx(0.625)
+    assert pad_threshold(bona_fide, scores) == pytest.approx(0.625)
     assert (metrics["apcer"], metrics["bpcer"]) == (0.25, 0.0)  # at 0.5: the 0.65 attack passes
     assert metrics["bpcer_at_apcer"] == {"1%": 0.25, "5%": 0.25, "10%": 0.25}  # above 0.65: the 0.6 is rejected
 

@@ -204,11 +204,19 @@ class _PadCurve:
         return thresholds, apcer, bpcer
 
     def eer(self) -> tuple[float, float]:
-        """(EER, its threshold): the threshold where |APCER - BPCER| is smallest (the lowest such),
-        and the mean of the two there."""
+        """(EER, its threshold): the mean of APCER and BPCER where |APCER - BPCER| is smallest, and
+        the middle of the widest gap between scores that gives those decisions. Every threshold
+        in (previous score, score] decides alike, so the middle of the gap (not its edge, which
+        is a bona fide's own score on a split that separates perfectly) keeps a margin on both
+        sides when the threshold is applied to new data."""
         thresholds, apcer, bpcer = self._rates()
-        best = int(np.argmin(np.abs(apcer - bpcer)))
-        return float((apcer[best] + bpcer[best]) / 2), float(thresholds[best])
+        gap = np.abs(apcer - bpcer)
+        best = np.flatnonzero(gap == gap.min())
+        lower = np.concatenate([[-np.inf], thresholds[:-1]])[best]  # the score below each candidate
+        widest = int(np.argmax(thresholds[best] - lower))
+        chosen, below = best[widest], lower[widest]
+        threshold = thresholds[chosen] if not np.isfinite(below) else (below + thresholds[chosen]) / 2
+        return float((apcer[chosen] + bpcer[chosen]) / 2), float(threshold)
 
     def threshold_at_apcer(self, target: float) -> float:
         """The lowest threshold whose (worst-type) APCER is at most `target`."""
