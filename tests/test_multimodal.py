@@ -291,6 +291,8 @@ def test_train_command_with_modalities_and_modality_dropout(tmp_path, capsys):
     final = json.loads((out / "final.json").read_text())
     assert [row["present"] for row in final["missing_modalities"]["rows"]] == [["depth", "ir"], ["depth"], ["ir"]]
     assert "Missing modalities (zeroed)" in capsys.readouterr().out
+    report = (out / "report.html").read_text()
+    assert "Missing modalities (zeroed) on the test split" in report and "depth+ir" in report
 
 
 # ---------------------------------------------------------------- cross-modal distillation

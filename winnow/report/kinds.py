@@ -143,6 +143,12 @@ def train_sections(run: Run, context: Context) -> list[Block]:
             "Accuracy on the test images of each class.")
         blocks.append(Block("", h.columns([f"<h3>Confusion matrix</h3>{confusion}",
                                            f"<h3>Per-class accuracy</h3>{per_class}"])))
+    if final and final.get("missing_modalities"):  # a model of several inputs, tested with some missing
+        from ..experiments.modalities import missing_modality_table
+
+        missing = final["missing_modalities"]
+        note = h.note(missing["note"], "warn") if missing.get("note") else ""
+        blocks.append(Block("Missing modalities", h.Raw(missing_modality_table(missing).to_html() + str(note))))
     return blocks
 
 
