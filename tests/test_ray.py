@@ -18,7 +18,9 @@ from winnow.cli import main
 from winnow.experiments.active import al_run
 from winnow.experiments.clean import clean_run
 from winnow.experiments.distill import distill_run
-from winnow.experiments.backend import BackendError, CellsFailed, RayBackend, exit_once, fail_cell, make_backend
+from winnow.data import load
+from winnow.experiments.backend import (BackendError, CellsFailed, RayBackend, exit_once, fail_cell, make_backend,
+                                        writable)
 from winnow.experiments.prune import prune_run
 
 ray = pytest.importorskip("ray", reason="pip install 'winnow[ray]' (make test installs it)")
@@ -216,3 +218,19 @@ def test_backend_options_are_checked_in_one_line(arguments, message, tmp_path, c
 def test_clean_duplicates_trains_nothing_so_takes_no_backend(tmp_path, capsys):
     code = main(["clean", "--data", "digits", "--duplicates", "--backend", "ray", "--out", str(tmp_path / "run")])
     assert code == 2 and "--backend is an option of the label-issue search" in capsys.readouterr().err
+
+
+def test_a_task_gets_writable_arrays_where_ray_hands_them_read_only():
+    dataset = load("digits")
+    for split in dataset.splits.values():
+        split.flags.writeable = False  # as a worker reads them from the object store
+    frozen = np.arange(4)
+    frozen.flags.writeable = False
+    copy = writable(dataset)
+    assert all(split.flags.writeable for split in copy.splits.values())
+    assert all(np.array_equal(copy.splits[name], dataset.splits[name]) for name in dataset.splits)
+    assert copy.images is dataset.images  # tensors are not copied
+    arrays = writable({"": frozen, "picks": np.arange(2)})
+    assert arrays[""].flags.writeable and arrays[""].tolist() == [0, 1, 2, 3]
+    ready = np.arange(3)
+    assert writable(ready) is ready and writable(copy) is copy  # nothing copied that need not be

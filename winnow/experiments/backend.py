@@ -28,6 +28,7 @@ names the failed cells, every finished one being kept.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Union
 
+import numpy as np
 import torch
 
 log = logging.getLogger("winnow.experiments.backend")
@@ -144,22 +146,37 @@ def _from_object_store(ref):
     import ray
 
     key = ref.hex()
-    value = _OBJECTS.pop(key) if key in _OBJECTS else ray.get(ref)
+    value = _OBJECTS.pop(key) if key in _OBJECTS else writable(ray.get(ref))
     while len(_OBJECTS) >= _OBJECTS_KEPT:  # the least recently used goes
         _OBJECTS.pop(next(iter(_OBJECTS)))
     _OBJECTS[key] = value
     return value
 
 
-def execute(task_function: Callable, kwargs: dict, threads: int | None = None, on_progress=None,
-            before_cell: Callable[[str], None] | None = None, cell: str = "") -> Finished:
-    """Run one cell function with its shared arguments read and torch limited to `threads`
-    (None: unchanged); `before_cell(cell)` first (a test's fault injection)."""
+def writable(value):
+    """`value` with every read-only NumPy array in it (at the top, in dicts, in dataclass fields)
+    copied: Ray hands a task its arrays read-only, straight from the object store."""
+    if isinstance(value, np.ndarray):
+        return value if value.flags.writeable else value.copy()
+    if isinstance(value, dict):
+        return {key: writable(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        changed = {name: writable(item) for name, item in fields.items() if isinstance(item, (np.ndarray, dict))}
+        changed = {name: item for name, item in changed.items() if not _same(item, fields[name])}
+        return dataclasses.replace(value, **changed) if changed else value
+    return value
+
+
+def _same(copy, original) -> bool:
+    if isinstance(original, dict):
+        return all(_same(copy[key], item) for key, item in original.items())
+    return copy is original
+
+
+def execute(task_function: Callable, kwargs: dict, on_progress=None) -> Finished:
+    """Run one cell function with its shared arguments read, timed, noting where it ran."""
     started = time.perf_counter()
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
-    if before_cell is not None:
-        before_cell(cell)
     context = TaskContext(PartTimes(), on_progress)
     arguments = {key: value.get() if isinstance(value, Shared) else value for key, value in kwargs.items()}
     output = task_function(context, **arguments)
@@ -382,8 +399,13 @@ class RayBackend(Backend):
         return returned
 
 
-def _ray_execute(function, kwargs, threads, before_cell, cell) -> Finished:
-    return execute(function, kwargs, threads, before_cell=before_cell, cell=cell)
+def _ray_execute(function, kwargs, threads: int, before_cell, cell: str) -> Finished:
+    """`execute` in a Ray worker: torch limited to the task's `threads`, its arrays writable,
+    `before_cell(cell)` first (a test's fault injection)."""
+    torch.set_num_threads(max(1, int(threads)))
+    if before_cell is not None:
+        before_cell(cell)
+    return execute(function, {key: writable(value) for key, value in kwargs.items()})
 
 
 def _tasks(step: Step) -> list[Task]:
