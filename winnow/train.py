@@ -550,9 +550,9 @@ def fit(
 
     images = dataset.images[torch.from_numpy(train_indices)].to(device)  # (N, C, H, W) uint8, every modality
     labels = dataset.labels[torch.from_numpy(train_indices)].to(device)
-    seen_images = images if channels is None else images.index_select(1, channels.to(device))  # the model's
     if channels is not None:
         channels = channels.to(device)
+    seen_images = images if channels is None else images.index_select(1, channels)  # (N, C_model, H, W)
     if prepare:
         _prepare_model(model, seen_images, device, memory_format, generator)
     else:
