@@ -119,6 +119,17 @@ def test_al_on_ray_gives_the_local_numbers_and_resumes_here(cluster, local_al, t
     assert_same_cells(out, reference)
 
 
+def test_al_cold_start_on_ray_chooses_each_trials_initial_set_in_a_task_as_here(cluster, tmp_path):
+    cold = dict(initial=20, budget=20, cycles=2, trials=2, strategies=["random"], initial_strategy="typiclust",
+                features="tiny", recipe_overrides={"epochs": 1.0})
+    here, there = tmp_path / "here", tmp_path / "there"
+    al_run("digits", here, **cold)
+    backend = RayBackend()
+    al_run("digits", there, backend=backend, **cold)
+    assert {task["cell"] for task in backend.tasks} >= {"trial0-initial", "trial1-initial", "trial1-random-cycle2"}
+    assert_same_cells(there, here)  # the initial sets (and picks) too: every .npy
+
+
 def test_clean_on_ray_gives_the_local_numbers_and_files(cluster, tmp_path):
     here, there = tmp_path / "here", tmp_path / "there"
     clean_run("digits", here, **CLEAN)

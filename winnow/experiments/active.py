@@ -134,16 +134,13 @@ def al_run(
     }
     backend.start()
     run = Run.open(out, config, grid=("trials", "strategies"), force=force, data_seconds=data_seconds)
-    loop = _Loop(run, backend.share(dataset), spec, wanted, proxy_options, on_cycle)
-    starts = {}  # trial -> its initial set, made when its first chain starts (the order of a loop over trials)
-
-    def start(trial: int) -> np.ndarray:
-        if trial not in starts:
-            starts[trial] = initial_set(dataset, initial, trial, stratified_initial) if cold_start is None else \
-                chosen_initial_set(run, dataset, initial, trial, cold_start)
-        return starts[trial]
-
-    backend.run(run, [loop.chain(trial, strategy, start, options.get(strategy, {}))
+    shared = backend.share(dataset)
+    if cold_start is not None:  # every trial's initial set first (the trials together), read from its cell
+        backend.run(run, [_initial_chain(run, shared, initial, trial, cold_start) for trial in range(trials)])
+    starts = [initial_set(dataset, initial, trial, stratified_initial) if cold_start is None
+              else run.cells.array(initial_cell(trial)) for trial in range(trials)]
+    loop = _Loop(run, shared, spec, wanted, proxy_options, on_cycle)
+    backend.run(run, [loop.chain(trial, strategy, starts[trial], options.get(strategy, {}))
                       for trial in range(trials) for strategy in strategies])
 
     results = summarize(run.path)
@@ -196,30 +193,34 @@ def initial_cell(trial: int) -> str:
     return f"trial{trial}-initial"
 
 
-def chosen_initial_set(run: Run, dataset: data.Dataset, size: int, trial: int, cold_start: dict) -> np.ndarray:
-    """(size,) sorted dataset indices of trial `trial`'s initial set, chosen by the cold-start
-    strategy of `cold_start` (`_check_initial`) over extractor features of the train split, with
-    the trial as seed; read from its cell when a previous session chose it."""
-    name = initial_cell(trial)
-    if run.cells.done(name):
-        return run.cells.array(name)
+def _initial_chain(run: Run, dataset: Shared, size: int, trial: int, cold_start: dict):
+    """The cell of trial `trial`'s initial set (`_initial_cell`), unless a previous session chose it."""
+    if not run.cells.done(initial_cell(trial)):
+        yield Task(initial_cell(trial), _initial_cell, dict(dataset=dataset, size=size, trial=trial,
+                                                            cold_start=cold_start))
+
+
+def _initial_cell(context: TaskContext, *, dataset: data.Dataset, size: int, trial: int,
+                  cold_start: dict) -> CellOutput:
+    """Trial `trial`'s initial set, (size,) sorted dataset indices (array ""; "picks" in the
+    strategy's order), chosen by the cold-start strategy of `cold_start` (`_check_initial`) over
+    extractor features of the train split, with the trial as seed."""
     strategy = get_strategy(cold_start["initial_strategy"])
     wanted = plan_feature_inputs(strategy, "none", False, cold_start["features"], cold_start["feature_options"])
     pool = dataset.train_indices
     made = feature_inputs(dataset, np.zeros(0, np.int64), pool, wanted, cold_start["features"],
                           cold_start["feature_options"], seed=trial)
-    run.timing.add("scoring", made.scoring_seconds)
+    context.timing.add("scoring", made.scoring_seconds)
     choice = choose(strategy.name, made, pool, size, seed=trial, options=cold_start["initial_options"],
-                    timing=run.timing)
+                    timing=context.timing)
     chosen = np.sort(choice.indices)
     record = {"trial": trial, "initial_strategy": strategy.name, "features": cold_start["features"],
               "labels": int(len(chosen)), "feature_seconds": made.scoring_seconds,
               "selection_seconds": choice.seconds,
               "class_counts": np.bincount(dataset.labels.numpy()[chosen], minlength=dataset.num_classes).tolist()}
-    run.save_cell(name, record, arrays={"": chosen, "picks": choice.indices})
     log.info("trial %d: initial set of %d chosen by %s on %s features", trial, size, strategy.name,
              cold_start["features"])
-    return chosen
+    return CellOutput(record, arrays={"": chosen, "picks": choice.indices})
 
 
 def initial_set(dataset: data.Dataset, size: int, trial: int, stratified: bool = False) -> np.ndarray:
@@ -264,14 +265,13 @@ class _Loop:
             done += 1
         return done
 
-    def chain(self, trial: int, strategy: str, start: Callable[[int], np.ndarray], options: dict):
-        """The cycles of `trial` and `strategy` not done yet, in order; `start(trial)` gives the
-        initial set (read only when a cycle starts from it)."""
+    def chain(self, trial: int, strategy: str, start: np.ndarray, options: dict):
+        """The cycles of `trial` and `strategy` not done yet, in order, from the initial set `start`."""
         cells, cycles, warm = self.run.cells, self.config["cycles"], self.config["warm_start"]
         done = self._last_finished(trial, strategy)
         if done == cycles:
             return
-        labelled = start(trial) if done == 0 else cells.array(cell_name(trial, strategy, done))
+        labelled = start if done == 0 else cells.array(cell_name(trial, strategy, done))
         previous = cells.weights(cell_name(trial, strategy, done)) if warm and done else None
         uses = inputs_used(get_strategy(strategy), self.wanted, self.config["class_balanced"])
         settings = {key: self.config[key] for key in ("cycles", "budget", "pool_subset", "class_balanced",
