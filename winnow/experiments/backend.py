@@ -266,9 +266,9 @@ class RayBackend(Backend):
     """Every task a Ray task with `cpus_per_cell` CPUs (torch limited to as many threads, at least
     one) and `gpus_per_cell` GPUs (fractions pack several cells on one GPU; None: one where the
     cluster has GPUs, else none, as Ray hides no GPU from a task that asks for none), retried
-    `max_retries` times when its worker or node dies. `address`: "auto" (the cluster this machine belongs to,
-    started with `ray start`), HOST:PORT or ray://HOST:PORT; None starts a local Ray instance with
-    this machine's cores, or uses the one this process already started (`ray.init`).
+    `max_retries` times when its worker or node dies. `address`: "auto" (the cluster this machine
+    belongs to, started with `ray start`), HOST:PORT or ray://HOST:PORT; None starts a local Ray
+    instance with this machine's cores, or uses the one this process already started (`ray.init`).
 
     report : called with one line on the cluster's resources at the start
     before_cell : a picklable function called with the cell's name in the worker before each cell
