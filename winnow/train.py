@@ -83,7 +83,7 @@ class Recipe:
     blur_sigma: float = 0.0  # Gaussian blur, sigma in [0.1, s] pixels
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (soft targets, `augment.mix`); with cutmix: one per batch
     cutmix: float = 0.0  # Beta(alpha, alpha) of CutMix
-    modality_dropout: float = 0.0  # several modalities: zero each of an image's with this probability, never all of them
+    modality_dropout: float = 0.0  # several modalities: zero each of an image's with this probability, never all
     resize_schedule: str = ""  # progressive resizing, "16:2,24:3" = 2 epochs at 16 px, 3 at 24, rest full size
     input_size: int = 0  # pixels: the full size, every batch resized to it (pretrained weights' 224); 0 = the data's
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
