@@ -49,6 +49,7 @@ BONA_FIDE = "bona_fide"
 PAD_MODALITIES = {"rgb": 3, "depth": 1, "ir": 1}
 DEFAULT_SAMPLES = 2400  # with procedural textures; a source gives one sample per image unless `samples` says
 DEFAULT_SIZE = 32
+SEVERITY = (0.0, 1.0)  # the range of an attack's severity, which scales its colour artefacts
 RENDER_CHUNK = 2048  # samples rendered at once (part of the definition: the draws come chunk by chunk)
 
 
@@ -170,7 +171,7 @@ def _render(scenes: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     n, _, size, _ = scenes.shape
     y, x = _grid(size)
     kind = {name: (labels == index).reshape(-1, 1, 1, 1) for index, name in enumerate(PAD_CLASSES)}
-    severity = _uniform(rng, 0, 1, n)  # how visible an attack's colour artefacts are
+    severity = _uniform(rng, *SEVERITY, n)  # how visible an attack's colour artefacts are
     luminance = (scenes * np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)).sum(1, keepdims=True)
 
     # -- colour: each attack's artefacts, computed on its own samples (every draw is made for all of them)
