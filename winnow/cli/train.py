@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import command, console
 from .calibrate import print_calibration
+from .evaluate import add_pad_options, print_pad
 from .options import (SettingParts, add_data_options, add_model_options, add_run_options, data_options,
                       recipe_overrides, seed_value)
 
@@ -20,6 +21,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--tensorboard", action="store_true",
                        help="also write the per-epoch scalars as TensorBoard events to RUN_DIR/tensorboard "
                             "(needs: pip install tensorboard)")
+    add_pad_options(parser.add_argument_group("presentation-attack detection"))
     add_run_options(parser)
 
 
@@ -35,13 +37,28 @@ def train(args) -> int:
     final = train_run(args.data, args.out, seed=0 if args.seed is None else args.seed, model=args.model,
                       preset=args.preset, recipe_overrides=recipe_overrides(args, settings), weights=args.weights,
                       data_options=data_options(args), force=args.force, calibrate=args.calibrate,
-                      tensorboard=args.tensorboard, on_progress=args.on_progress)
+                      tensorboard=args.tensorboard, on_progress=args.on_progress,
+                      pad_bona_fide=args.pad_bona_fide, pad_threshold=args.pad_threshold)
     print_final(final, args.out)
     if args.calibrate:
         after = final["calibration"]
         print_calibration(after["temperature"], after["hold_out_count"], (final["test_ece"], after["test_ece"]),
                           (final["test_nll"], after["test_nll"]), args.out)
+    if final.get("pad"):
+        print_pad(final["pad"], args.out)
+    if final.get("missing_modalities"):
+        print_missing_modalities(final["missing_modalities"])
     return 0
+
+
+def print_missing_modalities(evaluation: dict) -> None:
+    """The missing-modality table of a run whose model sees several modalities."""
+    from ..experiments.modalities import missing_modality_table
+
+    output = console()
+    output.print(missing_modality_table(evaluation).to_rich())
+    if evaluation.get("note"):
+        output.print(evaluation["note"])
 
 
 def print_final(final: dict, out) -> None:

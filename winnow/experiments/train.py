@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 from .. import __version__, calibration, data, runs
-from ..train import Outputs, TrainResult
+from ..train import Outputs
+from . import pad
 from .calibrate import HOLD_OUT_FRACTION, calibrate_outputs
-from .engine import TrainingSpec, check_seed, load_data, run_config, summarize_test_outputs
+from .engine import TrainingSpec, check_seed, data_name, load_data, run_config, summarize_test_outputs
+from .modalities import missing_modality_evaluation
 
 log = logging.getLogger("winnow.experiments.train")
 
@@ -28,6 +30,8 @@ def train_run(
     on_progress=None,
     calibrate: bool = False,
     tensorboard: bool = False,
+    pad_bona_fide: str | None = None,
+    pad_threshold: str | None = None,
 ) -> dict:
     """Train on `source`'s train split, test on its test split, and write the run folder `out`.
 
@@ -47,13 +51,38 @@ def train_run(
     `out/final.json`), with the uncalibrated test ECE, NLL and Brier score, and the times:
     `wall_seconds` (the whole call, loading the data included), `decode_seconds` (loading),
     `train_seconds` and `test_seconds`.
+
+    Data with several modalities (`Dataset.modalities`; `data_options` modalities picks the model's
+    inputs): final.json["missing_modalities"] holds the test accuracy for every non-empty subset
+    of them, the others zeroed, and APCER, BPCER, ACER and EER where there is a bona fide class
+    (`pad_bona_fide`, or the class named bona_fide), with the threshold fixed on the val split
+    (`experiments.modalities`).
+
+    With `pad_bona_fide` (a class name), presentation-attack detection is evaluated too
+    (`experiments.pad`): that class is bona fide, every other an attack type, the score the
+    model's probability of it; the threshold (`pad_threshold`: eer, the default, apcer:SHARE or a
+    number in [0, 1]) is fixed on the dataset's val split, or else on the hold-out (val_fraction
+    0.1 unless the recipe has one), and applied to the test split. final.json["pad"] holds the
+    test metrics, the threshold and the split that fixed it; pad_scores.npz the scores.
     """
     started = time.perf_counter()
     seed = check_seed(seed)
     summary_writer = _summary_writer_class() if tensorboard else None  # missing tensorboard: an error before the run
-    dataset, decode_seconds = load_data(source, data_options)
+    if pad_threshold is not None and pad_bona_fide is None:
+        raise ValueError("--pad-threshold needs --pad-bona-fide CLASS (the class that is bona fide)")
+    dataset, decode_seconds = load_data(source, data_options)  # one class: an error naming it
+    pad_spec = None if pad_bona_fide is None else pad.PadSpec.resolve(pad_bona_fide, pad_threshold,
+                                                                      dataset.class_names, data_name(source))
+    if pad_spec:  # splits without bona fide or attack presentations: an error before training
+        labels = dataset.labels.numpy()
+        pad.check_split(pad_spec, labels[dataset.test_indices], "test")
+        if pad_spec.needs_development_split and len(dataset.val_indices):
+            pad.check_split(pad_spec, labels[dataset.val_indices], "val")
     spec = TrainingSpec.resolve(dataset, model, preset, recipe_overrides, seed_option="--seed", weights=weights)
-    spec, note = _with_hold_out(spec) if calibrate else (spec, None)
+    needs_hold_out = [option for option, needed in (("--calibrate", calibrate),
+                                                    ("--pad-bona-fide", pad_spec and pad_spec.needs_development_split))
+                      if needed]  # the options that need a hold-out: a temperature, a threshold fixed on it
+    spec, note = _with_hold_out(spec, dataset, " and ".join(needs_hold_out)) if needs_hold_out else (spec, None)
     run_dir = runs.prepare_run_dir(out, force=force)
     runs.write_json(run_dir / runs.CONFIG, {
         **run_config("train", source, data_options, dataset),
@@ -62,6 +91,7 @@ def train_run(
         "seed": int(seed),
         "calibrate": calibrate,
         **({"calibrate_note": note} if note else {}),
+        **({"pad": pad_spec.to_config()} if pad_spec else {}),
     })
     spec = spec.attach(on_progress=on_progress)
     scalars = summary_writer(log_dir=str(run_dir / runs.TENSORBOARD)) if summary_writer else None
@@ -79,8 +109,19 @@ def train_run(
     test_outputs = spec.predict(result.model, dataset, dataset.test_indices, seed, part="testing")
     final = {**summarize_test_outputs(test_outputs, dataset.class_names), **_calibration_metrics(test_outputs)}
     test_seconds = time.perf_counter() - testing
+    val_outputs = (spec.predict(result.model, dataset, result.val_indices, seed)
+                   if calibrate or (pad_spec and pad_spec.needs_development_split) else None)
     if calibrate:
-        final["calibration"] = _fit_calibration(spec, result, dataset, seed, test_outputs, run_dir)
+        final["calibration"] = _fit_calibration(val_outputs, test_outputs, run_dir)
+    if pad_spec:
+        development = None if val_outputs is None else (
+            pad.DevelopmentSplit.of_training(dataset, result.val_indices, result.recipe.val_fraction, seed),
+            val_outputs)
+        final["pad"], scores = pad.pad_evaluation(pad_spec, test_outputs, development)
+        pad.write_scores(run_dir, scores)
+    missing = missing_modality_evaluation(spec, result.model, dataset, seed, result.val_indices, pad_bona_fide)
+    if missing is not None:  # a model of two or more modalities: every subset of them, the others zeroed
+        final["missing_modalities"] = missing
     final.update({
         "val_count": 0 if result.val_indices is None else int(len(result.val_indices)),
         "train_seconds": result.train_seconds,
@@ -124,20 +165,22 @@ def _write_scalars(writer, record: dict) -> None:
     writer.flush()
 
 
-def _with_hold_out(spec: TrainingSpec) -> tuple[TrainingSpec, str | None]:
-    """The spec with a hold-out to calibrate on, and a note when one had to be added."""
+def _with_hold_out(spec: TrainingSpec, dataset: data.Dataset, options: str) -> tuple[TrainingSpec, str | None]:
+    """The spec with a hold-out for `options` (the temperature of --calibrate, the threshold of
+    --pad-bona-fide), and a note when one had to be added: validation on the dataset's val split
+    when it has one, else a stratified val_fraction of the train split."""
     if spec.recipe.val_fraction > 0:
         return spec, None
-    note = (f"val_fraction set to {HOLD_OUT_FRACTION} by --calibrate: the temperature is fitted on a hold-out "
-            "the model never trains on (the recipe had val_fraction 0)")
+    where = ("validation is on, on the dataset's val split" if len(dataset.val_indices)
+             else "fitted on a stratified hold-out of the train split")
+    note = (f"val_fraction set to {HOLD_OUT_FRACTION} by {options}: {where}, which the model never trains on (the "
+            "recipe had val_fraction 0)")
     log.warning("%s", note)
     return spec.override({"val_fraction": HOLD_OUT_FRACTION}), note
 
 
-def _fit_calibration(spec: TrainingSpec, result: TrainResult, dataset: data.Dataset, seed: int,
-                     test_outputs: Outputs, run_dir: Path) -> dict:
+def _fit_calibration(val_outputs: Outputs, test_outputs: Outputs, run_dir: Path) -> dict:
     """Fit the temperature on the hold-out, write calibration.json; the headline for final.json."""
-    val_outputs = spec.predict(result.model, dataset, result.val_indices, seed)
     record = calibrate_outputs(val_outputs, test_outputs, run_dir)
     after = record["test"]["after"]
     return {"temperature": record["temperature"], "hold_out_count": record["hold_out_count"],
