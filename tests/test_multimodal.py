@@ -267,6 +267,14 @@ def test_a_train_run_tests_every_subset_of_its_modalities_with_the_threshold_of_
                                       np.asarray(pad16.class_names)[val.labels])
     assert missing["pad"]["threshold"] == pytest.approx(threshold)
     assert missing["pad"]["threshold_split"] == "val" and missing["pad"]["bona_fide_class"] == "bona_fide"
+    from winnow.experiments.modalities import missing_modality_evaluation
+
+    held_out = pad16.train_indices[:60]  # a hold-out of the train split (a recipe's val_fraction) is no val split
+    dev = missing_modality_evaluation(spec, model, pad16, 0, val_indices=held_out)
+    on_dev = predict(model, pad16, held_out, spec.seeded(0))
+    assert dev["pad"]["threshold_split"] == "dev" and dev["pad"]["threshold_split_count"] == 60
+    assert dev["pad"]["threshold"] == pytest.approx(metrics.pad_threshold(
+        on_dev.labels == 0, on_dev.probs[:, 0], "eer", np.asarray(pad16.class_names)[on_dev.labels]))
     only_depth = data.Dataset(zero_modalities(pad16.images, MODALITIES, ["depth"]), pad16.labels, pad16.class_names,
                               splits=pad16.splits, modalities=MODALITIES)
     tested = predict(model, only_depth, pad16.test_indices, spec.seeded(0))

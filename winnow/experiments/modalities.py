@@ -60,6 +60,8 @@ def missing_modality_evaluation(spec, model: torch.nn.Module, dataset: data.Data
                          f"{', '.join(view.class_names)}")
     if val_indices is None or not len(val_indices):
         val_indices = view.val_indices
+    # "val": the data's own val split; "dev": a hold-out of the training split (the recipe's val_fraction)
+    split = "val" if np.array_equal(np.sort(val_indices), np.sort(view.val_indices)) else "dev"
     test_indices = view.test_indices
     pad, note = None, None
     if bona_fide is not None:
@@ -75,7 +77,7 @@ def missing_modality_evaluation(spec, model: torch.nn.Module, dataset: data.Data
             else:
                 threshold = metrics.pad_threshold(is_bona_fide, val.probs[:, index], "eer", types)
                 pad = {"bona_fide_class": bona_fide, "threshold": float(threshold), "threshold_rule": "eer",
-                       "threshold_split": "val", "threshold_split_count": int(len(val_indices)),
+                       "threshold_split": split, "threshold_split_count": int(len(val_indices)),
                        "threshold_modalities": names}
     rows = []
     for present in modality_subsets(names):
@@ -152,6 +154,7 @@ def missing_modality_table(evaluation: dict) -> Table:
              "missing": "+".join(row["missing"]) or "-"} for row in evaluation["rows"]]
     title = "Missing modalities (zeroed) on the test split"
     if pad:
-        title += (f": bona fide = {pad['bona_fide_class']}, threshold {pad['threshold']:.4g} fixed on the val split "
+        where = "val split" if pad.get("threshold_split", "val") == "val" else "development hold-out of the train split"
+        title += (f": bona fide = {pad['bona_fide_class']}, threshold {pad['threshold']:.4g} fixed on the {where} "
                   "with every modality (EER there)")
     return Table(title, columns, rows=rows)
