@@ -25,10 +25,9 @@ import numpy as np
 import torch
 
 from .. import calibration, data, metrics, runs, stats
-from ..models import create_model
 from ..table import Column, Table
-from ..train import Recipe
 from .engine import Run, TrainingSpec, load_data, run_config
+from .evaluate import trained_model
 
 log = logging.getLogger("winnow.experiments.ensemble")
 
@@ -169,11 +168,7 @@ def _predict_member(member: dict, dataset: data.Dataset, indices: np.ndarray, de
                     on_progress) -> np.ndarray:
     """(N, K) probabilities of `dataset[indices]` by a member, predicted with its own recipe."""
     config = member["config"]
-    recipe = Recipe.from_dict(config["recipe"])
-    if device is not None:
-        recipe = recipe.replace(device=device)
-    model = create_model(config["model"], dataset.num_classes, dataset.in_channels, modalities=dataset.modalities)
-    model.load_state_dict(runs.load_weights(member["path"] / runs.WEIGHTS))
+    recipe, model = trained_model(member["path"], config, dataset, device)
     spec = TrainingSpec(config["model"], config.get("preset", ""), recipe).attach(run.timing, on_progress)
     with torch.no_grad():
         outputs = spec.predict(model, dataset, indices, recipe.seed, part="testing")

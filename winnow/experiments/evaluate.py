@@ -63,12 +63,21 @@ def load_trained_run(run_dir: str | Path, device: str | None = None, *, what: st
                          f"was trained on {config['class_names']}")
     if config.get("modalities"):  # the inputs the model saw (`TrainingSpec.modalities`)
         dataset = dataset.with_modalities(config["modalities"])
+    recipe, model = trained_model(run_dir, config, dataset, device)
+    return TrainedRun(run_dir, config, dataset, recipe, model, _hold_out(run_dir, config, dataset, recipe))
+
+
+def trained_model(run_dir: Path, config: dict, dataset: data.Dataset,
+                  device: str | None = None) -> tuple[Recipe, torch.nn.Module]:
+    """(recipe, model) of the trained run `run_dir` (its config.json read as `config`): the
+    model rebuilt for `dataset` (and its modalities) with the run's weights; `device` overrides
+    the recipe's."""
     recipe = Recipe.from_dict(config["recipe"])
     if device is not None:
         recipe = recipe.replace(device=device)
     model = create_model(config["model"], dataset.num_classes, dataset.in_channels, modalities=dataset.modalities)
     model.load_state_dict(runs.load_weights(run_dir / runs.WEIGHTS))
-    return TrainedRun(run_dir, config, dataset, recipe, model, _hold_out(run_dir, config, dataset, recipe))
+    return recipe, model
 
 
 def _hold_out(run_dir: Path, config: dict, dataset: data.Dataset, recipe: Recipe) -> np.ndarray | None:
