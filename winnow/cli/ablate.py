@@ -38,12 +38,18 @@ def typed_combine(combos: list[list[tuple[str, str]]]) -> list[dict]:
                 raise ValueError(f"--combine {key}: unknown recipe option; known: {', '.join(recipe_keys())}")
             if key in changes:
                 raise ValueError(f"--combine: {key} is given twice in one combination")
-            try:
-                changes[key] = _recipe_value(key, key, value)
-            except ValueError as error:
-                raise ValueError(str(error).replace("--set ", "--combine ", 1)) from None
+            changes[key] = _typed("--combine", key, [value])[0]
         typed.append(changes)
     return typed
+
+
+def _typed(option: str, key: str, values: list[str]) -> list:
+    """`values` typed by the recipe field `key` (a known one); a value that is not of the field's
+    type is an error naming `option`."""
+    try:
+        return [_recipe_value(key, key, value) for value in values]
+    except ValueError as error:
+        raise ValueError(str(error).replace("--set ", f"{option} ", 1)) from None
 
 
 def typed_vary(pairs: list[tuple[str, list[str]]]) -> dict[str, list]:
@@ -57,10 +63,7 @@ def typed_vary(pairs: list[tuple[str, list[str]]]) -> dict[str, list]:
             raise ValueError(f"--vary {key}: unknown recipe option; known: {', '.join(recipe_keys())}")
         if key in vary:
             raise ValueError(f"--vary {key} is given twice: give its values in one --vary {key}=V1,V2")
-        try:
-            vary[key] = [_recipe_value(key, key, value) for value in values]
-        except ValueError as error:
-            raise ValueError(str(error).replace("--set ", "--vary ", 1)) from None
+        vary[key] = _typed("--vary", key, values)
     return vary
 
 
@@ -92,8 +95,9 @@ def add_arguments(parser) -> None:
 @command("ablate", add_arguments, report_kind="ablate",
          help="each recipe change alone against a base setting, over seeds (augmentation ablations)",
          description="Train and test the base setting (a preset, with --set on top) and, one factor at a time, the "
-                     "base with each value of each --vary (and each --combine), every one with each seed. Prints and writes results.md, "
-                     "results.csv and results.json: test accuracy mean ± std per setting and the paired difference "
+                     "base with each value of each --vary (and each --combine), every one with each seed. Prints "
+                     "and writes results.md, results.csv and results.json: test accuracy mean ± std per setting "
+                     "and the paired difference "
                      "to the base with a 95 % confidence interval. Finished trainings are kept in RUN_DIR/cells: "
                      "run the same command again to resume.",
          epilog="example: winnow ablate --data digits --base small --vary mixup=0.2,1.0 --vary affine_degrees=15 "
@@ -103,7 +107,8 @@ def ablate(args) -> int:
 
     vary = typed_vary(args.vary)
     overrides = recipe_overrides(args, SETTINGS.parse(args.settings), keys=("device", "epochs"))
-    results = ablate_run(args.data, args.out, vary=vary, combine=typed_combine(args.combine), seeds=args.seeds, base=args.base, model=args.model,
+    results = ablate_run(args.data, args.out, vary=vary, combine=typed_combine(args.combine), seeds=args.seeds,
+                         base=args.base, model=args.model,
                          recipe_overrides=overrides, data_options=data_options(args), force=args.force,
                          on_progress=args.on_progress, on_cell=print_cell)
     print_results(results, args.out)

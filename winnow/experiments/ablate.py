@@ -148,7 +148,8 @@ def write_examples(path: Path, dataset: data.Dataset, spec: TrainingSpec, settin
     more = np.setdiff1d(train[:2 * EXAMPLES_PER_SETTING], firsts)[:EXAMPLES_PER_SETTING - len(firsts)]
     chosen = np.concatenate([np.array(firsts, dtype=np.int64), more])
     rows = [("original", dataset.images[chosen])]
-    rows += [(label, augmented_examples(dataset, chosen, spec.override(changes).seeded(0))) for label, changes in settings]
+    rows += [(label, augmented_examples(dataset, chosen, spec.override(changes).seeded(0)))
+             for label, changes in settings]
     images = np.concatenate([row.numpy() for _, row in rows])
     captions = [label if column == 0 else "" for label, row in rows for column in range(len(row))]
     plots.contact_sheet(images, captions, path, columns=len(chosen))

@@ -49,7 +49,7 @@ def ablate_sections(run: Run, context: Context) -> list[Block]:
         return not_finished(run, "cells")
     base = results["rows"][0]
     items = [(summary_text(base["test_accuracy"]), "base test accuracy %"),
-             (str(len(results["rows"]) - 1), "settings varied (one factor at a time)"),
+             (str(len(results["rows"]) - 1), "settings against the base"),
              (str(len(results["config"]["seeds"])), "seeds")]
     return [Block("Results", h.cards(items) + stored_table(results) + h.note(
                 "Green: the whole interval is above 0; red: below.")),
