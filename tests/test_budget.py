@@ -35,15 +35,19 @@ def test_shares_of_the_resize_schedule():
 
 def test_the_plan_by_hand():
     """Half the steps at 16 px (0.1 s each), half at full size (0.3 s): 0.2 s a step on average,
-    so 10 s buy 50 steps. If the first 10 steps (all at 16 px, probed at 1 s) take 2 s, every step
-    costs twice the probe: 2 s + 2 x (0.2 T - 1 s) <= 10 s gives T = 25."""
+    so 10 s buy 50 steps. If the first 11 steps (all at 16 px) take 0.2 s each, twice the probe
+    (the first step at a size is its warm-up and not counted), a 16 px step costs 0.2 s and a
+    full-size one, not seen yet, twice its probe: 2.2 s + 0.2 (0.5 T - 11) + 0.6 x 0.5 T <= 10 s
+    gives T = 25."""
     budget = Budget(seconds=10.0, spans=shares([(16, 5.0)], 10.0), step_cost={16: 0.1, None: 0.3})
     assert budget.predicted(50, 50) == pytest.approx(10.0)
     assert budget.predicted(10, 50) == pytest.approx(1.0)
     assert budget.predicted(30, 50) == pytest.approx(0.1 * 25 + 0.3 * 5)
     assert budget.total_steps() == 50
-    assert budget.replan(10, 50, 2.0) == 25 and budget.scale == pytest.approx(2.0)
-    assert budget.replan(10, 25, 1.0) == 50  # steps that ran as probed: the first plan again
+    for _ in range(11):
+        budget.observe(16, 0.2)
+    assert budget.scale == pytest.approx(2.0) and budget.cost(None) == pytest.approx(0.6)
+    assert budget.replan(11, 2.2) == 25
     assert budget.total_steps(done=49, elapsed=20.0) == 50  # over budget already: one more step ends it
 
 
@@ -112,6 +116,56 @@ def test_fit_takes_the_steps_the_budget_buys(monkeypatch, seconds, steps):
     result = fit(fresh_model("mlp", dataset), dataset, dataset.train_indices, recipe)
     assert result.steps == steps and result.train_seconds == seconds
     assert result.recipe.epochs == steps / (len(dataset.train_indices) // recipe.batch_size)
+
+
+class SizeClock:
+    """A clock that moves by what a training step costs at its image side: `probed` while the
+    budget's probe runs, `actual` in the training itself."""
+
+    def __init__(self, probed: dict[int, float], actual: dict[int, float]):
+        self.now, self.probed, self.actual, self.probing = 0.0, probed, actual, False
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def train_step(self, real):
+        def step(model, optimizer, x, *args, **kwargs):
+            self.now += (self.probed if self.probing else self.actual)[x.shape[-1]]
+            return real(model, optimizer, x, *args, **kwargs)
+        return step
+
+    def plan(self, real):
+        def plan(*args, **kwargs):
+            self.probing = True
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.probing = False
+        return plan
+
+
+def test_fit_fills_the_budget_when_the_probe_misjudges_small_images(monkeypatch):
+    """The probe has 8 px steps at a third of what they cost and full-size (16 px) ones right, as
+    when a fixed per-step cost dominates small images. Scaling every size by what the 8 px steps
+    showed planned full-size steps at 3x their cost and ended the training a third early (the
+    15-Scene runs used 143 of 180 s); each size's own steps make the last plan exact: the training
+    ends less than one full-size step before the budget."""
+    import winnow.budget
+    import winnow.train
+
+    clock = SizeClock(probed={8: 0.01, 16: 0.04}, actual={8: 0.03, 16: 0.04})
+    monkeypatch.setattr(winnow.train, "time", clock)
+    monkeypatch.setattr(winnow.budget, "time", clock)
+    monkeypatch.setattr(winnow.train, "_train_step", clock.train_step(winnow.train._train_step))
+    monkeypatch.setattr(winnow.train, "_plan_budget", clock.plan(winnow.train._plan_budget))
+    dataset = quadrant_dataset()
+    recipe = QUICK.replace(epochs=2, resize_schedule="8:1", time_budget=6.0)
+    result = fit(fresh_model("lenet5", dataset), dataset, dataset.train_indices, recipe)
+    assert 6.0 - 0.04 < result.train_seconds <= 6.0 + 1e-9
+    steps_per_epoch = len(dataset.train_indices) // recipe.batch_size
+    stages = result.recipe.resize_stages()
+    eights = sum(winnow.train._train_size(step / steps_per_epoch, stages) == 8 for step in range(result.steps))
+    assert 0 < eights < result.steps  # both sizes trained at
 
 
 def test_fit_under_a_budget_completes_the_schedule_it_planned():

@@ -1,8 +1,11 @@
 """A training schedule fitted to the clock: `Recipe.time_budget` (`--time-budget 6m`).
 
 `fit` asks `plan_budget` for the number of steps before the first one, from a short probe of
-what a step costs at each image size of the recipe's resize schedule, and asks the plan again
-at a few points of the training (`Budget.replan`), with the time the steps actually took. The
+what a step costs at each image size of the recipe's resize schedule, tells the plan what each
+step really took (`Budget.observe`), and asks the plan again at a few points of the training
+(`Budget.replan`). A size already trained at is predicted from its own steps; a size not reached
+yet from its probe, scaled by how far the probe was off at the sizes seen (the probe's ratios
+between sizes are not to be trusted: small images cost more than their share of pixels). The
 shares of the schedule stay the recipe's (warm-up, resize stages), so a longer budget stretches
 every part and the learning rate always decays to its end; only the number of steps changes.
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -51,26 +54,50 @@ def shares(stages: list[tuple[int, float]], epochs: float) -> list[tuple[int | N
 
 @dataclass
 class Budget:
-    """The plan for `seconds` of training: the shares of the recipe's schedule and the cost of a
-    step at each size (seconds, from the probe, then scaled by what the steps really took)."""
+    """The plan for `seconds` of training: the shares of the recipe's schedule, the probed cost of
+    a step at each size, and the seconds each step of the training took so far."""
 
     seconds: float
     spans: list[tuple[int | None, float, float]]
     step_cost: dict[int | None, float]
     probe_seconds: float = 0.0
-    scale: float = 1.0  # measured / probed cost of the steps so far
+    observed: dict[int | None, list[float]] = field(default_factory=dict)
+
+    def observe(self, size: int | None, seconds: float) -> None:
+        """One training step at `size` took `seconds` (since the previous one ended, so the
+        epoch's bookkeeping and validation count too)."""
+        self.observed.setdefault(size, []).append(seconds)
+
+    def _steady(self, size: int | None) -> list[float]:
+        return self.observed.get(size, [])[1:]  # the first step at a size pays its warm-up (or compilation)
+
+    @property
+    def scale(self) -> float:
+        """Measured / probed cost over the steps seen (1 before any)."""
+        measured = probed = 0.0
+        for size in self.observed:
+            steady = self._steady(size)
+            measured += sum(steady)
+            probed += self.step_cost[size] * len(steady)
+        return measured / probed if probed > 0 else 1.0
+
+    def cost(self, size: int | None) -> float:
+        """Predicted seconds of a step at `size`: the mean of its own steps once trained at,
+        else the probe's figure times `scale`."""
+        steady = self._steady(size)
+        return sum(steady) / len(steady) if steady else self.step_cost[size] * self.scale
 
     def predicted(self, steps: int, total: int) -> float:
-        """Probed seconds of the first `steps` of a training of `total` steps."""
-        return sum(self.step_cost[size] * max(0.0, min(steps, end * total) - start * total)
-                   for size, start, end in self.spans)
+        """Predicted seconds of the first `steps` of a training of `total` steps."""
+        costs = {size: self.cost(size) for size in self.step_cost}
+        return sum(costs[size] * max(0.0, min(steps, end * total) - start * total) for size, start, end in self.spans)
 
     def total_steps(self, done: int = 0, elapsed: float = 0.0) -> int:
         """The most steps whose training ends within the budget, after `done` steps that took
         `elapsed` seconds (probe included); at least one more than `done`."""
         def fits(total: int) -> bool:
             rest = self.predicted(total, total) - self.predicted(done, total)
-            return elapsed + self.scale * rest <= self.seconds
+            return elapsed + rest <= self.seconds
 
         low, high = done + 1, max(done + 2, 2)
         while fits(high):
@@ -80,12 +107,9 @@ class Budget:
             low, high = (middle, high) if fits(middle) else (low, middle)
         return low
 
-    def replan(self, done: int, total: int, elapsed: float) -> int:
-        """The steps of the whole training, redone after `done` of `total` planned ones took
+    def replan(self, done: int, elapsed: float) -> int:
+        """The steps of the whole training, redone after `done` steps (each `observe`d) took
         `elapsed` seconds of the budget (probe included)."""
-        probed = self.predicted(done, total)
-        if probed > 0:
-            self.scale = max(elapsed - self.probe_seconds, 1e-9) / probed
         return self.total_steps(done, elapsed)
 
 

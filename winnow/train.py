@@ -587,6 +587,7 @@ def fit(
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     resize_stages = recipe.resize_stages()
     replans = list(REPLAN_AT) if budget else []
+    budget_seconds = budget.probe_seconds if budget else 0.0  # where the last step ended
     forward = torch.compile(model, dynamic=False) if recipe.compile else model  # same parameters, same hooks
     compiled_shapes, compile_seconds = set(), 0.0
 
@@ -608,7 +609,8 @@ def fit(
                     break
                 batch = order[b * batch_size : (b + 1) * batch_size]
                 x = _augment(_to_float(images[batch], recipe.channels_last), recipe, generator, pipeline)
-                x = _resized(x, _train_size(step / steps_per_epoch, resize_stages) or recipe.input_size or None)
+                size = _train_size(step / steps_per_epoch, resize_stages)
+                x = _resized(x, size or recipe.input_size or None)
                 y = labels[batch]
                 targets = None  # soft targets (B, K) of mixup / CutMix
                 if recipe.mixup or recipe.cutmix:
@@ -635,10 +637,13 @@ def fit(
                 correct += hits.sum()
                 seen += len(batch)
                 step += 1
+                if budget:
+                    budget.observe(size, time.perf_counter() - start - budget_seconds)
+                    budget_seconds = time.perf_counter() - start
                 if replans and step >= replans[0] * total_steps:
                     while replans and step >= replans[0] * total_steps:
                         replans.pop(0)
-                    total_steps = budget.replan(step, total_steps, time.perf_counter() - start)
+                    total_steps = budget.replan(step, budget_seconds)
                     recipe = recipe.with_epochs(total_steps / steps_per_epoch)
                     warmup_steps = round(recipe.warmup_fraction * total_steps)
                     num_epochs = math.ceil(total_steps / steps_per_epoch)
