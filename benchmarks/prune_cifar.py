@@ -24,16 +24,14 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import stratified_subset  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import data  # noqa: E402
-from winnow.data.split import stratified_split  # noqa: E402
 from winnow.experiments.prune import prune_run  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
@@ -59,7 +57,7 @@ def main(argv=None) -> int:
         return 2
     source = f"folder:{args.data}"
     if args.train_size:
-        source = _scarce(data.load(source), args.train_size)
+        source = stratified_subset(data.load(source), args.train_size)
     results = prune_run(source, args.out, options=args.options, distill=args.distill, fractions=[float(f) for f in args.fractions.split(",")],
                         strategies=args.strategies.split(","), seeds=list(range(args.seeds)), preset=args.preset,
                         scale_epochs=not args.same_epochs,
@@ -76,16 +74,6 @@ def main(argv=None) -> int:
     })
     print(f"written {path}")
     return 0
-
-
-def _scarce(dataset: data.Dataset, size: int) -> data.Dataset:
-    """The dataset with a stratified `size` of its training split (seed 0) as the training split."""
-    train = dataset.train_indices
-    labels = dataset.labels.numpy()
-    kept = train[stratified_split(labels[train], size / len(train), seed=0)["test"]]
-    rows = np.concatenate([kept, dataset.test_indices])
-    return data.from_arrays(dataset.images[rows], labels[rows], dataset.class_names,
-                            test_indices=np.arange(len(kept), len(rows)))
 
 
 if __name__ == "__main__":

@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import stratified_subset  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import data, runs  # noqa: E402
-from winnow.data.split import stratified_split  # noqa: E402
 from winnow.experiments.backend import LocalBackend, RayBackend  # noqa: E402
 from winnow.experiments.prune import prune_run  # noqa: E402
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         if not Path(args.data).exists():
             print(f"benchmark data {args.data} does not exist", file=sys.stderr)
             return 2
-        dataset = _subset(data.load(f"folder:{args.data}"), args.train_size, args.test_size)
+        dataset = stratified_subset(data.load(f"folder:{args.data}"), args.train_size, args.test_size)
         model, preset, recipe = args.model, args.preset, args.recipe
     cells = len(GRID["fractions"]) * len(GRID["strategies"]) * len(GRID["seeds"])
     print(f"{dataset.describe()}; grid of {cells} subset cells + {len(GRID['seeds'])} proxies (the full-data "
@@ -173,19 +173,6 @@ def _summary(measured: dict, trainings: int, gpu: bool) -> dict:
         f"{n} {v}" for n, v in summary["same_accuracies_as_first"].items()))
     summary["lines"] = lines
     return summary
-
-
-def _subset(dataset: data.Dataset, train_size: int, test_size: int) -> data.Dataset:
-    """A stratified `train_size` of the training split and `test_size` of the test split (seed 0)."""
-    labels = dataset.labels.numpy()
-    train, test = dataset.train_indices, dataset.test_indices
-    kept_train = train if train_size >= len(train) else \
-        train[stratified_split(labels[train], train_size / len(train), seed=0)["test"]]
-    kept_test = test if test_size >= len(test) else \
-        test[stratified_split(labels[test], test_size / len(test), seed=0)["test"]]
-    rows = np.concatenate([kept_train, kept_test])
-    return data.from_arrays(dataset.images[rows], labels[rows], dataset.class_names,
-                            test_indices=np.arange(len(kept_train), len(rows)))
 
 
 if __name__ == "__main__":
