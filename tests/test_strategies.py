@@ -10,7 +10,9 @@ import pytest
 
 from winnow.strategies import (StrategyInputs, apply_temperature, compute_scores, fit_temperature, get_strategy,
                                list_strategies, register_strategy, select)
-from winnow.strategies import registry
+from winnow.strategies import check_options, registry
+from winnow.strategies.registry import OptionError
+from winnow.strategies.selection import EXAMPLE_BUDGET, example_inputs
 from winnow.strategies._arrays import group_shares, normalize as normalize_values, random_groups, tiebreak_ranks
 from winnow.strategies.diversity import MMDGain
 
@@ -129,6 +131,41 @@ def test_contract_missing_input_is_named(name):
     if not strategy.needs:
         with pytest.raises(ValueError, match="pool size"):
             select(name, StrategyInputs(), 2)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_contract_the_options_dry_run_runs_every_strategy_with_its_defaults(name):
+    """`check_options` judges values by running the strategy on `example_inputs`: with the
+    defaults every strategy must run there, or the dry run would check nothing."""
+    scores = compute_scores(name, example_inputs(), budget=EXAMPLE_BUDGET)
+    assert scores.shape == (48,)
+    check_options(name, {})
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("self_confidence", {"keep": "medium"}, "option keep must be 'hard', 'easy' or 'auto', got 'medium'"),
+    ("el2n", {"keep": 3}, "option keep must be"),
+    ("ccs", {"strata": 0}, "option strata must be an int >= 1, got 0"),
+    ("ccs", {"score": "nope"}, "option score of strategy 'ccs' must be another strategy, got 'nope'"),
+    ("ccs", {"score_options": {"keep": "x"}}, "option keep must be"),
+    ("ccs", {"beta": 1.5}, "option beta must be 'auto' or a share in"),
+    ("hybrid", {"lam": -1}, "option lam must be a number >= 0, got -1"),
+    ("hybrid", {"uncertainty_options": {"bogus": 1}}, "unknown option.s. bogus for strategy 'margin'"),
+    ("margin", {"temperature": -1}, "option temperature must be a number > 0 or 'fit', got -1"),
+    ("kmeans_margin", {"k": 0}, "option k must be an int >= 1 or None, got 0"),
+    ("label_issue_confident_learning", {"filter_by": "nope"}, "option filter_by must be one of cleanlab's .*; got 'nope'"),
+    ("margin", {"nope": 1}, "unknown option.s. nope for strategy 'margin'"),
+])
+def test_check_options_finds_bad_values_before_any_data(name, options, message):
+    with pytest.raises(OptionError, match=message):
+        check_options(name, options)
+
+
+def test_check_options_leaves_what_depends_on_the_data_to_the_real_run():
+    """100 k-means clusters cannot be fitted to the made-up pool of 48, but they can to a real
+    pool of 200: not an option error."""
+    check_options("kmeans_margin", {"k": 100})
+    assert compute_scores("kmeans_margin", make_pool(200), k=100, n_init=1).shape == (200,)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -40,7 +40,7 @@ import numpy as np
 
 from .. import data, runs, stats
 from ..data.split import stratified_split
-from ..strategies import get_strategy
+from ..strategies import check_options, get_strategy
 from ..table import Column, Table
 from .baseline import feature_inputs, plan_feature_inputs
 from .backend import Backend, CellOutput, Shared, Task, TaskContext, make_backend, state_dict
@@ -175,7 +175,7 @@ def _check_initial(dataset: data.Dataset, strategy: str, options: dict | None, f
                              "initial set")
         return None
     chosen = get_strategy(strategy)  # an unknown name is an error naming the known ones
-    chosen.check_options(dict(options or {}))
+    check_options(strategy, dict(options or {}))
     if not features:
         raise ValueError(f"initial strategy {strategy!r} chooses over features, and nothing is trained before the "
                          "first cycle: give features (--features tiny, bovw or pretrained)")

@@ -60,7 +60,7 @@ import torch
 
 from .. import __version__, data, plots, runs
 from ..data import label_files
-from ..strategies import get_strategy
+from ..strategies import check_options, get_strategy
 from ..train import check_no_seed
 from ..weights import absolute_source
 from .engine import TrainingSpec, check_seed, run_config
@@ -406,7 +406,7 @@ def _labelled_dataset(folder: Path, config: dict) -> tuple[data.Dataset, int]:
 
 def _check_strategy(strategy: str, options: dict, class_balanced: bool) -> None:
     chosen = get_strategy(strategy)
-    chosen.check_options(options)
+    check_options(strategy, options)
     if not isinstance(class_balanced, bool):
         raise ValueError(f"class_balanced must be True or False, got {class_balanced!r}")
     plan_inputs([chosen], "file", class_balanced)  # a strategy this setting cannot serve fails here

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .. import data
-from ..strategies import Strategy, StrategyInputs, get_strategy, select_scored
+from ..strategies import Strategy, StrategyInputs, check_options, get_strategy, select_scored
 from ..train import Outputs, TrainResult
 from .engine import TrainingSpec
 
@@ -95,7 +95,7 @@ def check_strategies(strategies: list[str], options: dict | None) -> dict[str, d
     for name, values in options.items():
         if name not in strategies:
             raise ValueError(f"options given for strategy {name!r}, which is not among the strategies {strategies}")
-        get_strategy(name).check_options(values)
+        check_options(name, values)
     return options
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, data, runs
-from ..strategies import get_strategy
+from ..strategies import check_options, get_strategy
 from ..train import check_no_seed
 from .engine import TrainingSpec, check_seed, load_data, run_config
 from .baseline import feature_inputs, plan_feature_inputs
@@ -95,7 +95,7 @@ def select_run(
     options = dict(options or {})
     proxy_options = proxy_options or ProxyOptions()
     chosen = get_strategy(strategy)
-    chosen.check_options(options)
+    check_options(strategy, options)
     if (budget is None) == (fraction is None):
         raise ValueError("give exactly one of budget and fraction")
     if fraction is not None and not 0 < fraction <= 1:

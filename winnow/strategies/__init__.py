@@ -15,10 +15,10 @@ depends on the previous ones) and encode their order as budget - rank, -inf for 
 
 from . import baseline, diversity, gradient, hybrid, label_issues, pruning, typical, uncertainty  # noqa: F401
 from .registry import CONTEXT, INPUTS, Strategy, StrategyInputs, get_strategy, list_strategies, register_strategy
-from .selection import compute_scores, select, select_scored
+from .selection import check_options, compute_scores, select, select_scored
 from .uncertainty import apply_temperature, fit_temperature
 
 __all__ = [
-    "CONTEXT", "INPUTS", "Strategy", "StrategyInputs", "apply_temperature", "compute_scores", "fit_temperature",
-    "get_strategy", "list_strategies", "register_strategy", "select", "select_scored",
+    "CONTEXT", "INPUTS", "Strategy", "StrategyInputs", "apply_temperature", "check_options", "compute_scores",
+    "fit_temperature", "get_strategy", "list_strategies", "register_strategy", "select", "select_scored",
 ]

@@ -18,14 +18,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._arrays import (argmax_tiebreak, block_greedy, chunks, grouped_greedy, median_bandwidth, order_to_scores,
                       random_groups, rng, sq_norms, tiebreak_ranks)
-from .registry import register_strategy
+from .registry import OptionError, register_strategy
 
 
 def _positive_int(name: str, value, allow_none: bool = False):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"option {name} must be an int >= 1{' or None' if allow_none else ''}, got {value!r}")
+        raise OptionError(f"option {name} must be an int >= 1{' or None' if allow_none else ''}, got {value!r}")
     return int(value)
 
 
@@ -236,7 +236,7 @@ class MMDGain(CentreState):
         repeats, draw_size = _positive_int("repeats", repeats), _positive_int("draw_size", draw_size)
         if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float))
                                       or not bandwidth > 0):
-            raise ValueError(f"option bandwidth must be a number > 0 or None, got {bandwidth!r}")
+            raise OptionError(f"option bandwidth must be a number > 0 or None, got {bandwidth!r}")
         n = len(features)
         self.features, self.chunk_size = features, chunk_size
         self.norms = sq_norms(features)

@@ -7,7 +7,7 @@ import numpy as np
 from ._arrays import argmax_tiebreak, grouped_greedy, normalize as normalized, order_to_scores, random_groups
 from ._arrays import tiebreak_ranks
 from .diversity import GROUP_SIZE, KCentre, MMDGain, group_size_option
-from .registry import get_strategy, register_strategy
+from .registry import OptionError, get_strategy, list_strategies, register_strategy
 from .selection import compute_scores
 
 
@@ -44,14 +44,14 @@ def hybrid(features, labelled_features=None, *, inputs, pool_size, budget, seed,
     terms have the same spread and lam means what it says.
     """
     if normalize not in ("rank", "zscore"):
-        raise ValueError(f"option normalize must be 'rank' or 'zscore', got {normalize!r}")
+        raise OptionError(f"option normalize must be 'rank' or 'zscore', got {normalize!r}")
     if diversity not in ("mmd", "distance"):
-        raise ValueError(f"option diversity must be 'mmd' or 'distance', got {diversity!r}")
+        raise OptionError(f"option diversity must be 'mmd' or 'distance', got {diversity!r}")
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-        raise ValueError(f"option lam must be a number >= 0, got {lam!r}")
+        raise OptionError(f"option lam must be a number >= 0, got {lam!r}")
     group_size = group_size_option(group_size)
-    if uncertainty == "hybrid" or get_strategy(uncertainty).kind != "score":
-        raise ValueError(f"option uncertainty must name a score strategy, got {uncertainty!r}")
+    if uncertainty == "hybrid" or uncertainty not in list_strategies() or get_strategy(uncertainty).kind != "score":
+        raise OptionError(f"option uncertainty must name a score strategy, got {uncertainty!r}")
     scores = compute_scores(uncertainty, inputs, seed=seed, chunk_size=chunk_size, **(uncertainty_options or {}))
     base = normalized(scores, normalize)  # (N,)
     tiebreak = tiebreak_ranks(pool_size, seed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register_strategy
+from .registry import OptionError, register_strategy
 
 # cleanlab.filter.find_label_issues's filters, and the one confident learning uses unless told
 FILTERS = ("low_self_confidence", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
@@ -38,7 +38,7 @@ def confident_learning_issues(labels, pred_probs, filter_by: str = DEFAULT_FILTE
     from cleanlab.filter import find_label_issues
 
     if filter_by not in FILTERS:
-        raise ValueError(f"unknown filter_by {filter_by!r}; choose one of cleanlab's {', '.join(FILTERS)}")
+        raise OptionError(f"option filter_by must be one of cleanlab's {', '.join(FILTERS)}; got {filter_by!r}")
     if len(np.unique(labels)) < 2:
         return np.zeros(0, dtype=np.int64)
     return np.asarray(find_label_issues(labels, pred_probs, filter_by=filter_by,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import order_to_scores, rng
-from .registry import register_strategy
+from .registry import OptionError, list_strategies, register_strategy
 
 DEFAULT = "self_confidence"
 AUTO_HARD_PER_CLASS = 1000  # keep="auto" keeps the hard end from this many kept samples per class ...
@@ -42,7 +42,7 @@ def _kept(hardness: np.ndarray, keep: str, budget: int | None, num_classes: int 
     """Scores from a hardness (higher = harder): keep="hard" keeps the hardest first, "easy" the
     easiest, "auto" one of them by `auto_keep`."""
     if keep not in ("hard", "easy", "auto"):
-        raise ValueError(f"option keep must be 'hard', 'easy' or 'auto', got {keep!r}")
+        raise OptionError(f"option keep must be 'hard', 'easy' or 'auto', got {keep!r}")
     if keep == "auto":
         if budget is None or not num_classes:
             raise ValueError("keep='auto' needs how many samples are kept (the budget) and the number of classes")
@@ -120,15 +120,15 @@ def ccs(probs, labels, inputs, budget, seed, chunk_size, *, score="self_confiden
     """
     from .selection import compute_scores
 
-    if score == "ccs":
-        raise ValueError("option score of strategy 'ccs' must be another strategy")
+    if score == "ccs" or score not in list_strategies():
+        raise OptionError(f"option score of strategy 'ccs' must be another strategy, got {score!r}")
     if isinstance(strata, bool) or not isinstance(strata, int) or strata < 1:
-        raise ValueError(f"option strata must be an int >= 1, got {strata!r}")
+        raise OptionError(f"option strata must be an int >= 1, got {strata!r}")
     n = len(labels)
     if beta == "auto":
         beta = 0.0 if budget >= 0.5 * n else 0.1 if budget >= 0.2 * n else 0.3
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
-        raise ValueError(f"option beta must be 'auto' or a share in [0, 1), got {beta!r}")
+        raise OptionError(f"option beta must be 'auto' or a share in [0, 1), got {beta!r}")
     from .registry import get_strategy
 
     score_options = {**({"keep": "hard"} if "keep" in get_strategy(score).options else {}), **(score_options or {})}

@@ -52,6 +52,11 @@ CONTEXT = {
 KINDS = ("score", "batch")
 
 
+class OptionError(ValueError):
+    """A strategy option's value is not valid, whatever the data: `selection.check_options` finds
+    it with a dry run on a made-up pool, before any model is trained."""
+
+
 @dataclass
 class StrategyInputs:
     """The arrays strategies may need; each is optional. Shapes are checked once, here.
@@ -187,7 +192,7 @@ class Strategy:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             known = ", ".join(sorted(self.options)) or "none"
-            raise ValueError(f"unknown option(s) {', '.join(unknown)} for strategy {self.name!r}; known: {known}")
+            raise OptionError(f"unknown option(s) {', '.join(unknown)} for strategy {self.name!r}; known: {known}")
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -245,6 +250,7 @@ def register_strategy(name: str, needs: tuple[str, ...] = (), *, optional: tuple
 
 
 def get_strategy(name: str) -> Strategy:
+    """The registered strategy `name`; an error naming the known ones otherwise."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

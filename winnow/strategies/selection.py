@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from ._arrays import chunks, tiebreak_ranks
-from .registry import Strategy, StrategyInputs, get_strategy
+from .registry import OptionError, Strategy, StrategyInputs, get_strategy
 
 
 def compute_scores(name: str, inputs: StrategyInputs | Mapping, *, budget: int | None = None, seed: int = 0,
@@ -61,6 +61,37 @@ def select_scored(name: str, inputs: StrategyInputs | Mapping, budget: int, *, s
     order = _ranked(scores, tiebreak)
     positions = _balanced(order, _classes(inputs), budget) if class_balanced else order[:budget]
     return positions, scores[positions] if strategy.kind == "score" else pick_order
+
+
+def check_options(name: str, options: dict) -> None:
+    """Check strategy `name`'s options before anything is trained for it: their names, and their
+    values by a dry run on a small made-up pool. An `OptionError` there is an error whatever the
+    data; any other error may come from the made-up pool and is left to the real run."""
+    strategy = get_strategy(name)
+    strategy.check_options(options)
+    try:
+        _call(strategy, example_inputs(), EXAMPLE_BUDGET, 0, None, dict(options))
+    except OptionError:
+        raise
+    except Exception:  # noqa: BLE001 - the made-up pool's problem, not the options'
+        pass
+
+
+EXAMPLE_BUDGET = 12
+
+
+def example_inputs(n: int = 48, classes: int = 4, dims: int = 6) -> StrategyInputs:
+    """Every input a strategy may ask for, made up (seeded) for a pool of `n` samples."""
+    generator = np.random.default_rng(0)
+
+    def probs(*shape):
+        logits = generator.normal(size=(*shape, classes))
+        return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+    return StrategyInputs(probs=probs(n), features=generator.normal(size=(n, dims)), labels=np.arange(n) % classes,
+                          mc_probs=probs(3, n), labelled_features=generator.normal(size=(8, dims)),
+                          val_logits=generator.normal(size=(16, classes)), val_labels=np.arange(16) % classes,
+                          early_probs=probs(2, n), correct_history=(generator.random((4, n)) < 0.7).astype(np.float32))
 
 
 def _prepare(name, inputs, seed, chunk_size, options) -> tuple[Strategy, StrategyInputs]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..calibration import apply_temperature, fit_temperature
-from .registry import register_strategy
+from .registry import OptionError, register_strategy
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -19,14 +19,14 @@ _TINY = np.finfo(np.float64).tiny
 def _calibrated(probs, temperature, val_logits, val_labels) -> np.ndarray:
     if isinstance(temperature, str):
         if temperature != "fit":
-            raise ValueError(f"temperature must be a number > 0 or 'fit', got {temperature!r}")
+            raise OptionError(f"option temperature must be a number > 0 or 'fit', got {temperature!r}")
         if val_logits is None:
             raise ValueError("temperature='fit' needs inputs 'val_logits' and 'val_labels', which were not provided: "
                              "give the proxy model a labelled hold-out, e.g. --set val_fraction=0.1")
         # Row-wise strategies scored in chunks fit once per chunk: the same value, a small cost.
         temperature = fit_temperature(val_logits, val_labels)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0 or 'fit', got {temperature!r}")
+        raise OptionError(f"option temperature must be a number > 0 or 'fit', got {temperature!r}")
     return apply_temperature(probs, float(temperature))
 
 
