@@ -285,8 +285,8 @@ def distilled(tmp_path_factory):
 def test_distill_trains_the_teacher_once_then_each_student_alone_and_taught(distilled):
     results, out, finished = distilled
     assert [(c.get("role"), c["loss"], c["seed"]) for c in finished] == [
-        ("teacher", None, 0), ("student", None, 0), ("student", "kd:1", 0),
-        ("student", None, 1), ("student", "kd:1", 1)]
+        ("teacher", None, 0), ("student", None, 0), ("student", None, 1),  # the students alone need no teacher
+        ("student", "kd:1", 0), ("student", "kd:1", 1)]
     assert (out / "cells" / "teacher.pt").is_file() and (out / "cells" / "teacher.json").is_file()
     assert (out / "cells" / f"{cell_name('kd:1', 1)}.json").is_file()
     assert len(finished[0]["epochs"]) == 3 and len(finished[1]["epochs"]) == 2

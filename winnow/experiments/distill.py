@@ -88,7 +88,7 @@ def distill_run(
     teacher_modalities, student_modalities : data with several modalities: each model's inputs
         (default all of the data's; a teacher from a run folder: its run's)
     backend : where the trainings run (`experiments.backend`): "local" (this process) or "ray" (the
-        teacher, then every student of every seed in parallel), with `address`, `cpus_per_cell` and
+        teacher and every student alone in parallel, then every taught student), with `address`, `cpus_per_cell` and
         `gpus_per_cell`; or a `Backend`. Not part of the configuration: a run resumes on either.
     """
     backend = make_backend(backend, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell,
@@ -115,9 +115,7 @@ def distill_run(
     backend.start()
     run = Run.open(out, config, grid=("seeds", "losses"), force=force, data_seconds=data_seconds)
     shared = backend.share(dataset)
-    weights = backend.run(run, [_teacher(run, shared, teacher_plan, on_cell)])[0]
-    teacher = dict(teacher=teacher_plan["config"], teacher_weights=backend.share(weights))
-    backend.run(run, [_seed_chain(run, shared, spec, teacher, seed, losses, options, on_cell) for seed in seeds])
+    backend.run(run, [_chain(run, backend, shared, spec, teacher_plan, seeds, losses, options, on_cell)])
     results = summarize(run.path)
     return run.finish(results, [results_table(results)], cells=len(results["cells"]))
 
@@ -252,14 +250,28 @@ def _dry_run(dataset: data.Dataset, spec: TrainingSpec, plan: dict, losses: list
         objective.close()
 
 
-def _teacher(run: Run, dataset, plan: dict, on_cell):
-    """A chain returning the teacher's weights: from its cell when a previous session made it, else
-    trained (or loaded from its run folder), tested and saved as the cell `teacher` (with its weights)."""
+def _chain(run: Run, backend, dataset, spec: TrainingSpec, plan: dict, seeds: list[int], losses: list[str],
+           options: DistillOptions, on_cell):
+    """The teacher (unless a previous session saved its cell and weights) together with every
+    student alone, which need no teacher; then every taught student."""
+    def student(seed: int, loss: str | None, **teacher) -> Task:
+        return Task(cell_name(loss, seed), _student_cell, dict(dataset=dataset, spec=spec, seed=seed, loss=loss,
+                                                              options=options, **teacher), on_cell)
+
+    alone = [student(seed, None) for seed in seeds if not run.cells.done(cell_name(None, seed))]
     if run.cells.done(TEACHER) and run.cells.has_weights(TEACHER):
         log.info("teacher loaded from %s", run.cells.folder)
-        return run.cells.weights(TEACHER)
-    output = yield Task(TEACHER, _teacher_cell, dict(dataset=dataset, plan=plan), on_cell)
-    return output.weights
+        weights = run.cells.weights(TEACHER)
+        if alone:
+            yield alone
+    else:
+        outputs = yield [Task(TEACHER, _teacher_cell, dict(dataset=dataset, plan=plan), on_cell), *alone]
+        weights = outputs[0].weights
+    teacher = dict(teacher=plan["config"], teacher_weights=backend.share(weights))
+    taught = [student(seed, loss, **teacher) for seed in seeds for loss in losses
+              if not run.cells.done(cell_name(loss, seed))]
+    if taught:
+        yield taught
 
 
 def _teacher_cell(context: TaskContext, *, dataset: data.Dataset, plan: dict) -> CellOutput:
@@ -282,17 +294,6 @@ def _teacher_cell(context: TaskContext, *, dataset: data.Dataset, plan: dict) ->
               "source_train_seconds": plan["config"].get("train_seconds"), "epochs": history,
               "parameters": sum(p.numel() for p in model.parameters()), **({"pad": pad} if pad else {})}
     return CellOutput(record, weights=state_dict(model))
-
-
-def _seed_chain(run: Run, dataset, spec: TrainingSpec, teacher: dict, seed: int, losses: list[str],
-                options: DistillOptions, on_cell):
-    """The student of `seed` alone and with each loss, together (each unless done); `teacher`: the
-    taught students' keywords (the teacher's config, its shared weights)."""
-    tasks = [Task(cell_name(loss, seed), _student_cell, dict(
-        dataset=dataset, spec=spec, seed=seed, loss=loss, options=options, **({} if loss is None else teacher)),
-        on_cell) for loss in [None, *losses] if not run.cells.done(cell_name(loss, seed))]
-    if tasks:
-        yield tasks
 
 
 def _student_cell(context: TaskContext, *, dataset: data.Dataset, spec: TrainingSpec, seed: int, loss: str | None,

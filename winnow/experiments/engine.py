@@ -22,6 +22,11 @@ A command is then a short composition:
             result = spec.train(dataset, dataset.train_indices, seed)
             run.save_cell(f"s{seed}", {"seed": seed, **spec.evaluate(result.model, dataset, seed)})
     run.finish(results, tables)
+
+A command whose cells may run elsewhere (prune, al, clean, distill: `--backend ray`) describes
+the same loop as chains of `backend.Task`s, module-level cell functions that a `Backend` runs
+here or on a Ray cluster; the driver still saves every cell with `Run.save_cell`, so the run
+folder is the same either way (`experiments.backend`).
 """
 
 from __future__ import annotations
