@@ -19,8 +19,8 @@ from winnow.experiments.active import al_run
 from winnow.experiments.clean import clean_run
 from winnow.experiments.distill import distill_run
 from winnow.data import load
-from winnow.experiments.backend import (BackendError, CellsFailed, RayBackend, exit_once, fail_cell, make_backend,
-                                        writable)
+from winnow.experiments.backend import (BackendError, CellsFailed, RayBackend, check_reachable, exit_once, fail_cell,
+                                        make_backend, writable)
 from winnow.experiments.prune import prune_run
 
 ray = pytest.importorskip("ray", reason="pip install 'winnow[ray]' (make test installs it)")
@@ -224,6 +224,23 @@ def test_backend_options_are_checked_in_one_line(arguments, message, tmp_path, c
                  "random", *arguments, "--out", str(tmp_path / "run")])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_address_where_nothing_answers_is_one_line_at_once():
+    """Ray retries a dead address for minutes; `check_reachable` asks the port first."""
+    import socket
+
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    port = listening.getsockname()[1]
+    check_reachable(f"127.0.0.1:{port}")  # something answers: Ray's to talk to
+    check_reachable(f"ray://127.0.0.1:{port}")
+    listening.close()
+    with pytest.raises(BackendError, match=rf"cannot reach the Ray cluster at --address 127.0.0.1:{port}: nothing "
+                                           rf"answers at 127.0.0.1:{port} \(.*\); is `ray start --head` running"):
+        check_reachable(f"127.0.0.1:{port}")
+    check_reachable("auto")  # Ray resolves it
 
 
 def test_clean_duplicates_trains_nothing_so_takes_no_backend(tmp_path, capsys):

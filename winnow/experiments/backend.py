@@ -222,6 +222,21 @@ class Backend:
             task.on_cell(record if ran_on is None else {**record, "ran_on": ran_on})
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A clear error when nothing answers at a HOST:PORT (or ray://HOST:PORT) address within
+    `timeout` seconds, instead of Ray's minutes of retries; "auto" and other forms are Ray's to
+    resolve."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise BackendError(f"cannot reach the Ray cluster at --address {address}: nothing answers at {host}:{port} "
+                           f"({error.strerror or type(error).__name__}); is `ray start --head` running there?") \
+            from None
+
+
 class _Weights:
     """A state dict sent back by a task, saved by `runs.Cells.save` as a model's weights are."""
 
@@ -297,6 +312,7 @@ class RayBackend(Backend):
         if not ray.is_initialized():
             options = {"include_dashboard": False}
             if self.address is not None:
+                check_reachable(self.address)
                 options["address"] = self.address
             try:
                 ray.init(**options)
