@@ -10,14 +10,24 @@ How a sample is made (every draw from one seeded generator, so a seed gives the 
 - A source image (a CIFAR-10 or any image folder's picture, or a procedural texture when none is
   given) is the scene. Every sample gets a camera of its own: gamma, contrast, brightness and
   sensor noise on each view.
-- Four classes, balanced: `bona_fide` (the scene itself, in front of the camera) and three
-  presentation attacks of it, each with a random severity in [0, 1] that scales its colour
-  artefacts, so that some attacks look like bona fide presentations in colour:
-  - `print`: the scene printed on paper: gamut loss (contrast and saturation drop, paper white
-    lifts the blacks) and a halftone dot screen at a random pitch and angle;
-  - `replay`: the scene on a screen: a display gamma, a moire pattern (two gratings beating)
-    and a glare spot;
-  - `mask`: a flat mask (paper or resin) of the scene: a smoothed, slightly flattened picture.
+- Four classes, balanced: `bona_fide` (the scene itself, in front of the camera, on the face's
+  relief: faintly shaded by a directional light, by 20-50 % of the Lambertian shading, since a
+  live face is lit in three dimensions and a picture of it is flat) and three presentation
+  attacks of it, each with a random severity in [0.25, 1] (`SEVERITY`) that scales its colour
+  artefacts. The artefacts are the honest, physical ones, but weak: a few hundredths
+  to a tenth of the pixel range, beside sensor noise of 0.03 and a camera that varies, so a small
+  CNN on rgb learns them only in part (fastnet_xs, 400 steps on 2 400 CIFAR-10 scenes at 32 px:
+  ACER 22-26 % over three seeds; BENCHMARKS.md), while depth and infrared make the task easy:
+  - `print`: the scene printed on paper and held up: gamut loss (saturation drops by 30-70 % of
+    the severity, contrast by 10-30 %, the paper's white lifts the blacks by 4-12 %) and the
+    halftone dot screen of the press (amplitude 0.04-0.1, pitch 2.2-3.5 pixels, any angle);
+  - `replay`: the scene on a screen: the screen's sub-pixel grid, aliased by the camera's pixels
+    into coloured moire fringes (two gratings of 0.25-0.45 cycles per pixel beating, the red,
+    green and blue stripes a third of a period apart, amplitude 0.04-0.1), the display's bluish
+    white point (blue up and red down by 0.02-0.06), a display gamma and a glare spot (0.1-0.35);
+  - `mask`: a flat mask (paper or resin) of the scene: no skin's fine texture (the picture mixed
+    with its 5 x 5 tent blur by 50-100 % of the severity) and a duller, flatter colour
+    (saturation down 10-40 %, contrast down 5-20 %).
 - Three views, stacked as channels (`Dataset.modalities` = {"rgb": 3, "depth": 1, "ir": 1}):
   - `rgb`: the colour image above;
   - `depth` (nearness, 0 far .. 1 near): a bona fide presentation has a face-like relief (an
@@ -29,8 +39,9 @@ How a sample is made (every draw from one seeded generator, so a seed gives the 
     but for its glare); a mask reflects it evenly at a middle level.
   Each view has noise, and the ranges overlap, so no single pixel decides.
 
-So colour alone is hard (the severity is sometimes near 0), depth separates bona fide from
-attack, and infrared tells the attack types apart. Splits: a stratified 60 / 20 / 20 % train,
+So colour alone is hard (the artefacts are faint and the camera varies), depth separates bona
+fide from attack, and infrared tells the attack types apart: a teacher that sees depth or
+infrared has something to teach a student that sees rgb. Splits: a stratified 60 / 20 / 20 % train,
 val and test draw of each class (`val_fraction`, `test_fraction`).
 """
 
@@ -49,7 +60,8 @@ BONA_FIDE = "bona_fide"
 PAD_MODALITIES = {"rgb": 3, "depth": 1, "ir": 1}
 DEFAULT_SAMPLES = 2400  # with procedural textures; a source gives one sample per image unless `samples` says
 DEFAULT_SIZE = 32
-SEVERITY = (0.0, 1.0)  # the range of an attack's severity, which scales its colour artefacts
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # luminance weights of R, G, B (Rec. 601)
+SEVERITY = (0.25, 1.0)  # the range of an attack's severity, which scales its colour artefacts (never none)
 RENDER_CHUNK = 2048  # samples rendered at once (part of the definition: the draws come chunk by chunk)
 
 
@@ -168,60 +180,92 @@ def _uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.nd
 
 def _render(scenes: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(N, 5, S, S) float32: rgb, depth and ir of each scene as its class presents it."""
+    n = len(scenes)
+    kind = {name: (labels == index).reshape(-1, 1, 1, 1) for index, name in enumerate(PAD_CLASSES)}
+    luminance = (scenes * LUMA.reshape(1, 3, 1, 1)).sum(1, keepdims=True)  # (N, 1, S, S)
+    depth, relief = _depth(kind, n, scenes.shape[-1], rng)
+    rgb, glare = _colour(scenes, labels, relief, rng)
+    ir = _infrared(kind, relief, luminance, glare, rng)
+    return np.clip(np.concatenate([rgb, depth, ir], axis=1), 0, 1).astype(np.float32)
+
+
+def _colour(scenes: np.ndarray, labels: np.ndarray, relief: np.ndarray,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(the rgb view (N, 3, S, S), the glare each replay's screen adds (N, 1, S, S), 0 elsewhere):
+    each attack's artefacts at its severity, then every sample's camera and sensor noise.
+    Every draw is made for all N samples, so one class's draws do not shift another's."""
     n, _, size, _ = scenes.shape
     y, x = _grid(size)
-    kind = {name: (labels == index).reshape(-1, 1, 1, 1) for index, name in enumerate(PAD_CLASSES)}
-    severity = _uniform(rng, *SEVERITY, n)  # how visible an attack's colour artefacts are
-    luminance = (scenes * np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)).sum(1, keepdims=True)
-
-    # -- colour: each attack's artefacts, computed on its own samples (every draw is made for all of them)
+    pixels = (size - 1) / 2  # grid units -> pixels
+    severity = _uniform(rng, *SEVERITY, n)
     rgb = scenes.copy()
-    # print: gamut loss (contrast and saturation drop, the paper's white lifts the blacks) and a halftone screen
-    contrast = 1 - severity * _uniform(rng, 0.1, 0.3, n)
-    saturation = 1 - severity * _uniform(rng, 0.1, 0.5, n)
-    pitch, angle = _uniform(rng, 2.2, 3.5, n), _uniform(rng, 0, math.pi, n)
-    halftone = severity * _uniform(rng, 0.02, 0.08, n)
-    pixels = (size - 1) / 2
+    # bona fide: the scene on the face's relief (N, 1, S, S), faintly shaded by a directional light (relative to a
+    # flat surface facing the camera, which is all an attack shows)
+    light_x, light_y, shade = _uniform(rng, -0.6, 0.6, n), _uniform(rng, -0.6, 0.6, n), _uniform(rng, 0.2, 0.5, n)
+    chosen = labels == PAD_CLASSES.index("bona_fide")
+    if chosen.any():
+        dy, dx = np.gradient(relief[chosen] * pixels / 4, axis=(2, 3))  # slopes per pixel
+        lit = (1 - dx * light_x[chosen] - dy * light_y[chosen]) / np.sqrt(1 + dx**2 + dy**2)
+        rgb[chosen] = rgb[chosen] * (1 + shade[chosen] * (np.clip(lit, 0, 1.5) - 1))
+    # print: gamut loss (contrast and saturation drop, the paper's white lifts the blacks) and a halftone dot screen
+    contrast, saturation = 1 - severity * _uniform(rng, 0.1, 0.3, n), 1 - severity * _uniform(rng, 0.3, 0.7, n)
+    paper_white = severity * _uniform(rng, 0.04, 0.12, n)
+    pitch, angle = _uniform(rng, 2.2, 3.5, n), _uniform(rng, 0, math.pi, n)  # pixels, radians
+    halftone = severity * _uniform(rng, 0.04, 0.1, n)
     chosen = labels == PAD_CLASSES.index("print")
     if chosen.any():
-        scene, mean, lum = rgb[chosen], rgb[chosen].mean((1, 2, 3), keepdims=True), luminance[chosen]
-        printed = mean + (scene - mean) * contrast[chosen]
-        printed = lum + (printed - lum) * saturation[chosen]
-        printed = printed * (1 - 0.08 * severity[chosen]) + 0.08 * severity[chosen]
+        scene = rgb[chosen]
+        mean, grey = scene.mean((1, 2, 3), keepdims=True), (scene * LUMA.reshape(1, 3, 1, 1)).sum(1, keepdims=True)
+        printed = grey + (scene - grey) * saturation[chosen]
+        printed = mean + (printed - mean) * contrast[chosen]
+        printed = printed * (1 - paper_white[chosen]) + paper_white[chosen]
         u = (x * np.cos(angle[chosen]) + y * np.sin(angle[chosen])) * pixels
         v = (-x * np.sin(angle[chosen]) + y * np.cos(angle[chosen])) * pixels
         dots = np.cos(2 * math.pi * u / pitch[chosen]) * np.cos(2 * math.pi * v / pitch[chosen])  # (P, 1, S, S)
-        rgb[chosen] = printed + halftone[chosen] * dots
-    # replay: display gamma, moire (two gratings of close frequencies beating) and a glare spot
-    gamma = np.exp(severity * _uniform(rng, -0.35, 0.35, n))
-    frequency, beat = _uniform(rng, 0.25, 0.45, n), _uniform(rng, 0.02, 0.08, n)
+        rgb[chosen] = printed - halftone[chosen] * dots
+    # replay: the screen's sub-pixel grid aliased by the camera into coloured moire fringes (two gratings
+    # beating, each colour's stripes a third of a period apart), its white point (bluish), gamma and a glare spot
+    frequency, beat = _uniform(rng, 0.25, 0.45, n), _uniform(rng, 0.03, 0.1, n)  # cycles per pixel
     direction = _uniform(rng, 0, math.pi, n)
+    moire_strength = severity * _uniform(rng, 0.04, 0.1, n)
+    white_point = severity * _uniform(rng, 0.02, 0.06, n)
+    gamma = np.exp(severity * _uniform(rng, -0.35, 0.35, n))
     gy, gx, spread = _uniform(rng, -0.7, 0.7, n), _uniform(rng, -0.7, 0.7, n), _uniform(rng, 0.15, 0.4, n)
-    glare = np.exp(-((x - gx) ** 2 + (y - gy) ** 2) / (2 * spread**2))  # (N, 1, S, S)
-    glare_strength = severity * _uniform(rng, 0.05, 0.3, n)
-    moire_strength = severity * _uniform(rng, 0.02, 0.06, n)
+    glare_strength = severity * _uniform(rng, 0.1, 0.35, n)
     chosen = labels == PAD_CLASSES.index("replay")
+    glare = np.zeros((n, 1, size, size), dtype=np.float32)
     if chosen.any():
-        w = (x * np.cos(direction[chosen]) + y * np.sin(direction[chosen])) * pixels
-        moire = np.sin(2 * math.pi * frequency[chosen] * w) * np.sin(2 * math.pi * (frequency + beat)[chosen] * w)
-        replayed = np.clip(rgb[chosen], 0, 1) ** gamma[chosen] + moire_strength[chosen] * moire
-        rgb[chosen] = replayed + glare_strength[chosen] * glare[chosen]
-    # mask: a smoothed, slightly flattened picture of the scene
-    smooth = severity * _uniform(rng, 0.3, 0.8, n)
-    flatten = 1 - severity * _uniform(rng, 0.0, 0.15, n)
+        w = (x * np.cos(direction[chosen]) + y * np.sin(direction[chosen])) * pixels  # (R, 1, S, S)
+        phase = 2 * math.pi * np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1) / 3  # R, G, B stripes
+        moire = (np.sin(2 * math.pi * frequency[chosen] * w + phase)
+                 * np.sin(2 * math.pi * (frequency + beat)[chosen] * w + phase))  # (R, 3, S, S)
+        tint = white_point[chosen] * np.array([-1, 0, 1], np.float32).reshape(1, 3, 1, 1)
+        glare[chosen] = glare_strength[chosen] * np.exp(-((x - gx[chosen]) ** 2 + (y - gy[chosen]) ** 2)
+                                                        / (2 * spread[chosen] ** 2))
+        screen = np.clip(rgb[chosen], 0, 1) ** gamma[chosen]
+        rgb[chosen] = screen + moire_strength[chosen] * moire + tint + glare[chosen]
+    # mask: paper or resin has no skin's fine texture (the picture smoothed) and a duller, flatter colour
+    smooth = severity * _uniform(rng, 0.5, 1.0, n)
+    flatten, dull = 1 - severity * _uniform(rng, 0.05, 0.2, n), 1 - severity * _uniform(rng, 0.1, 0.4, n)
     chosen = labels == PAD_CLASSES.index("mask")
     if chosen.any():
-        scene = rgb[chosen]
-        blurred = F.avg_pool2d(torch.from_numpy(scene), 3, stride=1, padding=1, count_include_pad=False).numpy()
-        masked = scene * (1 - smooth[chosen]) + blurred * smooth[chosen]
+        scene = torch.from_numpy(rgb[chosen])
+        blurred = F.avg_pool2d(F.avg_pool2d(scene, 3, 1, 1, count_include_pad=False), 3, 1, 1,
+                               count_include_pad=False).numpy()  # two 3 x 3 box passes: a tent of 5 x 5
+        masked = rgb[chosen] * (1 - smooth[chosen]) + blurred * smooth[chosen]
+        grey = (masked * LUMA.reshape(1, 3, 1, 1)).sum(1, keepdims=True)
+        masked = grey + (masked - grey) * dull[chosen]
         mean = masked.mean((1, 2, 3), keepdims=True)
         rgb[chosen] = mean + (masked - mean) * flatten[chosen]
     # every camera: its own gamma, contrast and brightness, then sensor noise
     rgb = np.clip(rgb, 0, 1) ** np.exp(_uniform(rng, -0.2, 0.2, n))
     rgb = (rgb - 0.5) * _uniform(rng, 0.85, 1.15, n) + 0.5 + _uniform(rng, -0.06, 0.06, n)
-    rgb = rgb + rng.normal(0, 0.03, rgb.shape).astype(np.float32)
+    return rgb + rng.normal(0, 0.03, rgb.shape).astype(np.float32), glare
 
-    # -- depth (nearness): a tilted plane; a face-like relief for bona fide, a bend for a print, a curve for a mask
+def _depth(kind: dict, n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(the depth view (N, 1, S, S) as nearness, the face-like relief (N, 1, S, S) that bona fide
+    presentations have): a tilted plane; the relief for bona fide, a bend for a print, a curve for a mask."""
+    y, x = _grid(size)
     plane = _uniform(rng, 0.2, 0.4, n) + _uniform(rng, -0.08, 0.08, n) * x + _uniform(rng, -0.08, 0.08, n) * y
     cy, cx = _uniform(rng, -0.15, 0.15, n), _uniform(rng, -0.15, 0.15, n)
     rx = _uniform(rng, 0.5, 0.75, n)
@@ -234,18 +278,22 @@ def _render(scenes: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     curve = _uniform(rng, 0.03, 0.08, n) * (1 - x**2)
     depth = plane + np.where(kind["bona_fide"], relief, 0) + np.where(kind["print"], bend, 0)
     depth = depth + np.where(kind["mask"], curve, 0)
-    depth = depth + rng.normal(0, 0.02, depth.shape).astype(np.float32)
+    return depth + rng.normal(0, 0.02, depth.shape).astype(np.float32), relief
 
-    # -- near infrared: skin with the relief's shading; paper bright and even; a screen dark; a mask in between
-    dy, dx = np.gradient(np.broadcast_to(relief, (n, 1, size, size)) * pixels / 4, axis=(2, 3))
+
+def _infrared(kind: dict, relief: np.ndarray, luminance: np.ndarray, glare: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+    """(N, 1, S, S) near-infrared intensity: skin with the relief's shading; paper bright and
+    even (the ink a little less); a screen dark but for its glare; a mask in between."""
+    n, _, size, _ = luminance.shape
+    dy, dx = np.gradient(np.broadcast_to(relief, (n, 1, size, size)) * (size - 1) / 8, axis=(2, 3))
     shading = 1 / np.sqrt(1 + 6 * (dx**2 + dy**2))
     skin = _uniform(rng, 0.45, 0.65, n) * shading * (0.8 + 0.4 * luminance)
     paper = _uniform(rng, 0.7, 0.85, n) - _uniform(rng, 0.05, 0.2, n) * (1 - luminance)
-    screen = _uniform(rng, 0.05, 0.2, n) + 0.05 * luminance + 0.5 * glare_strength * glare
+    screen = _uniform(rng, 0.05, 0.2, n) + 0.05 * luminance + 0.5 * glare
     mask = _uniform(rng, 0.5, 0.7, n) + 0.05 * luminance
     ir = np.select([kind["bona_fide"], kind["print"], kind["replay"]], [skin, paper, screen], mask)
-    ir = ir + rng.normal(0, 0.03, ir.shape).astype(np.float32)
-    return np.clip(np.concatenate([rgb, depth, ir], axis=1), 0, 1).astype(np.float32)
+    return ir + rng.normal(0, 0.03, ir.shape).astype(np.float32)
 
 
 def _splits(labels: np.ndarray, val_fraction: float, test_fraction: float,

@@ -9,11 +9,13 @@ presentation-attack metrics of ISO/IEC 30107-3 (`metrics.pad_metrics`: APCER of 
 type, BPCER, ACER, and the threshold-free EER), with the bona fide score the model's probability
 of the bona fide class.
 
-The decision threshold is fixed once, on the validation split with every modality present (the
-EER threshold there), and applied unchanged to every row: the operating point a system is
-deployed with, before a sensor fails. It is never tuned on the test split. Without a validation
-split (neither the dataset's val split nor a recipe hold-out) the rows have accuracy and EER only,
-and say why.
+The decision threshold is `experiments.pad`'s, the same code as `winnow train --pad-bona-fide`
+and `winnow evaluate`: fixed once by the rule of `--pad-threshold` (eer by default, apcer:SHARE, or
+a number) on the development split with every modality present (the dataset's val split, or the
+recipe's hold-out of the train split), and applied unchanged to every row: the operating point a
+system is deployed with, before a sensor fails. It is never tuned on the test split. Without a
+development split (neither a val split nor a hold-out) and no given threshold, the rows have
+accuracy and EER only, and say why.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from .. import data, metrics
+from .. import data
 from ..data.dataset import zero_modalities
 from ..table import Column, Table
+from . import pad
 
 BONA_FIDE_CLASS = "bona_fide"  # the bona fide class of synthetic-pad, found by name
 
@@ -36,96 +39,105 @@ def modality_subsets(names) -> list[tuple[str, ...]]:
     return [subset for size in range(len(names), 0, -1) for subset in combinations(names, size)]
 
 
+def default_pad_spec(class_names) -> pad.PadSpec | None:
+    """The PAD spec of data with a class named `bona_fide` (as synthetic-pad has): that class bona
+    fide, the EER threshold; None for other data."""
+    return pad.PadSpec.resolve(BONA_FIDE_CLASS, "eer", class_names) if BONA_FIDE_CLASS in class_names else None
+
+
+def development_split(dataset: data.Dataset, hold_out: np.ndarray | None, val_fraction: float,
+                      seed: int) -> pad.DevelopmentSplit | None:
+    """The split that fixes the threshold: the training's hold-out (`TrainResult.val_indices`,
+    which is the dataset's val split when it has one), else the dataset's val split; None when
+    there is neither."""
+    if hold_out is not None and len(hold_out):
+        return pad.DevelopmentSplit.of_training(dataset, hold_out, val_fraction, seed)
+    if len(dataset.val_indices):
+        return pad.DevelopmentSplit("val", dataset.val_indices, "the dataset's val split")
+    return None
+
+
 def missing_modality_evaluation(spec, model: torch.nn.Module, dataset: data.Dataset, seed: int,
-                                val_indices: np.ndarray | None = None, bona_fide: str | None = None) -> dict | None:
+                                val_indices: np.ndarray | None = None,
+                                pad_spec: pad.PadSpec | None = None) -> dict | None:
     """The missing-modality table of a trained model (see the module docstring); None when the
     model sees fewer than two modalities.
 
     spec : the run's `engine.TrainingSpec` (its recipe predicts; its modalities are the model's)
-    val_indices : the validation split that fixes the PAD threshold (the recipe's hold-out); default
-        the dataset's val split
-    bona_fide : the bona fide class; default the class named bona_fide when the data has one
+    val_indices : the development split that fixes the PAD threshold (the recipe's hold-out);
+        default the dataset's val split
+    pad_spec : the bona fide class and the threshold rule (`experiments.pad.PadSpec`); default
+        `default_pad_spec` (the class named bona_fide, the EER threshold) when the data has one
     Returns {"modalities": the model's, "rows": [{"present": [...], "missing": [...], "accuracy",
-    and apcer, apcer_per_type, bpcer, acer, eer when PAD applies}], "pad": {"bona_fide_class",
-    "threshold", "threshold_rule", "threshold_split", "threshold_split_count"} or None, "note"}.
+    and apcer, apcer_per_type, bpcer, acer, eer when PAD applies}], "pad": the threshold's record
+    (`pad.fixed_threshold`: bona_fide_class, threshold, threshold_rule, threshold_split,
+    threshold_split_count, threshold_how, development, and threshold_modalities) or None, "note"}.
     """
     view = spec.view(dataset)
     names = list(view.modalities or {})
     if len(names) < 2:
         return None
-    bona_fide = bona_fide if bona_fide is not None else (BONA_FIDE_CLASS if BONA_FIDE_CLASS in view.class_names
-                                                         else None)
-    if bona_fide is not None and bona_fide not in view.class_names:
-        raise ValueError(f"bona fide class {bona_fide!r} is not a class of the data; its classes: "
-                         f"{', '.join(view.class_names)}")
-    if val_indices is None or not len(val_indices):
-        val_indices = view.val_indices
-    # "val": the data's own val split; "dev": a hold-out of the training split (the recipe's val_fraction)
-    split = "val" if np.array_equal(np.sort(val_indices), np.sort(view.val_indices)) else "dev"
-    test_indices = view.test_indices
-    pad, note = None, None
-    if bona_fide is not None:
-        index = view.class_names.index(bona_fide)
-        if not len(val_indices):
-            note = ("no validation split to fix the PAD threshold on (the data has no val split and the recipe no "
-                    "val_fraction): accuracy and EER only")
-        else:
-            val = _predicted(spec, model, view, val_indices, names, seed)
-            is_bona_fide, types = _pad_labels(val.labels, index, view.class_names)
-            if is_bona_fide.all() or not is_bona_fide.any():
-                note = "the validation split lacks bona fide or attack samples: accuracy and EER only"
-            else:
-                threshold = metrics.pad_threshold(is_bona_fide, val.probs[:, index], "eer", types)
-                pad = {"bona_fide_class": bona_fide, "threshold": float(threshold), "threshold_rule": "eer",
-                       "threshold_split": split, "threshold_split_count": int(len(val_indices)),
-                       "threshold_modalities": names}
+    pad_spec = pad_spec if pad_spec is not None else default_pad_spec(view.class_names)
+    threshold, record, note = None, None, None
+    if pad_spec is not None:
+        threshold, record, note = _threshold(spec, model, view, seed, names, pad_spec, val_indices)
     rows = []
     for present in modality_subsets(names):
-        outputs = _predicted(spec, model, view, test_indices, present, seed)
+        outputs = _predicted(spec, model, view, view.test_indices, present, seed)
         row = {"present": list(present), "missing": [n for n in names if n not in present],
                "accuracy": outputs.accuracy}
-        if bona_fide is not None:
-            index = view.class_names.index(bona_fide)
-            is_bona_fide, types = _pad_labels(outputs.labels, index, view.class_names)
-            if is_bona_fide.any() and not is_bona_fide.all():
-                threshold = pad["threshold"] if pad else 0.5  # without one, only the threshold-free EER is kept
-                found = metrics.pad_metrics(is_bona_fide, outputs.probs[:, index], threshold, types,
-                                            score_range=(0.0, 1.0))  # a probability; fixed on val, may lie outside
-                row["eer"] = found["eer"]
-                if pad:
-                    row.update({key: found[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer")})
+        if pad_spec is not None and _has_both(pad_spec, outputs.labels):
+            scores = pad.bona_fide_scores(outputs, pad_spec, "test")
+            # without a threshold only the threshold-free EER is kept (0.5: any threshold gives the same EER)
+            found = pad.metrics_at(pad_spec, outputs.labels, scores, 0.5 if threshold is None else threshold)
+            row["eer"] = found["eer"]
+            if threshold is not None:
+                row.update({key: found[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer")})
         rows.append(row)
-    return {"modalities": names, "rows": rows, "pad": pad, "note": note}
+    return {"modalities": names, "rows": rows, "pad": record, "note": note}
+
+
+def _threshold(spec, model, view: data.Dataset, seed: int, names: list[str], pad_spec: pad.PadSpec,
+               val_indices: np.ndarray | None) -> tuple[float | None, dict | None, str | None]:
+    """(the threshold, its record, None), fixed by `pad.fixed_threshold` with every modality
+    present; (None, None, why) when there is no development split to fix it on."""
+    development = None
+    if pad_spec.needs_development_split:
+        split = development_split(view, val_indices, spec.recipe.val_fraction, seed)
+        if split is None:
+            return None, None, ("no validation split to fix the PAD threshold on (the data has no val split and "
+                                "the recipe no val_fraction): accuracy and EER only")
+        outputs = _predicted(spec, model, view, split.indices, names, seed)
+        if not _has_both(pad_spec, outputs.labels):
+            return None, None, f"the {split.name} split lacks bona fide or attack samples: accuracy and EER only"
+        development = (split, outputs)
+    threshold, record, _ = pad.fixed_threshold(pad_spec, development)
+    return threshold, {**record, "threshold": float(threshold), "threshold_modalities": names}, None
 
 
 def pad_at_val_threshold(spec, model: torch.nn.Module, dataset: data.Dataset, seed: int,
-                         bona_fide: str | None = None) -> dict | None:
+                         pad_spec: pad.PadSpec | None = None) -> dict | None:
     """The test split's APCER (worst type), BPCER, ACER and EER of `model` on its modalities, at
-    the EER threshold of the dataset's val split (never tuned on test); None when the data has no
-    bona fide class (`bona_fide`, default the class named bona_fide), no val split, or a split
+    the threshold `pad_spec` fixes on the dataset's val split (`pad.pad_evaluation`; never tuned
+    on test), with the val split's own metrics under "development"; None when the data has no
+    bona fide class (`pad_spec`, default `default_pad_spec`), no val or test split, or a split
     without both bona fide and attack samples."""
     view = spec.view(dataset)
-    bona_fide = bona_fide if bona_fide is not None else (BONA_FIDE_CLASS if BONA_FIDE_CLASS in view.class_names
-                                                         else None)
-    if bona_fide is None or not len(view.val_indices) or not len(view.test_indices):
+    pad_spec = pad_spec if pad_spec is not None else default_pad_spec(view.class_names)
+    if pad_spec is None or not len(view.val_indices) or not len(view.test_indices):
         return None
-    index = view.class_names.index(bona_fide)
-    found = {}
-    for split in ("val", "test"):
-        outputs = spec.predict(model, view, view.splits[split], seed, part="testing")
-        is_bona_fide, types = _pad_labels(outputs.labels, index, view.class_names)
-        if is_bona_fide.all() or not is_bona_fide.any():
-            return None
-        found[split] = (is_bona_fide, outputs.probs[:, index], types)
-    threshold = metrics.pad_threshold(*found["val"][:2], "eer", found["val"][2])
-    test = metrics.pad_metrics(*found["test"][:2], threshold, found["test"][2], score_range=(0.0, 1.0))
-    return {**{key: test[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer", "eer")},
-            "threshold": float(threshold), "threshold_split": "val", "bona_fide_class": bona_fide}
+    found = {split: spec.predict(model, view, view.splits[split], seed, part="testing") for split in ("val", "test")}
+    if not all(_has_both(pad_spec, outputs.labels) for outputs in found.values()):
+        return None
+    development = (pad.DevelopmentSplit("val", view.val_indices, "the dataset's val split"), found["val"])
+    record, _ = pad.pad_evaluation(pad_spec, found["test"], development if pad_spec.needs_development_split else None)
+    return record
 
 
-def _pad_labels(labels: np.ndarray, index: int, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(is bona fide (N,) bool, attack type names (N,)) of class labels."""
-    return labels == index, np.asarray(class_names, dtype=object)[labels].astype(str)
+def _has_both(pad_spec: pad.PadSpec, labels: np.ndarray) -> bool:
+    """Whether the labels (N,) hold both bona fide and attack presentations."""
+    is_bona_fide = np.asarray(labels) == pad_spec.index
+    return bool(is_bona_fide.any() and not is_bona_fide.all())
 
 
 def _predicted(spec, model, view: data.Dataset, indices: np.ndarray, present, seed: int):
@@ -154,7 +166,10 @@ def missing_modality_table(evaluation: dict) -> Table:
              "missing": "+".join(row["missing"]) or "-"} for row in evaluation["rows"]]
     title = "Missing modalities (zeroed) on the test split"
     if pad:
-        where = "val split" if pad.get("threshold_split", "val") == "val" else "development hold-out of the train split"
-        title += (f": bona fide = {pad['bona_fide_class']}, threshold {pad['threshold']:.4g} fixed on the {where} "
-                  "with every modality (EER there)")
+        if pad.get("threshold_split") is None:
+            where = "given"
+        else:
+            split = "val split" if pad["threshold_split"] == "val" else "development hold-out of the train split"
+            where = f"fixed on the {split} with every modality ({pad.get('threshold_rule', 'eer')} there)"
+        title += f": bona fide = {pad['bona_fide_class']}, threshold {pad['threshold']:.4g} {where}"
     return Table(title, columns, rows=rows)

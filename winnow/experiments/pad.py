@@ -162,30 +162,38 @@ def pad_evaluation(spec: PadSpec, test_outputs: Outputs, development: tuple[Deve
     test_outputs : the model's outputs on the test split
     development : (the split, the model's outputs on it); None for a given threshold
     """
-    names = np.array(spec.class_names)
-    arrays = {}
+    threshold, record, arrays = fixed_threshold(spec, development)
+    test_scores = bona_fide_scores(test_outputs, spec, "test")
+    arrays.update(test_scores=test_scores, test_labels=test_outputs.labels.astype(np.int64))
+    return {**metrics_at(spec, test_outputs.labels, test_scores, threshold), **record}, arrays
+
+
+def fixed_threshold(spec: PadSpec, development: tuple[DevelopmentSplit, Outputs] | None) -> tuple[float, dict, dict]:
+    """(the threshold, its record: the rule, the split that fixed it and the metrics there, the
+    development scores and labels for pad_scores.npz): the threshold of `spec`'s rule on the
+    development split (its outputs), or the given one (`development` None)."""
     record = {"bona_fide_class": spec.bona_fide, "attack_types": spec.attack_types, "score": SCORE_TEXT,
               "threshold_rule": spec.rule}
     if spec.given_threshold is not None:
-        threshold = spec.given_threshold
         record.update(threshold_split=None, threshold_split_count=0, threshold_how="given by --pad-threshold")
-    else:
-        split, outputs = development
-        scores = bona_fide_scores(outputs, spec, split.name)
-        is_bona_fide, types = outputs.labels == spec.index, names[outputs.labels]
-        threshold = metrics.pad_threshold(is_bona_fide, scores, spec.rule, types)
-        at_development = metrics.pad_metrics(is_bona_fide, scores, threshold, types)
-        record.update(threshold_split=split.name, threshold_split_count=int(len(scores)), threshold_how=split.how,
-                      development={key: at_development[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer",
-                                                                           "eer", "eer_threshold")})
-        arrays.update(development_scores=scores, development_labels=outputs.labels.astype(np.int64))
-    test_scores = bona_fide_scores(test_outputs, spec, "test")
-    arrays.update(test_scores=test_scores, test_labels=test_outputs.labels.astype(np.int64))
-    is_bona_fide = test_outputs.labels == spec.index
-    # a threshold fixed elsewhere may lie outside the test scores, or one step above 1 (reject every presentation)
-    test = metrics.pad_metrics(is_bona_fide, test_scores, threshold, names[test_outputs.labels],
+        return spec.given_threshold, record, {}
+    split, outputs = development
+    scores = bona_fide_scores(outputs, spec, split.name)
+    is_bona_fide, types = outputs.labels == spec.index, np.array(spec.class_names)[outputs.labels]
+    threshold = metrics.pad_threshold(is_bona_fide, scores, spec.rule, types)
+    at_development = metrics.pad_metrics(is_bona_fide, scores, threshold, types)
+    record.update(threshold_split=split.name, threshold_split_count=int(len(scores)), threshold_how=split.how,
+                  development={key: at_development[key] for key in ("apcer", "apcer_per_type", "bpcer", "acer",
+                                                                       "eer", "eer_threshold")})
+    return threshold, record, {"development_scores": scores, "development_labels": outputs.labels.astype(np.int64)}
+
+
+def metrics_at(spec: PadSpec, labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """`metrics.pad_metrics` of the presentations with class `labels` (N,) and bona fide `scores`
+    (N,) at a threshold fixed elsewhere (which may lie outside these scores, or one step above 1:
+    reject every presentation)."""
+    return metrics.pad_metrics(labels == spec.index, scores, threshold, np.array(spec.class_names)[labels],
                                score_range=(SCORE_RANGE[0], max(SCORE_RANGE[1], threshold)))
-    return {**test, **record}, arrays
 
 
 def write_scores(run_dir: str | Path, arrays: dict) -> None:

@@ -55,8 +55,8 @@ def train_run(
     Data with several modalities (`Dataset.modalities`; `data_options` modalities picks the model's
     inputs): final.json["missing_modalities"] holds the test accuracy for every non-empty subset
     of them, the others zeroed, and APCER, BPCER, ACER and EER where there is a bona fide class
-    (`pad_bona_fide`, or the class named bona_fide), with the threshold fixed on the val split
-    (`experiments.modalities`).
+    (`pad_bona_fide`, or the class named bona_fide), with the threshold of `pad_threshold` fixed
+    once with every modality present, as for final.json["pad"] (`experiments.modalities`).
 
     With `pad_bona_fide` (a class name), presentation-attack detection is evaluated too
     (`experiments.pad`): that class is bona fide, every other an attack type, the score the
@@ -119,7 +119,7 @@ def train_run(
             val_outputs)
         final["pad"], scores = pad.pad_evaluation(pad_spec, test_outputs, development)
         pad.write_scores(run_dir, scores)
-    missing = missing_modality_evaluation(spec, result.model, dataset, seed, result.val_indices, pad_bona_fide)
+    missing = missing_modality_evaluation(spec, result.model, dataset, seed, result.val_indices, pad_spec)
     if missing is not None:  # a model of two or more modalities: every subset of them, the others zeroed
         final["missing_modalities"] = missing
     final.update({
