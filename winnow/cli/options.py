@@ -7,7 +7,9 @@ override syntax: `--set KEY=VALUE`, repeatable, with dotted parts.
     --set strategy.margin.temperature=2 an option of the strategy named (prune, al)
     --set strategy.temperature=2        an option of the command's one strategy (select, al init,
                                         al next; strategy.NAME.KEY works there too when NAME is it)
-    --set features.weights=FILE         an option of the --features extractor (select, prune, al)
+    --set features.weights=FILE         an option of the --features extractor (select, prune, al,
+                                        baseline)
+    --set classifier.k=5                an option of the --classifier (baseline)
 
 A command says which parts it takes (`SettingParts`); every other part, an unknown recipe key, an
 unknown strategy or strategy option, a key given twice and `seed` are errors naming the key.
@@ -26,6 +28,7 @@ DATA_HELP = ("data spec: digits, cifar10:PATH, cifar100:PATH, folder:PATH (a dir
 
 SEED_ERROR = "do not --set seed: the seed is set by --seed (or --seeds, --trials)"
 RECIPE_PARTS = ("proxy", "cv")  # prefixes whose keys are recipe fields, like a key without prefix
+CLASSICAL = {"features": "the --features extractor", "classifier": "the --classifier"}  # winnow.features' parts
 
 
 # ---------------------------------------------------------------- --set
@@ -41,6 +44,7 @@ class Settings:
     strategies: dict[str | None, dict] = field(default_factory=dict)  # strategy name -> {key: value}; None:
     # the command's one strategy when it is not known here (al next without --strategy: the folder's)
     features: dict = field(default_factory=dict)  # option of the --features extractor -> typed value
+    classifier: dict = field(default_factory=dict)  # option of the --classifier (winnow baseline) -> typed value
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class SettingParts:
         naming it) or "many" (strategy.NAME.KEY only)
     features : features.KEY, an option of the classical extractor that --features names
         (`winnow.features`), typed like its default
+    classifier : classifier.KEY, an option of the classical classifier that --classifier names
     """
 
     recipe: bool = True
@@ -60,14 +65,14 @@ class SettingParts:
     cv: bool = False
     strategy: str | None = None
     features: bool = False
+    classifier: bool = False
     example: str = "--set lr=0.1 --set cutout=8"
 
     def forms(self) -> list[str]:
         """The accepted forms, e.g. ['KEY', 'proxy.KEY', 'strategy.NAME.KEY']."""
         forms = [*(["KEY"] if self.recipe else []), *(["proxy.KEY"] if self.proxy else []),
                  *(["cv.KEY"] if self.cv else [])]
-        if self.features:
-            forms.append("features.KEY")
+        forms += [f"{part}.KEY" for part in CLASSICAL if getattr(self, part)]
         if self.strategy == "one":
             forms.append("strategy.KEY")
         elif self.strategy == "many":
@@ -78,19 +83,28 @@ class SettingParts:
         """Add --set to a parser or argument group."""
         meaning = {"KEY": "the recipe", "proxy.KEY": "the proxy's recipe only", "cv.KEY": "the fold models' recipe "
                    "only", "strategy.KEY": "an option of the strategy", "strategy.NAME.KEY": "an option of strategy "
-                   "NAME", "features.KEY": "an option of the --features extractor"}
+                   "NAME", **{f"{part}.KEY": f"an option of {what}" for part, what in CLASSICAL.items()}}
         text = "; ".join(f"{form}: {meaning[form]}" for form in self.forms())
         if self.recipe or self.proxy or self.cv:
             text += f"; recipe keys: {', '.join(recipe_keys())}"
         if self.strategy:
             text += "; strategy option values: true/false, numbers and JSON in {} or [] are typed, else a string"
-        group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                           help=f"an override (repeatable): {text}; not seed. e.g. {self.example}")
+        classical = [part for part in CLASSICAL if getattr(self, part)]
+        if classical:
+            from ..features import CLASSIFIERS, FEATURES, option_names
 
-    def parse(self, texts: list[str], strategy: str | None = None, features: str | None = None) -> Settings:
+            named = {**FEATURES, **(CLASSIFIERS if "classifier" in classical else {})}
+            text += "; options by name: " + "; ".join(f"{name}: {', '.join(option_names(cls))}"
+                                                     for name, cls in named.items())
+        seed = "; not seed" if self.recipe or self.proxy or self.cv else ""
+        group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                           help=f"an override (repeatable): {text}{seed}. e.g. {self.example}")
+
+    def parse(self, texts: list[str], strategy: str | None = None, features: str | None = None,
+              classifier: str | None = None) -> Settings:
         """The --set values `texts` as `Settings`; a ValueError naming the key for anything this
         command does not take. `strategy`: the command's one strategy, when it has one and knows it;
-        `features`: the extractor --features names (None: not given)."""
+        `features`, `classifier`: the extractor --features names (None: not given), the classifier."""
         settings, seen = Settings(), set()
         for text in texts:
             key, sep, value = text.partition("=")
@@ -100,9 +114,10 @@ class SettingParts:
             if key in seen:
                 raise ValueError(f"--set {key} is given twice")
             seen.add(key)
-            prefix = parts[0] if len(parts) > 1 and parts[0] in (*RECIPE_PARTS, "strategy", "features") else ""
-            if prefix == "features" and self.features:
-                settings.features[parts[-1]] = _feature_value(key, parts[1:], value, features)
+            prefix = parts[0] if len(parts) > 1 and parts[0] in (*RECIPE_PARTS, *CLASSICAL, "strategy") else ""
+            if prefix in CLASSICAL and getattr(self, prefix):
+                chosen = {"features": features, "classifier": classifier}[prefix]
+                getattr(settings, prefix)[parts[-1]] = _classical_value(key, prefix, parts[1:], value, chosen)
                 continue
             if prefix == "strategy":
                 name, option = self._strategy_key(key, parts[1:], strategy)
@@ -172,18 +187,21 @@ def _recipe_value(key: str, name: str, value: str):
         raise ValueError(f"--set {key}: {value!r} is not a valid {kind.__name__}") from None
 
 
-def _feature_value(key: str, rest: list[str], value: str, features: str | None):
-    """features.KEY's `value`, typed like the option's default in extractor `features`."""
-    from ..features import FEATURES, parse_option
+def _classical_value(key: str, part: str, rest: list[str], value: str, name: str | None):
+    """features.KEY's or classifier.KEY's `value`, typed like the option's default in the
+    extractor or classifier `name` (`winnow.features`)."""
+    from ..features import CLASSIFIERS, FEATURES, parse_option
 
-    if features is None:
-        raise ValueError(f"--set {key}: an option of the --features extractor, but --features is not given")
+    if name is None:
+        raise ValueError(f"--set {key}: an option of {CLASSICAL[part]}, but --{part} is not given")
     if len(rest) != 1:
-        raise ValueError(f"--set {key}: expected features.KEY, e.g. features.size=8")
-    if features not in FEATURES:  # the unknown name itself is reported by the command
+        raise ValueError(f"--set {key}: expected {part}.KEY, e.g. "
+                         + ("features.size=8" if part == "features" else "classifier.k=5"))
+    known = FEATURES if part == "features" else CLASSIFIERS
+    if name not in known:  # the unknown name itself is reported by the command
         return value
     try:
-        return parse_option(FEATURES[features], rest[0], value)
+        return parse_option(known[name], rest[0], value)
     except ValueError as error:
         raise ValueError(f"--set {key}: {error}") from None
 
