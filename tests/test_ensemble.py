@@ -73,6 +73,10 @@ def test_members_must_share_data_and_classes(members, tmp_path):
         ensemble_run([members[0], members[0]], tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="is not a run folder"):
         ensemble_run([members[0], tmp_path / "nowhere"], tmp_path / "x")
+    (tmp_path / "weightless").mkdir()
+    (tmp_path / "weightless" / "config.json").write_text((members[1] / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match="run folder .*weightless has no weights .model.pt. to ensemble"):
+        ensemble_run([members[0], tmp_path / "weightless"], tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
 

@@ -27,7 +27,7 @@ import torch
 from .. import calibration, data, metrics, runs, stats
 from ..table import Column, Table
 from .engine import Run, TrainingSpec, load_data, run_config
-from .evaluate import trained_model
+from .evaluate import trained_config, trained_model
 
 log = logging.getLogger("winnow.experiments.ensemble")
 
@@ -144,16 +144,7 @@ def _read_members(run_dirs) -> list[dict]:
         raise ValueError(f"an ensemble needs at least two run folders, got {len(paths)}")
     if len({p.resolve() for p in paths}) != len(paths):
         raise ValueError("a run folder is given twice")
-    members = []
-    for path in paths:
-        if not (path / runs.CONFIG).is_file():
-            raise FileNotFoundError(f"{path} is not a run folder (no {runs.CONFIG})")
-        config = runs.read_json(path / runs.CONFIG)
-        missing = [key for key in ("data", "model", "recipe", "class_names") if key not in config]
-        if missing or not (path / runs.WEIGHTS).is_file():
-            raise ValueError(f"{path} is not the run of one trained model (a `winnow train` folder with "
-                             f"{runs.WEIGHTS})")
-        members.append({"path": path, "config": config})
+    members = [{"path": path, "config": trained_config(path, "to ensemble")} for path in paths]
     first = members[0]
     for member in members[1:]:
         for key in MEMBER_KEYS:

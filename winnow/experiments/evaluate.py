@@ -46,14 +46,7 @@ def load_trained_run(run_dir: str | Path, device: str | None = None, *, what: st
     """Reload the run folder `run_dir` of one trained model; `device` overrides the recipe's.
     One-line errors for a folder that is not such a run, and for data whose classes changed."""
     run_dir = Path(run_dir)
-    if not (run_dir / runs.CONFIG).is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no {runs.CONFIG})")
-    config = runs.read_json(run_dir / runs.CONFIG)
-    missing = [key for key in ("data", "model", "recipe", "class_names") if key not in config]
-    if missing:
-        raise ValueError(f"{run_dir / runs.CONFIG} has no {', '.join(missing)}: it is not a run of one trained model")
-    if not (run_dir / runs.WEIGHTS).is_file():
-        raise FileNotFoundError(f"run folder {run_dir} has no weights ({runs.WEIGHTS}) {what}")
+    config = trained_config(run_dir, what)
     if config["data"] not in ("", None) and ":" not in config["data"] and config["data"] not in data.SCHEMES:
         raise ValueError(f"the run in {run_dir} was trained on data given in Python ({config['data']!r}), not on a "
                          "data spec this command can load again")
@@ -65,6 +58,20 @@ def load_trained_run(run_dir: str | Path, device: str | None = None, *, what: st
         dataset = dataset.with_modalities(config["modalities"])
     recipe, model = trained_model(run_dir, config, dataset, device)
     return TrainedRun(run_dir, config, dataset, recipe, model, _hold_out(run_dir, config, dataset, recipe))
+
+
+def trained_config(run_dir: Path, what: str) -> dict:
+    """The config.json of `run_dir`, a run folder of one trained model with its weights; one-line
+    errors otherwise (`what`: what the weights are wanted for)."""
+    if not (run_dir / runs.CONFIG).is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no {runs.CONFIG})")
+    config = runs.read_json(run_dir / runs.CONFIG)
+    missing = [key for key in ("data", "model", "recipe", "class_names") if key not in config]
+    if missing:
+        raise ValueError(f"{run_dir / runs.CONFIG} has no {', '.join(missing)}: it is not a run of one trained model")
+    if not (run_dir / runs.WEIGHTS).is_file():
+        raise FileNotFoundError(f"run folder {run_dir} has no weights ({runs.WEIGHTS}) {what}")
+    return config
 
 
 def trained_model(run_dir: Path, config: dict, dataset: data.Dataset,
