@@ -437,6 +437,32 @@ def test_a_folder_per_modality_is_matched_by_relative_name(tmp_path):
     assert [dataset.class_names[dataset.labels[dataset.paths.index(p)]] for p in sorted(test)] == ["print", "real"]
 
 
+@pytest.mark.parametrize("wrapper", ["", "pad-data/"])
+def test_a_zip_of_modality_folders_loads_as_the_directory_does(tmp_path, wrapper):
+    """multi:DATA.zip, with rgb/ depth/ ir/ at its top or inside one folder (a zipped folder)."""
+    import zipfile
+
+    folder = multi_folder(tmp_path / "m")
+    archive = tmp_path / "m.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.rglob("*.png")):
+            zipped.write(path, wrapper + path.relative_to(folder).as_posix())
+    from_folder = data.load(f"multi:{folder}", cache_dir=tmp_path / "cache")
+    from_zip = data.load(f"multi:{archive}", cache_dir=tmp_path / "cache")
+    assert from_zip.modalities == from_folder.modalities and from_zip.class_names == from_folder.class_names
+    assert from_zip.paths == from_folder.paths and torch.equal(from_zip.images, from_folder.images)
+    assert torch.equal(from_zip.labels, from_folder.labels)
+    assert all(np.array_equal(from_zip.splits[k], from_folder.splits[k]) for k in from_folder.splits)
+    again = data.load(f"multi:{archive}", cache_dir=tmp_path / "cache")  # from the cache: one entry per modality
+    assert torch.equal(again.images, from_zip.images)
+
+
+def test_a_multi_path_that_is_neither_a_directory_nor_a_zip_is_one_line(tmp_path):
+    (tmp_path / "list.txt").write_text("not images")
+    with pytest.raises(DataError, match="multi:.*list.txt: expected a directory or .zip with one folder per modality"):
+        data.load(f"multi:{tmp_path / 'list.txt'}")
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(skip=("ir", "train/real/s1")), r"m/ir has no image train/real/s1\.\* for .*m/rgb/train/real/s1\.png"),
     (dict(skip=("rgb", "test/print/s4")), r"m/depth has test/print/s4\.\*, which .*m/rgb lacks"),

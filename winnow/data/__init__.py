@@ -10,8 +10,8 @@ Specs for `load`:
   (layout rules in `winnow.data.folder`)
 - `synthetic-pad:SEED`: synthetic presentation-attack data with rgb, depth and ir views
   (`winnow.data.synthetic_pad`; options image_size, pad_images, samples)
-- `multi:PATH`: a directory with one image folder per modality, `PATH/{rgb,depth,ir}/...`, samples
-  matched by their path (`winnow.data.multimodal`)
+- `multi:PATH`: a directory or .zip with one image folder per modality, `PATH/{rgb,depth,ir}/...`,
+  samples matched by their path (`winnow.data.multimodal`)
 - `surf:LIST_FILE` (or `surf:TRAIN,TEST`, `surf:TRAIN,VAL,TEST`): face anti-spoofing list files,
   `color depth ir label` per line, paths relative to the option `root` (`winnow.data.multimodal`)
 

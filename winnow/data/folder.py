@@ -132,13 +132,15 @@ def load_folder(
     skip_bad_images: bool = False,
     cache_dir: str | Path | None = None,
     workers: int | None = None,
+    within: str = "",
 ) -> Dataset:
     """An image folder (a directory or a .zip) as a Dataset; see the module docstring for the layout.
 
     Arguments are checked by `winnow.data.load`; seed and test_fraction draw the split only when the
-    folder has no split folders.
+    folder has no split folders. `within`: the folder inside `path` that is the image folder
+    (e.g. "rgb/": one modality of a `multi:` directory or zip); paths are relative to it.
     """
-    with closing(_open_source(path)) as files:
+    with closing(open_source(path, within)) as files:
         folder = _cached_or_decoded(files, image_size, skip_bad_images, cache_dir, workers or _default_workers())
     splits = folder.splits()
     if splits is None:
@@ -175,7 +177,7 @@ def load_unlabelled(
     class_names = [str(name) for name in class_names]
     if len(set(class_names)) != len(class_names) or not all(class_names):
         raise DataError(f"class_names must be distinct and non-empty, got {class_names}")
-    with closing(_open_source(path)) as files:
+    with closing(open_source(path)) as files:
         folder = _cached_or_decoded(files, image_size, skip_bad_images, cache_dir, workers or _default_workers(),
                                     unlabelled=True)
     count = len(folder.paths)
@@ -193,7 +195,7 @@ def load_unlabelled(
 def list_images(spec: str) -> list[str]:
     """The image paths `load_unlabelled(spec)` reads, sorted, without decoding any image
     (unreadable images are listed too: they are left out, or named, only when decoded)."""
-    with closing(_open_source(_folder_spec_path(spec))) as files:
+    with closing(open_source(_folder_spec_path(spec))) as files:
         return _unlabelled_layout(*files.listing(), files.location).paths
 
 
@@ -282,7 +284,30 @@ class _ZipFiles:
         return self._archive
 
 
-_ImageFiles = _DirectoryFiles | _ZipFiles
+class _WithinFiles:
+    """The files of a directory or zip under one of its folders, with paths relative to it."""
+
+    def __init__(self, files: "_DirectoryFiles | _ZipFiles", prefix: str):
+        self.files, self.prefix = files, prefix.strip("/") + "/"
+        self.location = Path(f"{files.location}/{self.prefix.rstrip('/')}")
+
+    def listing(self) -> tuple[list[str], set[str]]:
+        image_paths, folder_paths = self.files.listing()
+        start = len(self.prefix)
+        return ([path[start:] for path in image_paths if path.startswith(self.prefix)],
+                {path[start:] for path in folder_paths if path.startswith(self.prefix)})
+
+    def fingerprint(self) -> str:
+        return f"{self.files.fingerprint()}\n{self.prefix}"
+
+    def read(self, image_path: str) -> bytes:
+        return self.files.read(self.prefix + image_path)
+
+    def close(self) -> None:
+        self.files.close()
+
+
+_ImageFiles = _DirectoryFiles | _ZipFiles | _WithinFiles
 
 
 @dataclass
@@ -436,22 +461,25 @@ def _folder_spec_path(spec: str) -> Path:
     return path
 
 
-def _open_source(path: Path) -> _ImageFiles:
+def open_source(path: Path, within: str = "") -> _ImageFiles:
+    """The image files of a directory or a .zip (under its folder `within`, if given)."""
     if path.is_dir():
-        return _DirectoryFiles(path)
-    if zipfile.is_zipfile(path):
-        return _ZipFiles(path)
-    raise DataError(f"{path} is neither a folder nor a .zip archive")
+        files = _DirectoryFiles(path)
+    elif zipfile.is_zipfile(path):
+        files = _ZipFiles(path)
+    else:
+        raise DataError(f"{path} is neither a folder nor a .zip archive")
+    return _WithinFiles(files, within) if within.strip("/") else files
 
 
 def _unwrapped_root(image_paths: list[str], folder_paths: set[str]) -> str:
     """The prefix of the folder that holds the data: "" or, e.g., "cifar10/" when one folder wraps it all."""
     root = ""
     while True:
-        subfolders = _subfolders(root, folder_paths)
-        if len(subfolders) != 1 or _holds_images(root, image_paths):
+        inside = subfolders(root, folder_paths)
+        if len(inside) != 1 or _holds_images(root, image_paths):
             return root
-        (only_folder,) = subfolders
+        (only_folder,) = inside
         if only_folder in SPLIT_FOLDERS or _holds_images(f"{root}{only_folder}/", image_paths):
             return root
         root = f"{root}{only_folder}/"
@@ -460,8 +488,8 @@ def _unwrapped_root(image_paths: list[str], folder_paths: set[str]) -> str:
 def _split_prefixes(root: str, folder_paths: set[str], location: Path) -> dict[str, str]:
     """Split name -> folder prefix, from the split folders in root, in load order: {"train": ...}, then
     "val" and "test", or "test" alone (val/ when there is no test/); {} when root has no split folders."""
-    subfolders = _subfolders(root, folder_paths)
-    split_folders = subfolders & SPLIT_FOLDERS
+    inside = subfolders(root, folder_paths)
+    split_folders = inside & SPLIT_FOLDERS
     if not split_folders:
         return {}
     held_out_folders = sorted(split_folders - {TRAIN_FOLDER})
@@ -471,7 +499,7 @@ def _split_prefixes(root: str, folder_paths: set[str], location: Path) -> dict[s
     if len(val_folders) > 1:
         raise DataError(f"{location}/{root} has both {val_folders[0]}/ and {val_folders[1]}/ folders: keep one as "
                         "the validation split")
-    other_folders = sorted(subfolders - split_folders)
+    other_folders = sorted(inside - split_folders)
     if other_folders:
         raise DataError(f"{location}/{root}{other_folders[0]}/ sits beside the split folders {sorted(split_folders)}: "
                         "class folders belong inside them")
@@ -488,14 +516,14 @@ def _split_prefixes(root: str, folder_paths: set[str], location: Path) -> dict[s
 def _class_names(group_prefixes: dict[str, str], folder_paths: set[str], location: Path) -> list[str]:
     """Sorted class folder names of the first group (train/, or the root); other groups may not add classes."""
     (first_group_prefix, *_) = group_prefixes.values()
-    class_names = sorted(_subfolders(first_group_prefix, folder_paths))
+    class_names = sorted(subfolders(first_group_prefix, folder_paths))
     if not class_names:
         raise DataError(
             f"no class folders in {location}/{first_group_prefix}: expected one sub-folder of images per class "
             "(images without labels are read by winnow.data.load_unlabelled, as `winnow al init` does)"
         )
     for group, prefix in list(group_prefixes.items())[1:]:
-        held_out_only_classes = sorted(_subfolders(prefix, folder_paths) - set(class_names))
+        held_out_only_classes = sorted(subfolders(prefix, folder_paths) - set(class_names))
         if held_out_only_classes:
             raise DataError(f"the class folder {location}/{prefix}{held_out_only_classes[0]}/ has no counterpart in "
                             f"{location}/{first_group_prefix}: every {group} class needs training images")
@@ -529,7 +557,7 @@ def _check_no_empty_class_folder(
     prefix: str, folder_paths: set[str], labels: list[int], class_names: list[str], location: Path
 ) -> None:
     image_counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
-    for class_name in sorted(_subfolders(prefix, folder_paths)):
+    for class_name in sorted(subfolders(prefix, folder_paths)):
         if image_counts[class_names.index(class_name)] == 0:
             raise DataError(f"the class folder {location}/{prefix}{class_name}/ holds no images "
                             f"(looked for {' '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -542,7 +570,7 @@ def _readable_class_names(class_names: list[str]) -> list[str]:
     return class_names
 
 
-def _subfolders(prefix: str, folder_paths: set[str]) -> set[str]:
+def subfolders(prefix: str, folder_paths: set[str]) -> set[str]:
     """Names of the folders directly inside the folder prefix ("" for the root, else ending in '/')."""
     names = {path[len(prefix):] for path in folder_paths if path.startswith(prefix)}
     return {name for name in names if name and "/" not in name}

@@ -7,8 +7,9 @@ named `rgb` (or `color`, `colour`, read as `rgb`) keeps three colour channels; e
 depth, ir, then any other modality in name order. Every view of a sample must have the same size
 (or pass image_size, `--image-size`, to resize each: short side, centre crop).
 
-`multi:PATH`: a directory with one sub-folder per modality, each an image folder of the usual
-layout (`winnow.data.folder`: class folders, with train/ val/ test/ split folders or without):
+`multi:PATH`: a directory or .zip with one folder per modality (at its top, or inside one folder
+that wraps them all, as a zipped folder has), each an image folder of the usual layout
+(`winnow.data.folder`: class folders, with train/ val/ test/ split folders or without):
 
     PATH/rgb/train/real/0001.png   PATH/depth/train/real/0001.png   PATH/ir/train/real/0001.png
 
@@ -34,14 +35,16 @@ label other than 0 or 1, or the wrong number of columns is an error naming the f
 from __future__ import annotations
 
 import os
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from winnow.data.dataset import DataError, Dataset
-from winnow.data.folder import decode_image, load_folder
+from winnow.data.folder import decode_image, load_folder, open_source, subfolders
 from winnow.data.split import stratified_split
 
 COLOUR_NAMES = {"rgb": "rgb", "color": "rgb", "colour": "rgb"}
@@ -69,23 +72,31 @@ def _as_modality(name: str, images: np.ndarray) -> np.ndarray:
 
 def load_multi(path: Path, *, image_size: int | None = None, test_fraction: float = 0.2, seed: int = 0,
                cache_dir=None, workers: int | None = None) -> Dataset:
-    """A folder of modality folders (see the module docstring) as one Dataset."""
-    if not path.is_dir():
-        raise DataError(f"multi:{path}: expected a directory with one sub-folder per modality (rgb, depth, ir)")
-    folders = {}
-    for entry in sorted(os.listdir(path)):
-        if (path / entry).is_dir() and not entry.startswith("."):
-            name = COLOUR_NAMES.get(entry.lower(), entry)
-            if name in folders:
-                raise DataError(f"multi:{path}: the folders {folders[name].name}/ and {entry}/ are both the {name} "
-                                "modality")
-            folders[name] = path / entry
+    """A directory or .zip of modality folders (see the module docstring) as one Dataset."""
+    if not (path.is_dir() or zipfile.is_zipfile(path)):
+        raise DataError(f"multi:{path}: expected a directory or .zip with one folder per modality (rgb, depth, ir)")
+    with closing(open_source(path)) as files:
+        image_paths, folder_paths = files.listing()
+    root = ""  # or the one folder that wraps them all, as a zip of a folder has
+    while len(inside := subfolders(root, folder_paths)) == 1 and not any(
+            p.startswith(root) and "/" not in p[len(root):] for p in image_paths):
+        (only,) = inside
+        if COLOUR_NAMES.get(only.lower(), only) in MODALITY_ORDER:
+            break
+        root = f"{root}{only}/"
+    within, folders = {}, {}
+    for entry in sorted(subfolders(root, folder_paths)):
+        name = COLOUR_NAMES.get(entry.lower(), entry)
+        if name in folders:
+            raise DataError(f"multi:{path}: the folders {folders[name].name}/ and {entry}/ are both the {name} "
+                            "modality")
+        within[name], folders[name] = f"{root}{entry}/", Path(f"{path}/{root}{entry}")
     if len(folders) < 2:
         raise DataError(f"multi:{path}: found {len(folders)} modality folder(s) ({', '.join(folders) or 'none'}); "
                         "expected two or more, e.g. rgb/ depth/ ir/")
     names = _ordered(folders)
-    loaded = {name: load_folder(folders[name], image_size=image_size, test_fraction=test_fraction, seed=seed,
-                                cache_dir=cache_dir, workers=workers) for name in names}
+    loaded = {name: load_folder(path, image_size=image_size, test_fraction=test_fraction, seed=seed,
+                                cache_dir=cache_dir, workers=workers, within=within[name]) for name in names}
     first = loaded[names[0]]
     keys = [_key(p) for p in first.paths]
     stacked = [_as_modality(names[0], first.images.numpy())]
