@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     source = f"folder:{args.data}"
     if args.train_size:
         source = stratified_subset(data.load(source), args.train_size)
-    results = prune_run(source, args.out, options=args.options, distill=args.distill, fractions=[float(f) for f in args.fractions.split(",")],
+    results = prune_run(source, args.out, options=args.options, distill=args.distill,
+                        fractions=[float(f) for f in args.fractions.split(",")],
                         strategies=args.strategies.split(","), seeds=list(range(args.seeds)), preset=args.preset,
                         scale_epochs=not args.same_epochs,
                         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['strategy']} {cell['fraction']:g}: "

@@ -194,8 +194,8 @@ def results_table(results: dict) -> Table:
              "accuracy": row["test_accuracy"] if row["seeds"] else None, "vs_base": row["vs_base"],
              "train_seconds": row["train_seconds"]} for row in results["rows"]]
     config = results["config"]
-    return Table(f"Ablation of {config['model']} ({config['preset']} preset): test accuracy (%), mean ± std over seeds",
-                 columns, rows, notes=(
-                     "One factor at a time: each setting is the base with one recipe option changed (a+b: "
-                     "the options changed together). Differences "
-                     "are paired (the same seed for the base and the setting), in points, with a 95 % t interval."))
+    title = f"Ablation of {config['model']} ({config['preset']} preset): test accuracy (%), mean ± std over seeds"
+    return Table(title, columns, rows, notes=(
+                 "One factor at a time: each setting is the base with one recipe option changed (a+b: "
+                 "the options changed together). Differences "
+                 "are paired (the same seed for the base and the setting), in points, with a 95 % t interval."))

@@ -149,9 +149,9 @@ def check_split(spec: PadSpec, labels, split: str) -> None:
     """A one-line error unless the labels (N,) of `split` hold both bona fide and attack presentations."""
     is_bona_fide = np.asarray(labels) == spec.index
     if is_bona_fide.all() or not is_bona_fide.any():
+        missing = "attack presentation" if is_bona_fide.all() else f"{spec.bona_fide!r} image"
         raise data.DataError(f"--pad-bona-fide {spec.bona_fide}: the {split} split ({len(is_bona_fide)} images) "
-                             "holds no " + ("attack presentation" if is_bona_fide.all() else f"{spec.bona_fide!r} image")
-                             + "; PAD metrics need both")
+                             f"holds no {missing}; PAD metrics need both")
 
 
 def pad_evaluation(spec: PadSpec, test_outputs: Outputs, development: tuple[DevelopmentSplit, Outputs] | None
