@@ -61,31 +61,31 @@ class Budget:
     spans: list[tuple[int | None, float, float]]
     step_cost: dict[int | None, float]
     probe_seconds: float = 0.0
-    observed: dict[int | None, list[float]] = field(default_factory=dict)
+    # size -> [steps after the first, their seconds]: the first step at a size pays its warm-up
+    # (or compilation) and is not counted
+    observed: dict[int | None, list] = field(default_factory=dict)
 
     def observe(self, size: int | None, seconds: float) -> None:
         """One training step at `size` took `seconds` (since the previous one ended, so the
         epoch's bookkeeping and validation count too)."""
-        self.observed.setdefault(size, []).append(seconds)
-
-    def _steady(self, size: int | None) -> list[float]:
-        return self.observed.get(size, [])[1:]  # the first step at a size pays its warm-up (or compilation)
+        if size not in self.observed:
+            self.observed[size] = [0, 0.0]
+        else:
+            self.observed[size][0] += 1
+            self.observed[size][1] += seconds
 
     @property
     def scale(self) -> float:
         """Measured / probed cost over the steps seen (1 before any)."""
-        measured = probed = 0.0
-        for size in self.observed:
-            steady = self._steady(size)
-            measured += sum(steady)
-            probed += self.step_cost[size] * len(steady)
+        measured = sum(seconds for _, seconds in self.observed.values())
+        probed = sum(self.step_cost[size] * steps for size, (steps, _) in self.observed.items())
         return measured / probed if probed > 0 else 1.0
 
     def cost(self, size: int | None) -> float:
         """Predicted seconds of a step at `size`: the mean of its own steps once trained at,
         else the probe's figure times `scale`."""
-        steady = self._steady(size)
-        return sum(steady) / len(steady) if steady else self.step_cost[size] * self.scale
+        steps, seconds = self.observed.get(size, (0, 0.0))
+        return seconds / steps if steps else self.step_cost[size] * self.scale
 
     def predicted(self, steps: int, total: int) -> float:
         """Predicted seconds of the first `steps` of a training of `total` steps."""

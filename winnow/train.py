@@ -638,8 +638,9 @@ def fit(
                 seen += len(batch)
                 step += 1
                 if budget:
-                    budget.observe(size, time.perf_counter() - start - budget_seconds)
-                    budget_seconds = time.perf_counter() - start
+                    ended = time.perf_counter() - start
+                    budget.observe(size, ended - budget_seconds)
+                    budget_seconds = ended
                 if replans and step >= replans[0] * total_steps:
                     while replans and step >= replans[0] * total_steps:
                         replans.pop(0)
