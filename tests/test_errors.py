@@ -84,6 +84,7 @@ CASES = [
      "--time-budget 60.0 and --set time_budget=90.0 disagree"),
     ("train --data digits --set lr=inf --out {out}", "recipe option lr=inf is not valid: it must be a finite"),
     ("train --data digits --set val_fraction=1 --out {out}", "recipe option val_fraction=1.0 is not valid"),
+    ("train --data digits --set ema=1 --out {out}", "recipe option ema=1.0 is not valid: it must be in [0, 1)"),
     ("train --data digits --set optimizer=nope --out {out}", "recipe option optimizer='nope' is not valid"),
     ("train --data digits --set flip=maybe --out {out}", "--set flip: 'maybe' is not a valid bool"),
     ("train --data digits --set resize_schedule=abc --out {out}", "recipe option resize_schedule='abc' is not valid"),

@@ -312,6 +312,47 @@ def test_val_fraction_holds_out_a_stratified_part_of_the_training_indices():
     assert result.history[0]["val_loss"] == pytest.approx(by_hand, rel=1e-4)
 
 
+def test_ema_returns_the_moving_average_of_the_weights_by_hand(dataset, monkeypatch):
+    """With ema=0.9 the returned weights (and BatchNorm statistics) are the average of the
+    weights after each step t, a <- d a + (1 - d) w_t with d = min(0.9, (1 + t) / (10 + t)),
+    starting from the weights before training; the training itself is the one without ema."""
+    import winnow.train
+
+    after_steps = []
+    real_step = winnow.train._train_step
+
+    def recording_step(model, *args, **kwargs):
+        out = real_step(model, *args, **kwargs)
+        after_steps.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return out
+
+    recipe = QUICK.replace(epochs=2, ema=0.9)
+    model = fresh_model("fastnet_xs", dataset)
+    monkeypatch.setattr(winnow.train, "_train_step", recording_step)
+    start, real_prepare = {}, winnow.train._prepare_model
+
+    def prepared(model, *args, **kwargs):  # the weights training starts from
+        real_prepare(model, *args, **kwargs)
+        start.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(winnow.train, "_prepare_model", prepared)
+    result = fit(model, dataset, dataset.train_indices, recipe)
+    assert len(after_steps) == result.steps > 10
+    average = {k: v.clone() for k, v in start.items()}
+    for t, weights in enumerate(after_steps):
+        d = min(0.9, (1 + t) / (10 + t))
+        for name, value in average.items():
+            if value.is_floating_point():
+                value.mul_(d).add_(weights[name], alpha=1 - d)
+            else:
+                value.copy_(weights[name])
+    for name, value in result.model.state_dict().items():
+        torch.testing.assert_close(value, average[name], rtol=1e-5, atol=1e-6)
+    assert not torch.equal(result.model.state_dict()["head.weight"], after_steps[-1]["head.weight"])
+    plain = fit(fresh_model("fastnet_xs", dataset), dataset, dataset.train_indices, recipe.replace(ema=0.0))
+    assert [r["train_loss"] for r in plain.history] == pytest.approx([r["train_loss"] for r in result.history])
+
+
 def test_early_stopping_stops_and_restores_the_best_epochs_weights(dataset):
     # 120 training images, 3 of each class for validation: 12, so the validation accuracy takes
     # 13 values and can rise at most 13 times. With patience 2 training must stop within 28 epochs.

@@ -52,7 +52,7 @@ class Recipe:
 
     epochs: float = 10.0
     min_steps: int = 0  # at least this many optimiser steps: fewer epochs' worth on a small set are stretched; 0 = off
-    time_budget: float = 0.0  # seconds: the schedule is fitted to end on time (epochs then only set the first plan); 0 = off
+    time_budget: float = 0.0  # seconds: the schedule fitted to end on time (epochs set the first plan only); 0 = off
     batch_size: int = 512
     optimizer: str = "sgd"  # "sgd" (Nesterov) or "adamw"
     lr: float = 0.75
@@ -65,6 +65,7 @@ class Recipe:
     schedule: str = "linear"  # decay after warm-up: "linear" or "cosine", to final_lr_fraction
     final_lr_fraction: float = 0.0
     label_smoothing: float = 0.2
+    ema: float = 0.0  # decay of a moving average of the weights and BatchNorm statistics, the model trained; 0 = off
     flip: bool = True
     translate: int = 2  # pixels, reflect padding
     cutout: int = 0  # square side in pixels, 0 = off
@@ -123,6 +124,7 @@ class Recipe:
             "warmup_fraction": (0 <= self.warmup_fraction <= 1, "must be in [0, 1]"),
             "final_lr_fraction": (0 <= self.final_lr_fraction <= 1, "must be in [0, 1]"),
             "label_smoothing": (0 <= self.label_smoothing < 1, "must be in [0, 1)"),
+            "ema": (0 <= self.ema < 1, "must be in [0, 1) (0 = off)"),
             "val_fraction": (0 <= self.val_fraction < 1, "must be in [0, 1)"),
             "translate": (self.translate >= 0, "must be >= 0"),
             "cutout": (self.cutout >= 0, "must be >= 0"),
@@ -570,6 +572,7 @@ def fit(
                                              memory_format) or [])
         hooks = FeatureHooks(model, getattr(objective, "feature_layers", ()), "the model")
     optimizer = _make_optimizer(model, recipe, extra)
+    average = WeightAverage(model, recipe.ema) if recipe.ema else None
     pipeline = library_pipeline(recipe.to_dict(), tuple(images.shape[-2:]), images.shape[1], dataset.modalities)
 
     n = len(train_indices)
@@ -629,6 +632,8 @@ def fit(
                 logits, loss = _train_step(forward, optimizer, x, y, recipe, device, objective, hooks,
                                            (step, total_steps), targets, inputs)
                 hits = logits.detach().argmax(1) == y
+                if average is not None:
+                    average.update(model, step)
                 if first:
                     _sync(device)
                     compile_seconds += time.perf_counter() - started_step
@@ -660,12 +665,14 @@ def fit(
                 "seconds": time.perf_counter() - start,
             }
             if val_indices is not None:
-                validated = predict(model, view, val_indices, recipe)
+                judged = model if average is None else average.model  # the model the training will return
+                validated = predict(judged, view, val_indices, recipe)
                 record["val_accuracy"] = validated.accuracy
                 record["val_loss"] = float(F.cross_entropy(torch.from_numpy(validated.logits),
                                                            torch.from_numpy(validated.labels)))
                 if record["val_accuracy"] > best[0]:
-                    best = (record["val_accuracy"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+                    state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
+                    best = (record["val_accuracy"], epoch, state)
             history.append(record)
             correct_history.append(presented.cpu())
             log.info("epoch %d/%d %s", epoch, num_epochs,
@@ -682,16 +689,39 @@ def fit(
     finally:
         if hooks is not None:
             hooks.remove()
+    if average is not None:
+        model.load_state_dict(average.model.state_dict())
     if recipe.early_stopping_patience and best[2] is not None:
         model.load_state_dict(best[2])
     _sync(device)
     train_seconds = time.perf_counter() - start
     model.eval()
     return TrainResult(model=model, history=history, train_seconds=train_seconds, device=str(device),
-                       recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices, steps=step,
-                       compile_seconds=compile_seconds,
+                       recipe=recipe, val_indices=val_indices, best_epoch=best[1], train_indices=train_indices,
+                       steps=step, compile_seconds=compile_seconds,
                        correct_history=torch.stack(correct_history).numpy() if correct_history
                        else np.zeros((0, n), dtype=np.int8))
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and buffers (`Recipe.ema`), kept in a
+    copy of the model: after step t, average <- d average + (1 - d) weights with
+    d = min(decay, (1 + t) / (10 + t)), so the first steps, far from where training ends, weigh
+    little. Integer buffers (BatchNorm's step counts) are copied."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        weight = 1 - min(self.decay, (1 + step) / (10 + step))
+        current = model.state_dict()
+        for name, value in self.model.state_dict().items():
+            if value.is_floating_point():
+                value.lerp_(current[name], weight)
+            else:
+                value.copy_(current[name])
 
 
 def _model_view(dataset: Dataset, modalities, recipe: Recipe) -> tuple[Dataset, torch.Tensor | None]:
