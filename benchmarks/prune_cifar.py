@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     parser.add_argument("--options", type=json.loads, default=None, help="strategy options as JSON, per strategy")
     parser.add_argument("--distill", default=None, help="a loss spec, e.g. kd: subsets also trained with a teacher")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-prune"))
+    parser.add_argument("--backend", default="local", help="local, or ray: cells in parallel, --cpus-per-cell each")
+    parser.add_argument("--cpus-per-cell", type=float, default=None)
     args = parser.parse_args(argv)
 
     if not Path(args.data).exists():
@@ -61,13 +63,14 @@ def main(argv=None) -> int:
     results = prune_run(source, args.out, options=args.options, distill=args.distill,
                         fractions=[float(f) for f in args.fractions.split(",")],
                         strategies=args.strategies.split(","), seeds=list(range(args.seeds)), preset=args.preset,
-                        scale_epochs=not args.same_epochs,
+                        scale_epochs=not args.same_epochs, backend=args.backend, cpus_per_cell=args.cpus_per_cell,
                         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['strategy']} {cell['fraction']:g}: "
                                                    f"{100 * cell['test_accuracy']:.2f} % in "
                                                    f"{cell['train_seconds']:.0f} s", flush=True))
     print((Path(args.out) / "results.md").read_text())
+    named = args.options or args.distill  # a variant of the default grid gets its own file, named by its folder
     name = "prune-cifar10" + (f"-{args.train_size}" if args.train_size else "") + (f"-{Path(args.out).name}"
-                                                                                  if args.options else "")
+                                                                                  if named else "")
     path = write_result(name, {
         "arguments": vars(args),
         "results": {"config": results["config"], "rows": results["rows"]},
