@@ -133,6 +133,6 @@ def test_ccs_over_another_score_and_its_option_errors():
     for options, message in (({"score": "ccs"}, "option score of strategy 'ccs' must be another strategy"),
                              ({"beta": 1.0}, "option beta must be 'auto' or a share in \\[0, 1\\), got 1.0"),
                              ({"strata": 0}, "option strata must be an int >= 1, got 0"),
-                             ({"score": "nosuch"}, "unknown strategy 'nosuch'")):
+                             ({"score": "nosuch"}, "option score of strategy 'ccs': unknown strategy 'nosuch'; known: ")):
         with pytest.raises(ValueError, match=message):
             select("ccs", inputs, 50, **options)

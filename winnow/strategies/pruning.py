@@ -120,8 +120,11 @@ def ccs(probs, labels, inputs, budget, seed, chunk_size, *, score="self_confiden
     """
     from .selection import compute_scores
 
-    if score == "ccs" or score not in list_strategies():
-        raise OptionError(f"option score of strategy 'ccs' must be another strategy, got {score!r}")
+    if score not in list_strategies():
+        raise OptionError(f"option score of strategy 'ccs': unknown strategy {score!r}; known: "
+                          f"{', '.join(list_strategies())}")
+    if score == "ccs":
+        raise OptionError("option score of strategy 'ccs' must be another strategy")
     if isinstance(strata, bool) or not isinstance(strata, int) or strata < 1:
         raise OptionError(f"option strata must be an int >= 1, got {strata!r}")
     n = len(labels)
