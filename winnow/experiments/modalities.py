@@ -86,7 +86,7 @@ def missing_modality_evaluation(spec, model: torch.nn.Module, dataset: data.Data
         outputs = _predicted(spec, model, view, view.test_indices, present, seed)
         row = {"present": list(present), "missing": [n for n in names if n not in present],
                "accuracy": outputs.accuracy}
-        if pad_spec is not None and _has_both(pad_spec, outputs.labels):
+        if pad_spec is not None and pad.has_both(pad_spec, outputs.labels):
             scores = pad.bona_fide_scores(outputs, pad_spec, "test")
             # without a threshold only the threshold-free EER is kept (0.5: any threshold gives the same EER)
             found = pad.metrics_at(pad_spec, outputs.labels, scores, 0.5 if threshold is None else threshold)
@@ -108,7 +108,7 @@ def _threshold(spec, model, view: data.Dataset, seed: int, names: list[str], pad
             return None, None, ("no validation split to fix the PAD threshold on (the data has no val split and "
                                 "the recipe no val_fraction): accuracy and EER only")
         outputs = _predicted(spec, model, view, split.indices, names, seed)
-        if not _has_both(pad_spec, outputs.labels):
+        if not pad.has_both(pad_spec, outputs.labels):
             return None, None, f"the {split.name} split lacks bona fide or attack samples: accuracy and EER only"
         development = (split, outputs)
     threshold, record, _ = pad.fixed_threshold(pad_spec, development)
@@ -127,17 +127,11 @@ def pad_at_val_threshold(spec, model: torch.nn.Module, dataset: data.Dataset, se
     if pad_spec is None or not len(view.val_indices) or not len(view.test_indices):
         return None
     found = {split: spec.predict(model, view, view.splits[split], seed, part="testing") for split in ("val", "test")}
-    if not all(_has_both(pad_spec, outputs.labels) for outputs in found.values()):
+    if not all(pad.has_both(pad_spec, outputs.labels) for outputs in found.values()):
         return None
     development = (pad.DevelopmentSplit("val", view.val_indices, "the dataset's val split"), found["val"])
     record, _ = pad.pad_evaluation(pad_spec, found["test"], development if pad_spec.needs_development_split else None)
     return record
-
-
-def _has_both(pad_spec: pad.PadSpec, labels: np.ndarray) -> bool:
-    """Whether the labels (N,) hold both bona fide and attack presentations."""
-    is_bona_fide = np.asarray(labels) == pad_spec.index
-    return bool(is_bona_fide.any() and not is_bona_fide.all())
 
 
 def _predicted(spec, model, view: data.Dataset, indices: np.ndarray, present, seed: int):

@@ -145,10 +145,16 @@ def bona_fide_scores(outputs: Outputs, spec: PadSpec, split: str) -> np.ndarray:
     return scores
 
 
+def has_both(spec: PadSpec, labels) -> bool:
+    """Whether the labels (N,) hold both bona fide and attack presentations."""
+    is_bona_fide = np.asarray(labels) == spec.index
+    return bool(is_bona_fide.any() and not is_bona_fide.all())
+
+
 def check_split(spec: PadSpec, labels, split: str) -> None:
     """A one-line error unless the labels (N,) of `split` hold both bona fide and attack presentations."""
-    is_bona_fide = np.asarray(labels) == spec.index
-    if is_bona_fide.all() or not is_bona_fide.any():
+    if not has_both(spec, labels):
+        is_bona_fide = np.asarray(labels) == spec.index
         missing = "attack presentation" if is_bona_fide.all() else f"{spec.bona_fide!r} image"
         raise data.DataError(f"--pad-bona-fide {spec.bona_fide}: the {split} split ({len(is_bona_fide)} images) "
                              f"holds no {missing}; PAD metrics need both")

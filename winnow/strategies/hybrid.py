@@ -51,7 +51,8 @@ def hybrid(features, labelled_features=None, *, inputs, pool_size, budget, seed,
         raise OptionError(f"option lam must be a number >= 0, got {lam!r}")
     group_size = group_size_option(group_size)
     if uncertainty not in list_strategies():
-        raise OptionError(f"option uncertainty: unknown strategy {uncertainty!r}; known: {', '.join(list_strategies())}")
+        raise OptionError(f"option uncertainty: unknown strategy {uncertainty!r}; known: "
+                          f"{', '.join(list_strategies())}")
     if uncertainty == "hybrid" or get_strategy(uncertainty).kind != "score":
         raise OptionError(f"option uncertainty must name a score strategy, got {uncertainty!r}")
     scores = compute_scores(uncertainty, inputs, seed=seed, chunk_size=chunk_size, **(uncertainty_options or {}))
