@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from winnow import data
@@ -23,3 +26,11 @@ def stratified_subset(dataset: data.Dataset, train_size: int | None = None,
     rows = np.concatenate([train, test])
     return data.from_arrays(dataset.images[rows], labels[rows], dataset.class_names,
                             test_indices=np.arange(len(train), len(rows)))
+
+
+def missing(path: str | Path) -> bool:
+    """Whether the benchmark data file `path` is missing (said on stderr)."""
+    if Path(path).exists():
+        return False
+    print(f"benchmark data {path} does not exist", file=sys.stderr)
+    return True

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import missing  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow.experiments.active import al_run  # noqa: E402
@@ -42,8 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-al"))
     args = parser.parse_args(argv)
 
-    if not Path(args.data).exists():
-        print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+    if missing(args.data):
         return 2
     started = time.perf_counter()
     results = al_run(f"folder:{args.data}", args.out, initial=args.initial, budget=args.budget, cycles=args.cycles,

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import missing  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import cleaning, data, runs  # noqa: E402
@@ -57,8 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-clean"))
     args = parser.parse_args(argv)
 
-    if not Path(args.data).exists():
-        print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+    if missing(args.data):
         return 2
     remove = args.remove if args.remove == "auto" else int(args.remove)
     results = clean_run(

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import missing  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow.distill import DistillOptions  # noqa: E402
@@ -55,8 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ensemble-out", default=str(ROOT / "runs" / "bench-ensemble"))
     args = parser.parse_args(argv)
 
-    if not Path(args.data).exists():
-        print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+    if missing(args.data):
         return 2
     source = f"folder:{args.data}"
     if args.ensemble:

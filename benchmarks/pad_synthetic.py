@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _data import missing  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import runs  # noqa: E402
@@ -64,8 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-pad"))
     args = parser.parse_args(argv)
 
-    if not Path(args.data).exists():
-        print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+    if missing(args.data):
         return 2
     source = f"synthetic-pad:{args.pad_seed}"
     data_options = {"pad_images": f"folder:{args.data}", "samples": args.samples, "image_size": args.size}

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _data import stratified_subset  # noqa: E402
+from _data import missing, stratified_subset  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import data  # noqa: E402
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus-per-cell", type=float, default=None)
     args = parser.parse_args(argv)
 
-    if not Path(args.data).exists():
-        print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+    if missing(args.data):
         return 2
     source = f"folder:{args.data}"
     if args.train_size:

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _data import stratified_subset  # noqa: E402
+from _data import missing, stratified_subset  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import data, runs  # noqa: E402
@@ -70,8 +70,7 @@ def main(argv=None) -> int:
     if args.smoke:
         dataset, model, preset, recipe = data.load("digits"), "mlp", "small", {"epochs": 1.0}
     else:
-        if not Path(args.data).exists():
-            print(f"benchmark data {args.data} does not exist", file=sys.stderr)
+        if missing(args.data):
             return 2
         dataset = stratified_subset(data.load(f"folder:{args.data}"), args.train_size, args.test_size)
         model, preset, recipe = args.model, args.preset, args.recipe
