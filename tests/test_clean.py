@@ -19,7 +19,8 @@ from winnow.cli import main
 from winnow.data import from_arrays, load
 from winnow.experiments.clean import cell_name, clean_run, summarize
 from winnow.stats import paired_difference
-from winnow.strategies import StrategyInputs, list_strategies, select
+from winnow.strategies import label_issues
+from winnow.strategies import StrategyInputs, compute_scores, list_strategies, select
 from winnow.train import check_no_seed
 
 FAST = {"epochs": 4.0}
@@ -204,13 +205,80 @@ def test_the_label_issue_strategies_put_a_label_of_probability_001_first():
 def test_rank_label_issues_is_the_registry_order_of_the_methods_strategy(method):
     labels, probs, _ = _planted(300, 3, seed=1)
     ranked, _ = cleaning.rank_label_issues(method, labels, probs)
-    chosen = select(cleaning.METHODS[method], StrategyInputs(probs=probs, labels=labels), 300)
-    np.testing.assert_array_equal(ranked, chosen)  # no equal scores here, so no tie-break differs
+    inputs = StrategyInputs(probs=probs, labels=labels)
+    chosen = select(cleaning.METHODS[method], inputs, 300)
+    if method == "noise_posterior":  # classes nothing is mistaken for tie at P(correct) = 1: the same scores in order
+        scores = compute_scores(cleaning.METHODS[method], inputs)
+        np.testing.assert_array_equal(scores[ranked], scores[chosen])
+        assert len(np.unique(scores)) > 10
+    else:
+        np.testing.assert_array_equal(ranked, chosen)  # no equal scores here, so no tie-break differs
 
 
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="unknown --method 'magic'; choose one of confident_learning"):
         cleaning.rank_label_issues("magic", np.zeros(2, dtype=int), np.full((2, 2), 0.5))
+
+
+def _class_map_noise(n_per_class=300, seed=0):
+    """Four classes; 30 % of class 0's labels flipped to 1. Probabilities of a model that learnt
+    the flip (a true 0 gets P(given 1) = 0.3) and finds class 2 hard (0.28 on its own label,
+    the rest spread): (labels, probs, flipped positions)."""
+    rng = np.random.default_rng(seed)
+    true = np.repeat(np.arange(4), n_per_class)
+    probs = np.zeros((len(true), 4))
+    probs[true == 0] = [0.68, 0.3, 0.01, 0.01]
+    probs[true == 1] = [0.05, 0.93, 0.01, 0.01]
+    probs[true == 2] = [0.24, 0.24, 0.28, 0.24]
+    probs[true == 3] = [0.01, 0.01, 0.01, 0.97]
+    probs[np.flatnonzero(true == 3)[:5]] = [0.01, 0.01, 0.6, 0.38]  # five 3s that look like 2s: labelled right
+    probs += rng.uniform(0, 0.04, probs.shape)
+    probs /= probs.sum(1, keepdims=True)
+    labels = true.copy()
+    flipped = rng.choice(np.flatnonzero(true == 0), int(0.3 * n_per_class), replace=False)
+    labels[flipped] = 1
+    return labels, probs, np.sort(flipped)
+
+
+def test_the_noise_posterior_finds_class_to_class_flips_that_self_confidence_mixes_with_hard_images():
+    labels, probs, flipped = _class_map_noise()
+    noise = cleaning.estimate_noise(labels, probs)
+    assert noise.concentration == 1.0  # the two off-diagonal cells: 0 labelled 1, and the five 2-like 3s
+    assert noise.joint[3, 2] > 0  # the confident joint counts the five as 2s labelled 3 ...
+    assert noise.flips.sum() == 1 and noise.flips[1, 0]  # ... but a cell that small is confusion, not a flip
+    off = noise.transition - np.diag(np.diag(noise.transition))
+    assert off[0, 1] > 0.1 and off.sum() == off[0, 1]  # P(given 1 | true 0), and no other flip
+    np.testing.assert_allclose(noise.transition.sum(1), 1.0)
+    by_posterior = cleaning.rank_label_issues("noise_posterior", labels, probs)[0][:len(flipped)]
+    by_confidence = cleaning.rank_label_issues("self_confidence", labels, probs)[0][:len(flipped)]
+    assert set(by_posterior) == set(flipped)
+    assert cleaning.flag_quality(by_confidence, flipped)["precision"] < 0.2  # the hard class 2 comes first
+    assert cleaning.choose_method(labels, probs)[0] == "noise_posterior"
+    flags = cleaning.flag_label_issues(labels, probs, "auto")
+    assert flags.method == "noise_posterior" and len(flags.positions) == round(flags.noise.flip_rate * len(labels))
+    assert set(flags.positions) <= set(flipped)  # as many as the estimated flip mass, every one a flipped label
+    pairs = cleaning.confused_pairs(flags.noise, ["a", "b", "c", "d"], top=1)
+    assert [(p["true"], p["given"]) for p in pairs] == [("a", "b")]
+
+
+def test_the_noise_posterior_by_hand_for_a_two_class_flip():
+    transition = np.array([[0.8, 0.2], [0.0, 1.0]])  # true 0 labelled 1 a fifth of the time; 1 never moves
+    probs = np.array([[0.8, 0.2], [0.5, 0.5], [0.2, 0.8]])  # noisy posteriors q
+    labels = np.array([1, 1, 0])
+    # p = q T^-1 = (q0 / 0.8, q1 - q0 / 4): [1, 0], [0.625, 0.375], [0.25, 0.75];
+    # P(correct | given 1) = p1 / (0.2 p0 + p1), and a given 0 is always right (nothing is mistaken for 0)
+    correct = label_issues.noise_posterior_of(probs, labels, transition)
+    np.testing.assert_allclose(correct, [0.0, 0.375 / (0.2 * 0.625 + 0.375), 1.0])
+
+
+def test_auto_keeps_confident_learning_when_the_noise_is_spread_over_every_pair():
+    labels, probs, wrong = _planted(1000, 10)
+    method, noise = cleaning.choose_method(labels, probs)
+    assert method == "confident_learning" and noise.concentration < cleaning.CONCENTRATED
+    assert noise.rate == pytest.approx(0.1, abs=0.02)
+    auto = cleaning.flag_label_issues(labels, probs, "auto")
+    plain = cleaning.flag_label_issues(labels, probs, "confident_learning")
+    np.testing.assert_array_equal(auto.positions, plain.positions)
 
 
 # ---------------------------------------------------------------- the experiment on the digits
@@ -402,6 +470,27 @@ def test_another_method_reuses_the_folds_and_the_trainings_it_does_not_change(cl
     expected = train[np.argsort(cleaning.calibrate_probs(noisy, probs)[0].max(1), kind="stable")[:50]]
     np.testing.assert_array_equal(flagged, expected)
     assert [r["kept"] for r in results["rows"]] == [len(train), len(train) - 50, len(train)]
+
+
+def test_method_auto_records_its_choice_and_keeps_confident_learning_under_symmetric_noise(cleaned, tmp_path):
+    out = _copy_of_run(cleaned[1], tmp_path / "copy")
+    finished = []
+    results = clean_run("digits", out, on_cell=finished.append, **{**ARGUMENTS, "method": "auto", "remove": None})
+    assert [c["cell"] for c in finished] == ["flags"]  # the folds are reused
+    dataset = load("digits")
+    train = dataset.train_indices
+    noisy = cleaning.inject_noise(dataset.labels.numpy()[train], 0.2, "symmetric", dataset.class_names, 0)[0]
+    calibrated = cleaning.calibrate_probs(noisy, _out_of_fold(out, dataset, 0, 3))[0]
+    chosen, noise = cleaning.choose_method(noisy, calibrated)
+    record = finished[0]
+    assert record["chosen"] == chosen == "confident_learning"  # 20 % symmetric noise is spread over every pair
+    assert record["noise_concentration"] == pytest.approx(noise.concentration)
+    assert record["noise_rate"] == pytest.approx(noise.rate)
+    assert record["confused"] == cleaning.confused_pairs(noise, dataset.class_names)
+    np.testing.assert_array_equal(np.load(out / "cells" / "flags-auto-low_self_confidence-auto-s0.npy"),
+                                  np.load(out / "cells" / "flags-confident_learning-low_self_confidence-auto-s0.npy"))
+    flag_table = results["tables"][0]
+    assert flag_table["rows"][0]["chosen"] == "confident_learning"
 
 
 def test_another_filter_raw_probabilities_and_scaled_epochs_reuse_the_folds(cleaned, tmp_path):

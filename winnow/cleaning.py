@@ -25,10 +25,19 @@ samples, most likely wrong first:
   label, low first.
 * `low_max_prob` (`label_issue_low_max_prob`): the top out-of-fold probability, low first (the
   earlier experiments' method: it flags images the model finds of no class, whatever their label).
+* `noise_posterior` (`label_issue_noise_posterior`): the chance that the given label is right
+  under the class-conditional noise cleanlab estimates from the pool (`estimate_noise`: the
+  confident joint, its large off-diagonal cells taken as the flips, and the noise matrix they
+  imply), low first; a class nothing is mistaken for keeps its labels. Made for class-to-class noise (cat <-> dog), where the fold models learn the
+  flips and self-confidence stops separating them.
+
+`--method auto` (`choose_method`) estimates the noise first and takes `noise_posterior` when its
+off-diagonal mass sits on a few class pairs, `confident_learning` when it is spread out.
 
 How many to flag when not told (`auto_flag_count`): for `confident_learning`, the number of
-issues cleanlab's filter finds; for the two ranking methods, cleanlab's estimate of the number
-of label issues, `cleanlab.count.num_label_issues` (the off-diagonal of the confident joint).
+issues cleanlab's filter finds; for `self_confidence` and `low_max_prob`, cleanlab's estimate of the number
+of label issues, `cleanlab.count.num_label_issues` (the off-diagonal of the confident joint);
+for `noise_posterior`, the mass of the joint's flip cells (`estimate_noise`) times N.
 
 Calibration first (`calibrate_probs`): confident learning counts samples whose probability of
 a class reaches that class's mean self-confidence, so its counts depend on how sharp the
@@ -47,7 +56,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .strategies import StrategyInputs, compute_scores
-from .strategies.label_issues import DEFAULT_FILTER, FILTERS, confident_learning_issues, self_confidence_of
+from .strategies.label_issues import (DEFAULT_FILTER, FILTERS, NoiseEstimate, confident_learning_issues, estimate_noise,
+                                      self_confidence_of)
 
 NOISE_KINDS = ("symmetric", "asymmetric")
 # --method -> its strategy in the registry (`winnow.strategies.label_issues`): higher = more likely wrong
@@ -55,7 +65,12 @@ METHODS = {
     "confident_learning": "label_issue_confident_learning",
     "self_confidence": "label_issue_self_confidence",
     "low_max_prob": "label_issue_low_max_prob",
+    "noise_posterior": "label_issue_noise_posterior",
 }
+AUTO = "auto"  # --method auto: chosen from the estimated noise (`choose_method`)
+# Noise this concentrated (share of the off-diagonal joint in its K largest cells) is class-to-class:
+# `choose_method` then ranks by the noise posterior (BENCHMARKS.md, "Cleaning under class-to-class noise").
+CONCENTRATED = 0.5
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The asymmetric noise of the CIFAR-10 literature (Patrini et al. 2017): a class is mistaken for a similar one.
@@ -178,9 +193,37 @@ def calibrate_probs(labels, pred_probs) -> tuple[np.ndarray, float]:
     return probs / probs.sum(1, keepdims=True), temperature
 
 
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
+def check_method(method: str, auto: bool = False) -> None:
+    """A ValueError for a method not in `METHODS` (nor "auto" where `auto`)."""
+    known = [*METHODS, *([AUTO] if auto else [])]
+    if method not in known:
+        raise ValueError(f"unknown --method {method!r}; choose one of {', '.join(known)}")
+
+
+def choose_method(labels, pred_probs) -> tuple[str, NoiseEstimate]:
+    """(method, the noise estimate it was chosen from): `noise_posterior` when the estimated noise
+    is concentrated on a few class pairs (`estimate_noise(...).concentration >= CONCENTRATED`),
+    else `confident_learning`.
+
+    Why (BENCHMARKS.md): with noise spread over every pair, the lowest self-confidences are the
+    wrong labels and cleanlab's count is close; with class-to-class noise the fold models learn
+    the flips, a flipped cat labelled dog keeps a fair probability of "dog", and self-confidence
+    flags hard images of every class instead. The noise posterior looks only where the
+    estimated noise matrix says labels are mistaken, and how often.
+    """
+    labels, pred_probs = _check_arrays(labels, pred_probs)
+    noise = estimate_noise(labels, pred_probs)
+    return ("noise_posterior" if noise.concentration >= CONCENTRATED else "confident_learning"), noise
+
+
+def confused_pairs(noise: NoiseEstimate, class_names, top: int = 5) -> list[dict]:
+    """The `top` largest off-diagonal cells of the estimated joint, largest first: {"true",
+    "given", "share", "flip"} with share = P(given, true) (of all labels) and flip whether
+    `noise_posterior` takes the cell for label noise (`NoiseEstimate.flips`)."""
+    off = noise.joint * (1 - np.eye(len(noise.joint)))
+    order = np.argsort(-off.ravel(), kind="stable")[:top]
+    return [{"true": class_names[j], "given": class_names[i], "share": float(off[i, j]),
+             "flip": bool(noise.flips[i, j])} for i, j in zip(*np.unravel_index(order, off.shape)) if off[i, j] > 0]
 
 
 def _check_arrays(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +238,8 @@ def _check_arrays(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
 def rank_label_issues(method: str, labels, pred_probs,
                       filter_by: str = DEFAULT_FILTER) -> tuple[np.ndarray, np.ndarray]:
     """(ranked, scores): every position, most likely wrongly labelled first, and each sample's
-    label-quality score as flags.csv shows it (low = more likely wrong: p[given label], or the
-    top probability for `low_max_prob`).
+    label-quality score as flags.csv shows it (low = more likely wrong: p[given label], the
+    top probability for `low_max_prob`, P(given label correct) for `noise_posterior`).
 
     The ranking is the method's strategy (`METHODS`) scored through the registry, highest
     first; equal scores keep their position order (not `select`'s seeded tie-break), so the
@@ -211,18 +254,25 @@ def rank_label_issues(method: str, labels, pred_probs,
     options = {"filter_by": filter_by} if method == "confident_learning" else {}
     scores = compute_scores(METHODS[method], StrategyInputs(probs=pred_probs, labels=labels), **options)
     ranked = np.argsort(-scores, kind="stable")
-    quality = pred_probs.max(1) if method == "low_max_prob" else self_confidence_of(pred_probs, labels)
+    if method == "noise_posterior":
+        quality = -scores  # P(given label correct)
+    else:
+        quality = pred_probs.max(1) if method == "low_max_prob" else self_confidence_of(pred_probs, labels)
     return ranked.astype(np.int64), quality
 
 
 def auto_flag_count(method: str, labels, pred_probs, filter_by: str = DEFAULT_FILTER) -> int:
     """How many samples to flag when not told: the issues confident learning finds with
-    `filter_by` (`confident_learning`), else cleanlab's estimate of the number of label issues."""
+    `filter_by` (`confident_learning`), the estimated share of flipped labels times N
+    (`noise_posterior`: `NoiseEstimate.flip_rate`), else cleanlab's estimate of the number of label
+    issues."""
     check_method(method)
     check_filter(filter_by)
     labels, pred_probs = _check_arrays(labels, pred_probs)
     if method == "confident_learning":
         return len(confident_learning_issues(labels, pred_probs, filter_by))
+    if method == "noise_posterior":
+        return round(estimate_noise(labels, pred_probs).flip_rate * len(labels))
     from cleanlab.count import num_label_issues
 
     return int(num_label_issues(labels, pred_probs, estimation_method="off_diagonal"))
@@ -235,22 +285,27 @@ class Flags(NamedTuple):
     scores: np.ndarray  # (N,) every sample's label-quality score (`rank_label_issues`)
     probs: np.ndarray  # (N, K) the probabilities flagged on (calibrated unless told not to)
     temperature: float | None  # their temperature; None uncalibrated
+    method: str  # the method that ranked them (`choose_method`'s choice for "auto")
+    noise: NoiseEstimate  # cleanlab's estimate of the noise in those probabilities
 
 
 def flag_label_issues(labels, pred_probs, method: str = "confident_learning", *, filter_by: str = DEFAULT_FILTER,
                       count: int | None = None, calibrate: bool = True) -> Flags:
     """The top `count` samples of `rank_label_issues` (None: `auto_flag_count` many), on
     `pred_probs` temperature-scaled to the given `labels` first (`calibrate_probs`) unless
-    `calibrate` is False.
+    `calibrate` is False; method "auto" is `choose_method`'s choice on those probabilities.
 
     labels : (N,) given labels;  pred_probs : (N, K) out-of-fold probabilities
     """
+    check_method(method, auto=True)
     temperature = None
     if calibrate:
         pred_probs, temperature = calibrate_probs(labels, pred_probs)
+    chosen, noise = choose_method(labels, pred_probs)
+    method = chosen if method == AUTO else method
     ranked, scores = rank_label_issues(method, labels, pred_probs, filter_by)
     count = auto_flag_count(method, labels, pred_probs, filter_by) if count is None else count
-    return Flags(ranked[:count], scores, pred_probs, temperature)
+    return Flags(ranked[:count], scores, pred_probs, temperature, method, noise)
 
 
 def flag_quality(flagged, corrupted) -> dict:

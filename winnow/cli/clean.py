@@ -25,15 +25,17 @@ PRINTED_GROUPS = 10
 
 
 def add_arguments(parser) -> None:
-    from ..cleaning import DEFAULT_FILTER, FILTERS, METHODS, NOISE_KINDS
+    from ..cleaning import AUTO, DEFAULT_FILTER, FILTERS, METHODS, NOISE_KINDS
     from ..duplicates import HASH_DISTANCE, MAX_HASH_DISTANCE, MIN_COSINE
 
     add_data_options(parser)
     group = parser.add_argument_group("cleaning")
-    group.add_argument("--method", choices=tuple(METHODS),
+    group.add_argument("--method", choices=(*METHODS, AUTO),
                        help="confident_learning (cleanlab's find_label_issues), self_confidence (low probability of "
-                            "the given label first) or low_max_prob (low top probability first) "
-                            "(default confident_learning)")
+                            "the given label first), low_max_prob (low top probability first), noise_posterior (the "
+                            "chance the given label is right under the class-to-class noise estimated from the data) "
+                            "or auto (noise_posterior when the estimated noise sits on a few class pairs, else "
+                            "confident_learning) (default confident_learning)")
     group.add_argument("--filter-by", choices=FILTERS, metavar="FILTER",
                        help=f"cleanlab's filter for confident_learning: {', '.join(FILTERS)} (default "
                             f"{DEFAULT_FILTER}: cleanlab's estimate of the number of issues, lowest probability of "

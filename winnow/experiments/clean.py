@@ -54,8 +54,9 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
     """Run (or resume) the cleaning experiment in `out`; returns its results.
 
     source : a data spec, or a `Dataset` (e.g. `winnow.data.from_arrays`) with every train label
-    method : "confident_learning", "self_confidence" or "low_max_prob" (`cleaning.METHODS`);
-        filter_by : cleanlab's filter for confident_learning (`cleaning.FILTERS`)
+    method : "confident_learning", "self_confidence", "low_max_prob", "noise_posterior"
+        (`cleaning.METHODS`) or "auto" (`cleaning.choose_method`: from the estimated noise, per seed);
+        filter_by : cleanlab's filter for confident_learning, also when "auto" chooses it (`cleaning.FILTERS`)
     calibrate : flag on probabilities temperature-scaled to the given labels (else as predicted)
     folds : >= 2, at most the smallest class;  seeds : folds, flags and trainings per seed (paired)
     inject_noise : corrupt this share of the train labels, in [0, 1); noise_kind "symmetric"
@@ -99,7 +100,7 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
 
 def _check(method, filter_by, seeds, remove, flagged_images) -> tuple[list[int], int | str | None]:
     """Checks that need no data (--folds: `_noisy`): (seeds, remove) normalised."""
-    cleaning.check_method(method)
+    cleaning.check_method(method, auto=True)
     cleaning.check_filter(filter_by)
     if remove not in (None, AUTO) and (isinstance(remove, bool) or not isinstance(remove, int) or remove < 1):
         raise ValueError(f"--remove must be 'auto' or an int >= 1, got {remove!r}")
@@ -141,7 +142,7 @@ def cell_name(kind: str, seed: int, config: dict | None = None, fold: int | None
 
 def _tag(config: dict, kind: str) -> str:
     method, remove = config["method"], config["remove"]
-    return "-".join([method, *([config["filter_by"]] if method == "confident_learning" else []),
+    return "-".join([method, *([config["filter_by"]] if method in ("confident_learning", AUTO) else []),
                      AUTO if remove in (None, AUTO) else f"k{remove}", *([] if config["calibrate"] else ["raw"]),
                      *(["same-steps"] if kind == CLEANED and config["scale_epochs"] else [])])
 
@@ -214,7 +215,9 @@ class _Cells:
         flagged = self.train[found.positions].astype(np.int64)
         record = {"cell": FLAGS, "seed": seed, "tag": _tag(self.config, FLAGS),
                   **{key: self.config[key] for key in ("method", "filter_by", "remove")},
-                  "temperature": found.temperature, "flagged": len(flagged),
+                  "temperature": found.temperature, "chosen": found.method, "noise_rate": found.noise.rate,
+                  "noise_concentration": found.noise.concentration,
+                  "confused": cleaning.confused_pairs(found.noise, self.noisy.class_names), "flagged": len(flagged),
                   **(cleaning.flag_quality(flagged, self.corrupted) if self.config["noise"] is not None else {})}
         self.run.save_cell(name, record, arrays={"": flagged}, on_cell=self.on_cell)
         return flagged
@@ -281,7 +284,8 @@ def _write_flags(run: Run, noisy: data.Dataset, given: np.ndarray, corrupted: np
         contact_sheet(noisy.images[flagged[:top]].numpy(), captions, run.path / runs.FLAGGED_PNG)
     else:
         (run.path / runs.FLAGGED_PNG).unlink(missing_ok=True)  # an earlier run's sheet would not be these flags
-    _write_quality(run, {**cleaning.flag_quality(flagged, corrupted), "temperature": found.temperature},
+    _write_quality(run, {**cleaning.flag_quality(flagged, corrupted), "temperature": found.temperature,
+                         "chosen": found.method},
                    len(corrupted))
 
 
@@ -350,16 +354,18 @@ def results_tables(results: dict) -> tuple[Table, Table, Table]:
     config, flags = results["config"], results["flags"]
     noise, quality = config["noise"], ("precision", "recall", "f1")
     shown = quality if noise else ()
-    rows = [{"flags": f"seed {c['seed']}", **{k: c[k] for k in ("flagged", *shown)}} for c in flags["per_seed"]]
+    rows = [{"flags": f"seed {c['seed']}", "chosen": c.get("chosen"), **{k: c[k] for k in ("flagged", *shown)}}
+            for c in flags["per_seed"]]
     rows.append({"flags": "mean ± std", **{k: flags[k] for k in ("flagged", *shown)}})
     if "flags_csv" in flags:
         rows.append({"flags": "flags.csv (probabilities averaged over seeds)",
+                     "chosen": flags["flags_csv"].get("chosen"),
                      **{k: flags["flags_csv"][k] for k in ("flagged", *shown)}})
     columns = {"flagged": Column("flagged", kind="summary", scale=1.0, digits=1),
                **{k: Column(k, f"{title} %", "summary") for k, title in zip(quality, ("precision", "recall", "F1"))}}
     flag_table = Table(f"Flags ({_method(config)})" + (f": against {100 * noise['rate']:g} % {noise['kind']} noise "
                                                        f"injected with seed {noise['seed']}" if noise else ""),
-                       [Column("flags"), *(columns[k] for k in ("flagged", *shown))], rows)
+                       [Column("flags"), Column("chosen", "method"), *(columns[k] for k in ("flagged", *shown))], rows)
     trained = [{"row": r["labels"], "seeds": len(r["seeds"]), "kept": r["kept"], "accuracy": r["test_accuracy"],
                 **{k: r[k] for k in ("vs_noisy", "vs_true", "train_seconds")}} for r in results["rows"]]
     trainings = Table("Training after cleaning: test accuracy (%), mean ± std over seeds", [
