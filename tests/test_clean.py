@@ -573,6 +573,7 @@ def test_the_command_line_runs_clean_end_to_end(tmp_path, capsys, one_thread):
     assert config["recipe"]["epochs"] == 2 and config["cv_recipe"]["epochs"] == 3 and config["remove"] == "auto"
     assert config["filter_by"] == "both" and config["calibrate"] is False and config["scale_epochs"] is True
     assert "seed 0 || fold 2/2" in printed and "Training after cleaning" in printed and "cleaned" in printed
+    assert "|| self_confidence || estimated noise" in printed  # the flags' line: the method and the noise estimate
     for name in ("flags.csv", "flags.npy", "flagged.png", "flag_quality.json", "results.md", "results.csv"):
         assert (out / name).is_file()
     quality = runs.read_json(out / "flag_quality.json")

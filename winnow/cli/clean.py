@@ -144,6 +144,9 @@ def print_clean_cell(cell: dict) -> None:
     elif kind == "flags":
         text = f"{cell['flagged']} flagged" + (f" || precision {100 * cell['precision']:.1f} % || recall "
                                                f"{100 * cell['recall']:.1f} %" if "precision" in cell else "")
+        if "chosen" in cell:
+            pairs = ", ".join(f"{c['true']}->{c['given']} {100 * c['share']:.1f} %" for c in cell["confused"][:3])
+            text += f" || {cell['chosen']} || estimated noise {100 * cell['noise_rate']:.1f} % ({pairs})"
     else:
         text = (f"{kind} labels || {cell['kept']} kept || test acc {100 * cell['test_accuracy']:.2f} % "
                 f"|| training {cell['train_seconds']:.1f} s")
