@@ -7,8 +7,8 @@ low_self_confidence filter on temperature-calibrated out-of-fold probabilities),
 auto, the cleaned set trained for as many steps as the others (--scale-epochs), 3 seeds. Then
 copies its results, with the machine and the issue's targets (symmetric noise: precision and
 recall of the flags >= 0.85, cleaned within 1.5 points of true labels; asymmetric: precision and
-recall >= 0.75), to benchmarks/results/clean-cifar10-<device>.json (other noise:
-clean-cifar10-<kind><percent>-<device>.json), with every cleanlab filter and the noise posterior,
+recall >= 0.75), to benchmarks/results/clean-cifar10-<device>.json (other noise or --remove none:
+clean-cifar10-<kind><percent>[-flags]-<device>.json), with every cleanlab filter and the noise posterior,
 calibrated and raw, scored on the same out-of-fold probabilities (no training: flags only), and
 the noise each seed's probabilities imply (rate, concentration, what --method auto chooses, the
 most confused pairs). The run folder
@@ -88,8 +88,8 @@ def main(argv=None) -> int:
            "recall": flags["recall"]["mean"] >= targets["recall"]}
     if "cleaned_within_true_points" in targets:
         met["cleaned_within_true_points"] = None if gap is None else 100 * gap <= targets["cleaned_within_true_points"]
-    name = "clean-cifar10" if args.noise_kind == "symmetric" and args.noise == 0.2 else \
-        f"clean-cifar10-{args.noise_kind}{100 * args.noise:g}"
+    name = "clean-cifar10" if args.noise_kind == "symmetric" and args.noise == 0.2 and remove is not None else \
+        f"clean-cifar10-{args.noise_kind}{100 * args.noise:g}" + ("-flags" if remove is None else "")
     path = write_result(name, {
         "arguments": vars(args),
         "targets": targets,

@@ -384,7 +384,8 @@ def results_tables(results: dict) -> tuple[Table, Table, Table]:
 
 
 def _method(config: dict) -> str:
-    return ", ".join([config["method"], *([config["filter_by"]] if config["method"] == "confident_learning" else []),
+    return ", ".join([config["method"], *([config["filter_by"]] if config["method"] in ("confident_learning", AUTO)
+                                          else []),
                       *([] if config["calibrate"] else ["raw probabilities"]), f"{config['folds']} folds"])
 
 

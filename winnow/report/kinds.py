@@ -448,7 +448,8 @@ def _clean_headline(run: Run) -> str:
 def _clean_details(config: dict) -> str:
     """How the run applied its method: cleanlab's filter, and whether the probabilities were
     calibrated first ("" for runs from before these options)."""
-    details = [config["filter_by"]] if config["method"] == "confident_learning" and config.get("filter_by") else []
+    details = [config["filter_by"]] if config["method"] in ("confident_learning", "auto") and config.get("filter_by") \
+        else []
     if "calibrate" in config:
         details.append("calibrated probabilities" if config["calibrate"] else "raw probabilities")
     return ", ".join(details)
