@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
                             "the given label first), low_max_prob (low top probability first), noise_posterior (the "
                             "chance the given label is right under the class-to-class noise estimated from the data) "
                             "or auto (noise_posterior when the estimated noise sits on a few class pairs, else "
-                            "confident_learning) (default confident_learning)")
+                            "confident_learning; the default)")
     group.add_argument("--filter-by", choices=FILTERS, metavar="FILTER",
                        help=f"cleanlab's filter for confident_learning: {', '.join(FILTERS)} (default "
                             f"{DEFAULT_FILTER}: cleanlab's estimate of the number of issues, lowest probability of "
@@ -47,9 +47,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--folds", type=int, metavar="K",
                        help="cross-validation folds, at most the smallest class (default 4)")
     group.add_argument("--remove", type=remove_count, metavar="K|auto",
-                       help="flag the top K (or auto: as many as confident learning finds, or cleanlab's estimate of "
-                            "the number of label issues for the ranking methods) and retrain without them; without "
-                            "it, auto many are flagged and nothing is retrained")
+                       help="flag the top K (or auto: the method's own count, see README) and retrain without them; "
+                            "without it, auto many are flagged and nothing is retrained")
     group.add_argument("--scale-epochs", action="store_true",
                        help="train the cleaned set for epochs * N / N_kept (as many steps as the noisy and true "
                             "trainings) instead of the recipe's epochs")
@@ -110,18 +109,18 @@ def remove_count(text: str):
                      "RUN_DIR/cells: run the same command again to resume after an interruption. With --duplicates "
                      "it trains nothing and instead finds identical and near-duplicate images across every split, "
                      "with the copies that leak from train into test and those filed under two classes.",
-         epilog="examples: winnow clean --data cifar10:~/data --method confident_learning --folds 4 --inject-noise 0.2 "
+         epilog="examples: winnow clean --data cifar10:~/data --folds 4 --inject-noise 0.2 "
                 "--remove auto --seeds 3 --set cv.epochs=4 --out runs/clean; "
                 "winnow clean --data folder:photos.zip --image-size 128 --duplicates --out runs/duplicates")
 def clean(args) -> int:
-    from ..cleaning import DEFAULT_FILTER
+    from ..cleaning import AUTO, DEFAULT_FILTER
     from ..experiments.clean import clean_run
 
     _check_mode(args)
     if args.duplicates:
         return find_duplicates(args)
     settings = SETTINGS.parse(args.settings)
-    results = clean_run(args.data, args.out, method=args.method or "confident_learning",
+    results = clean_run(args.data, args.out, method=args.method or AUTO,
                         filter_by=args.filter_by or DEFAULT_FILTER, calibrate=not args.raw_probs,
                         folds=4 if args.folds is None else args.folds, seeds=args.seeds or [0, 1, 2],
                         inject_noise=args.inject_noise, noise_kind=args.noise_kind, noise_seed=args.noise_seed,

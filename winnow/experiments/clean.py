@@ -1,6 +1,6 @@
 """`winnow clean`: which training labels are probably wrong, and what removing them does.
 
-    results = clean_run("cifar10:~/data", "runs/clean", method="confident_learning", folds=4,
+    results = clean_run("cifar10:~/data", "runs/clean", method="auto", folds=4,
                         seeds=[0, 1, 2], inject_noise=0.2, remove="auto")
 
 With `inject_noise` a copy of the train labels is corrupted in memory (`cleaning.inject_noise`,
@@ -40,7 +40,7 @@ AUTO = "auto"
 GRID = ("seeds", "method", "filter_by", "calibrate", "remove", "scale_epochs", "flagged_images")
 
 
-def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "confident_learning",
+def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = cleaning.AUTO,
               filter_by: str = cleaning.DEFAULT_FILTER, calibrate: bool = True, folds: int = 4,
               seeds: list[int] = (0, 1, 2), inject_noise: float | None = None, noise_kind: str | None = None,
               noise_seed: int | None = None, remove: int | str | None = None, scale_epochs: bool = False,
@@ -55,7 +55,7 @@ def clean_run(source: str | data.Dataset, out: str | Path, *, method: str = "con
 
     source : a data spec, or a `Dataset` (e.g. `winnow.data.from_arrays`) with every train label
     method : "confident_learning", "self_confidence", "low_max_prob", "noise_posterior"
-        (`cleaning.METHODS`) or "auto" (`cleaning.choose_method`: from the estimated noise, per seed);
+        (`cleaning.METHODS`) or "auto" (the default; `cleaning.choose_method`: from the estimated noise, per seed);
         filter_by : cleanlab's filter for confident_learning, also when "auto" chooses it (`cleaning.FILTERS`)
     calibrate : flag on probabilities temperature-scaled to the given labels (else as predicted)
     folds : >= 2, at most the smallest class;  seeds : folds, flags and trainings per seed (paired)
