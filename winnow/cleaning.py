@@ -9,7 +9,8 @@ Like cleanlab's core API this module works on arrays, not on models: training st
     probs, temperature = calibrate_probs(noisy, pred_probs)  # see "Calibration first" below
     ranked, scores = rank_label_issues("confident_learning", noisy, probs)
     flagged = ranked[:auto_flag_count("confident_learning", noisy, probs)]
-    flags = flag_label_issues(noisy, pred_probs)             # the three steps: flags.positions == flagged
+    flags = flag_label_issues(noisy, pred_probs, "confident_learning")  # the three steps: positions == flagged
+    flags = flag_label_issues(noisy, pred_probs)             # method "auto": chosen from the estimated noise
     flag_quality(flagged, corrupted)                         # {"precision", "recall", "f1", ...}
 
 Methods (`METHODS`), each a label-issue strategy of the one registry
@@ -28,8 +29,9 @@ samples, most likely wrong first:
 * `noise_posterior` (`label_issue_noise_posterior`): the chance that the given label is right
   under the class-conditional noise cleanlab estimates from the pool (`estimate_noise`: the
   confident joint, its large off-diagonal cells taken as the flips, and the noise matrix they
-  imply), low first; a class nothing is mistaken for keeps its labels. Made for class-to-class noise (cat <-> dog), where the fold models learn the
-  flips and self-confidence stops separating them.
+  imply), low first; a class nothing is mistaken for keeps its labels. Made for class-to-class
+  noise (cat <-> dog), where the fold models learn the flips and self-confidence stops
+  separating them.
 
 `--method auto` (`choose_method`) estimates the noise first and takes `noise_posterior` when its
 off-diagonal mass sits on a few class pairs, `confident_learning` when it is spread out.
@@ -289,7 +291,7 @@ class Flags(NamedTuple):
     noise: NoiseEstimate  # cleanlab's estimate of the noise in those probabilities
 
 
-def flag_label_issues(labels, pred_probs, method: str = "confident_learning", *, filter_by: str = DEFAULT_FILTER,
+def flag_label_issues(labels, pred_probs, method: str = AUTO, *, filter_by: str = DEFAULT_FILTER,
                       count: int | None = None, calibrate: bool = True) -> Flags:
     """The top `count` samples of `rank_label_issues` (None: `auto_flag_count` many), on
     `pred_probs` temperature-scaled to the given `labels` first (`calibrate_probs`) unless
