@@ -142,7 +142,7 @@ def cell_name(kind: str, seed: int, config: dict | None = None, fold: int | None
 
 def _tag(config: dict, kind: str) -> str:
     method, remove = config["method"], config["remove"]
-    return "-".join([method, *([config["filter_by"]] if method in ("confident_learning", AUTO) else []),
+    return "-".join([method, *([config["filter_by"]] if cleaning.takes_filter(method) else []),
                      AUTO if remove in (None, AUTO) else f"k{remove}", *([] if config["calibrate"] else ["raw"]),
                      *(["same-steps"] if kind == CLEANED and config["scale_epochs"] else [])])
 
@@ -384,8 +384,7 @@ def results_tables(results: dict) -> tuple[Table, Table, Table]:
 
 
 def _method(config: dict) -> str:
-    return ", ".join([config["method"], *([config["filter_by"]] if config["method"] in ("confident_learning", AUTO)
-                                          else []),
+    return ", ".join([config["method"], *([config["filter_by"]] if cleaning.takes_filter(config["method"]) else []),
                       *([] if config["calibrate"] else ["raw probabilities"]), f"{config['folds']} folds"])
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import plots, runs, stats
+from .. import cleaning, plots, runs, stats
 from ..table import Table
 from . import html as h
 from .registry import Block, Context, Run, format_seconds, percent, register_attachment, register_kind
@@ -448,8 +448,7 @@ def _clean_headline(run: Run) -> str:
 def _clean_details(config: dict) -> str:
     """How the run applied its method: cleanlab's filter, and whether the probabilities were
     calibrated first ("" for runs from before these options)."""
-    details = [config["filter_by"]] if config["method"] in ("confident_learning", "auto") and config.get("filter_by") \
-        else []
+    details = [config["filter_by"]] if cleaning.takes_filter(config["method"]) and config.get("filter_by") else []
     if "calibrate" in config:
         details.append("calibrated probabilities" if config["calibrate"] else "raw probabilities")
     return ", ".join(details)
