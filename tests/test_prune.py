@@ -95,7 +95,24 @@ def test_results_are_recomputed_from_the_cells(pruned):
     assert [(r["strategy"], float(r["fraction"])) for r in table] == [("full", 1.0), ("random", 0.5), ("margin", 0.5)]
     assert float(table[2]["vs_random_mean"]) == pytest.approx(expected.mean)
     markdown = (out / "results.md").read_text()
-    assert f"| 0.5 | margin | {margin['kept']} | 2 | {100 * np.mean(values):.2f} ± " in markdown
+    assert f"| 0.5 | margin |  | {margin['kept']} | 2 | {100 * np.mean(values):.2f} ± " in markdown  # no end: margin
+
+
+def test_the_table_names_the_end_each_hardness_score_kept(tmp_path, one_thread):
+    """keep="auto" on the digits (about 140 a class) resolves to the easy end; an explicit
+    keep="hard" stays hard; random has no end. The kept indices are the easy / hard ends."""
+    out = tmp_path / "run"
+    results = prune_run("digits", out, fractions=[0.3], strategies=["random", "self_confidence", "el2n"], seeds=[0],
+                        options={"el2n": {"keep": "hard"}}, recipe_overrides=FAST)
+    ends = {r["strategy"]: r["keep"] for r in results["rows"]}
+    assert ends == {"full": None, "random": None, "self_confidence": "easy", "el2n": "hard"}
+    markdown = (out / "results.md").read_text()
+    assert "| 0.3 | self_confidence | easy |" in markdown and "| 0.3 | el2n | hard |" in markdown
+    cells = runs.Cells(out)
+    inputs = StrategyInputs(probs=cells.array("proxy-s0", "probs"), labels=cells.array("proxy-s0", "labels"))
+    given = inputs.probs[np.arange(len(inputs.labels)), inputs.labels]
+    kept = np.isin(load("digits").train_indices, np.load(out / "cells" / "self_confidence-f0.3-s0.npy"))
+    assert given[kept].min() >= given[~kept].max()  # the most confidently right were kept
 
 
 def test_a_repeated_command_runs_nothing_again(pruned):
@@ -255,7 +272,7 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
         runs.write_json(tmp_path / "config.json", {"data": "digits", "fractions": [0.3], "strategies": ["random"],
                                                    "seeds": [0], "model": "mlp", "preset": "small",
                                                    "scale_epochs": False, "class_balanced": False})
-        results = {"rows": [{"strategy": "full", "fraction": 1.0, "kept": 10, "seeds": [0],
+        results = {"rows": [{"strategy": "full", "fraction": 1.0, "keep": None, "kept": 10, "seeds": [0],
                              "test_accuracy": {"mean": 0.9, "std": 0.0, "n": 1}, "vs_random": None, "vs_full": None,
                              "choose_seconds": 0.0, "proxy_train_seconds": 0.0, "records_seconds": 0.0,
                              "selection_seconds": 0.0, "train_seconds": 1.0}], "cells": [{}], "cells_run": 0}
@@ -271,7 +288,8 @@ def test_command_line_arguments_become_a_prune_run_call(monkeypatch, capsys, tmp
     assert seen["recipe_overrides"] == {"epochs": 5.0} and seen["proxy_overrides"] == {"epochs": 2.0}
     assert seen["proxy_options"].mc_passes == 7
     printed = capsys.readouterr().out
-    assert " 90.00 " in printed and "±" not in printed.split("seeds")[-1]  # one seed: the value alone
+    row = next(line for line in printed.splitlines() if " 90.00 " in line)
+    assert "±" not in row  # one seed: the value alone
     assert "all 1 cells already done" in printed
     main(["prune", "--fractions", "0.5", "--seeds", "4,7", "--out", str(tmp_path / "y")])
     assert seen["seeds"] == [4, 7] and seen["strategies"] == ["random", "self_confidence"]  # the default

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from winnow.strategies import StrategyInputs, compute_scores, select
-from winnow.strategies.pruning import auto_keep
+from winnow.strategies.pruning import auto_keep, kept_end
 
 
 def test_el2n_is_the_mean_error_norm_over_the_runs():
@@ -71,6 +71,13 @@ def test_keep_option_is_checked(name, inputs):
     (2_000, 4_000, 2, "hard"), (1_998, 4_000, 2, "easy")])  # the two edges of the rule
 def test_auto_keep_chooses_the_end_by_what_is_kept(kept, pool, classes, end):
     assert auto_keep(kept, pool, classes) == end
+
+
+def test_kept_end_resolves_auto_and_names_no_end_for_other_strategies():
+    assert kept_end("self_confidence", {}, 25_000, 50_000, 10) == "hard"  # the default keep="auto"
+    assert kept_end("el2n", {"keep": "auto"}, 15_000, 50_000, 10) == "easy"
+    assert kept_end("forgetting", {"keep": "hard"}, 100, 50_000, 10) == "hard"  # given, not resolved
+    assert kept_end("random", {}, 100, 1000, 10) is None and kept_end("ccs", {}, 100, 1000, 10) is None
 
 
 @pytest.mark.parametrize("name", ["self_confidence", "el2n", "forgetting"])

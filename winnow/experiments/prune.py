@@ -43,6 +43,7 @@ import numpy as np
 from .. import data, runs, stats
 from ..distill import DistillOptions, Distillation, format_loss_spec, parse_loss_spec
 from ..strategies import get_strategy
+from ..strategies.pruning import kept_end
 from ..table import Column, Table
 from .baseline import feature_inputs, plan_feature_inputs
 from .backend import Backend, CellOutput, Shared, Task, TaskContext, make_backend, state_dict
@@ -396,22 +397,25 @@ def summarize(run_dir: str | Path) -> dict:
               for c in cells}
     rows = []
     full = {c["seed"]: c["test_accuracy"] for c in cells if c["strategy"] == FULL}
-    rows.append(_row(FULL, 1.0, [c for c in cells if c["strategy"] == FULL], None, full))
+    pool = next((c["kept"] for c in cells if c["strategy"] == FULL), None)
+    rows.append(_row(FULL, 1.0, [c for c in cells if c["strategy"] == FULL], None, full, pool))
     for fraction in config["fractions"]:
         random_acc = {seed: c["test_accuracy"] for (s, f, seed), c in by_key.items() if s == RANDOM and f == fraction}
         taught = [s + WITH_TEACHER for s in config["strategies"]] if config.get("distill") else []
         for strategy in [*config["strategies"], *taught]:
             group = [c for (s, f, _), c in by_key.items() if s == strategy and f == fraction]
-            rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full))
+            rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full, pool))
     return {"config": {**{k: config[k] for k in ("data", "fractions", "strategies", "seeds", "model", "preset",
                                                  "scale_epochs", "class_balanced")}, "distill": config.get("distill"),
                        "features": config.get("features")},
             "rows": rows, "cells": cells}
 
 
-def _row(strategy, fraction, group, random_acc, full) -> dict:
+def _row(strategy, fraction, group, random_acc, full, pool) -> dict:
     accuracies = {c["seed"]: c["test_accuracy"] for c in group}
     seeds = sorted(accuracies)
+    ends = {kept_end(c["strategy"], c["options"], c["kept"], pool, len(c["kept_class_counts"]))
+            for c in group if strategy != FULL and pool}
 
     def mean_of(key):
         return float(np.mean([c[key] for c in group])) if group else None
@@ -419,6 +423,7 @@ def _row(strategy, fraction, group, random_acc, full) -> dict:
     return {
         "strategy": strategy, "fraction": fraction, "seeds": seeds,
         "kept": group[0]["kept"] if group else None,
+        "keep": "/".join(sorted(e for e in ends if e)) or None,  # the end kept first, keep="auto" resolved
         "test_accuracy": stats.summarize([accuracies[s] for s in seeds]).to_dict(),
         "per_seed": [accuracies[s] for s in seeds],
         "vs_random": None if random_acc is None else stats.paired_by_key(accuracies, random_acc),
@@ -435,7 +440,8 @@ def _row(strategy, fraction, group, random_acc, full) -> dict:
 def results_table(results: dict) -> Table:
     """The results as one table: per fraction and strategy the test accuracy (mean ± std, in %),
     the paired differences to random and full data (points), and the times (seconds)."""
-    columns = [Column("fraction", kind="number"), Column("strategy"), Column("kept", kind="int"),
+    columns = [Column("fraction", kind="number"), Column("strategy"), Column("keep", "end kept"),
+               Column("kept", kind="int"),
                Column("seeds", kind="int"), Column("accuracy", "test accuracy % (mean ± std)", "summary"),
                Column("vs_random", "vs random (95 % CI)", "difference"),
                Column("vs_full", "vs full (95 % CI)", "difference"),
@@ -444,7 +450,7 @@ def results_table(results: dict) -> Table:
                Column("records_seconds", kind="seconds", hidden=True),
                Column("selection_seconds", kind="seconds", hidden=True),
                Column("train_seconds", "training s", "seconds")]
-    rows = [{"fraction": row["fraction"], "strategy": row["strategy"], "kept": row["kept"],
+    rows = [{"fraction": row["fraction"], "strategy": row["strategy"], "keep": row["keep"], "kept": row["kept"],
              "seeds": len(row["seeds"]), "accuracy": row["test_accuracy"], "vs_random": row["vs_random"],
              "vs_full": row["vs_full"], **{key: row[key] for key in ("choose_seconds", "proxy_train_seconds",
                                                                      "records_seconds", "selection_seconds",
@@ -453,6 +459,7 @@ def results_table(results: dict) -> Table:
     distill = results.get("config", {}).get("distill")
     return Table("Pruning: test accuracy (%) per kept fraction, mean ± std over seeds", columns, rows, notes=(
         "Differences are paired (the same seed for both), in points, with a 95 % t interval. Choosing = the "
-        "proxy's training (when the strategy needs it), its predictions and the selection."
+        "proxy's training (when the strategy needs it), its predictions and the selection. End kept: which end of "
+        "a hardness score was kept first (keep=\"auto\" resolved from the kept size)."
         + (f" '+ teacher': the same subset trained with the full-data model of its seed as teacher (loss {distill})."
            if distill else "")))

@@ -38,6 +38,19 @@ def auto_keep(kept: int, pool_size: int, num_classes: int) -> str:
     return "hard" if per_class >= AUTO_HARD_PER_CLASS and kept >= AUTO_HARD_FRACTION * pool_size else "easy"
 
 
+def kept_end(strategy: str, options: dict | None, kept: int, pool_size: int, num_classes: int) -> str | None:
+    """The end ("hard" or "easy") a strategy with a `keep` option keeps first under `options`
+    when `kept` of `pool_size` samples are kept (keep="auto" resolved by `auto_keep`); None for
+    a strategy without one. What a run records, so that its tables say which end was kept."""
+    from .registry import get_strategy
+
+    defaults = get_strategy(strategy).options
+    if "keep" not in defaults:
+        return None
+    keep = (options or {}).get("keep", defaults["keep"])
+    return auto_keep(kept, pool_size, num_classes) if keep == "auto" else keep
+
+
 def _kept(hardness: np.ndarray, keep: str, budget: int | None, num_classes: int | None) -> np.ndarray:
     """Scores from a hardness (higher = harder): keep="hard" keeps the hardest first, "easy" the
     easiest, "auto" one of them by `auto_keep`."""
