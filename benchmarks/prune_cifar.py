@@ -48,6 +48,7 @@ def main(argv=None) -> int:
                         help="train subsets for the preset's epochs, not epochs / fraction (same steps as full)")
     parser.add_argument("--train-size", type=int, help="a stratified subset of this size as the training set")
     parser.add_argument("--options", type=json.loads, default=None, help="strategy options as JSON, per strategy")
+    parser.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")
     parser.add_argument("--distill", default=None, help="a loss spec, e.g. kd: subsets also trained with a teacher")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-prune"))
     parser.add_argument("--backend", default="local", help="local, or ray: cells in parallel, --cpus-per-cell each")
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     if args.train_size:
         source = stratified_subset(data.load(source), args.train_size)
     results = prune_run(source, args.out, options=args.options, distill=args.distill,
+                        class_balanced=args.class_balanced,
                         fractions=[float(f) for f in args.fractions.split(",")],
                         strategies=args.strategies.split(","), seeds=list(range(args.seeds)), preset=args.preset,
                         scale_epochs=not args.same_epochs, backend=args.backend, cpus_per_cell=args.cpus_per_cell,
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
                                                    f"{100 * cell['test_accuracy']:.2f} % in "
                                                    f"{cell['train_seconds']:.0f} s", flush=True))
     print((Path(args.out) / "results.md").read_text())
-    named = args.options or args.distill  # a variant of the default grid gets its own file, named by its folder
+    named = args.options or args.distill or args.class_balanced  # a variant of the default grid: a file by its folder
     name = "prune-cifar10" + (f"-{args.train_size}" if args.train_size else "") + (f"-{Path(args.out).name}"
                                                                                   if named else "")
     path = write_result(name, {
