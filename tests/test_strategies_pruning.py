@@ -73,6 +73,31 @@ def test_auto_keep_chooses_the_end_by_what_is_kept(kept, pool, classes, end):
     assert auto_keep(kept, pool, classes) == end
 
 
+@pytest.mark.parametrize("name", ["self_confidence", "el2n", "forgetting"])
+def test_the_easy_end_keeps_every_class_in_proportion_and_its_easiest_first(name):
+    """Class 0 (600 samples) is learnt well (p[label] 0.9-1), class 1 (400) badly (0.3-0.8): the
+    easiest 40 % overall would be class 0 alone. keep="easy" keeps 240 of class 0 and 160 of
+    class 1, in each the most confident; forgetting without labels cannot balance."""
+    r = np.random.default_rng(5)
+    labels = np.repeat([0, 1], [600, 400])
+    confidence = np.concatenate([r.uniform(0.9, 1.0, 600), r.uniform(0.3, 0.8, 400)])
+    probs = np.stack([confidence, 1 - confidence], 1)
+    probs[labels == 1] = probs[labels == 1][:, ::-1]  # p[label] = confidence
+    history = (r.uniform(size=(40, 1000)) < confidence).astype(np.int8)
+    inputs = StrategyInputs(probs=probs, labels=labels, early_probs=probs[None], correct_history=history)
+    kept = select(name, inputs, 400, keep="easy")
+    assert np.bincount(labels[kept]).tolist() == [240, 160]
+    hardness = -compute_scores(name, StrategyInputs(probs=probs, labels=labels, early_probs=probs[None],
+                                                    correct_history=history), keep="hard")
+    for c in (0, 1):  # within each class, exactly the easiest by the score's own hardness
+        members = np.flatnonzero(labels == c)
+        easiest = members[np.argsort(-hardness[members], kind="stable")][:len(kept[labels[kept] == c])]
+        assert set(kept[labels[kept] == c]) == set(easiest)
+    if name == "forgetting":
+        unlabelled = select(name, StrategyInputs(correct_history=history), 400, keep="easy")
+        assert np.bincount(labels[unlabelled], minlength=2)[1] < 160  # by events alone: class 0 dominates
+
+
 def test_kept_end_resolves_auto_and_names_no_end_for_other_strategies():
     assert kept_end("self_confidence", {}, 25_000, 50_000, 10) == "hard"  # the default keep="auto"
     assert kept_end("el2n", {"keep": "auto"}, 15_000, 50_000, 10) == "easy"
