@@ -98,9 +98,9 @@ def test_results_are_recomputed_from_the_cells(pruned):
     assert f"| 0.5 | margin |  | {margin['kept']} | 2 | {100 * np.mean(values):.2f} ± " in markdown  # no end: margin
 
 
-def test_the_table_names_the_end_each_hardness_score_kept(tmp_path, one_thread):
-    """keep="auto" on the digits (about 140 a class) resolves to the easy end; an explicit
-    keep="hard" stays hard; random has no end. The kept indices are the easy / hard ends."""
+def test_the_table_names_what_each_hardness_score_kept(tmp_path, one_thread):
+    """keep="auto" on the digits (about 140 a class) resolves to the easy end, kept per class; an
+    explicit keep="hard" stays hard; random keeps no part of a difficulty range."""
     out = tmp_path / "run"
     results = prune_run("digits", out, fractions=[0.3], strategies=["random", "self_confidence", "el2n"], seeds=[0],
                         options={"el2n": {"keep": "hard"}}, recipe_overrides=FAST)
@@ -112,7 +112,10 @@ def test_the_table_names_the_end_each_hardness_score_kept(tmp_path, one_thread):
     inputs = StrategyInputs(probs=cells.array("proxy-s0", "probs"), labels=cells.array("proxy-s0", "labels"))
     given = inputs.probs[np.arange(len(inputs.labels)), inputs.labels]
     kept = np.isin(load("digits").train_indices, np.load(out / "cells" / "self_confidence-f0.3-s0.npy"))
-    assert given[kept].min() >= given[~kept].max()  # the most confidently right were kept
+    for c in range(10):  # of every class its share, the most confidently right
+        members = inputs.labels == c
+        assert abs(kept[members].sum() - 0.3 * members.sum()) <= 1
+        assert given[kept & members].min() >= given[~kept & members].max()
 
 
 def test_a_repeated_command_runs_nothing_again(pruned):

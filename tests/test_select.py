@@ -387,7 +387,7 @@ def test_bad_option_value_from_the_strategy_is_an_error_not_a_traceback(tmp_path
     code, _ = run_select(tmp_path / "run", "--strategy", "self_confidence", "--budget", "5", "--labelled", "all",
                          "--epochs", "1", "--set", "strategy.keep=medium")
     assert code == 2
-    assert "keep must be 'hard', 'easy' or 'auto', got 'medium'" in capsys.readouterr().err
+    assert "keep must be 'hard', 'easy', 'coverage' or 'auto', got 'medium'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # found before the proxy was trained
 
 

@@ -143,7 +143,7 @@ def test_contract_the_options_dry_run_runs_every_strategy_with_its_defaults(name
 
 
 @pytest.mark.parametrize("name, options, message", [
-    ("self_confidence", {"keep": "medium"}, "option keep must be 'hard', 'easy' or 'auto', got 'medium'"),
+    ("self_confidence", {"keep": "medium"}, "option keep must be 'hard', 'easy', 'coverage' or 'auto', got 'medium'"),
     ("el2n", {"keep": 3}, "option keep must be"),
     ("ccs", {"strata": 0}, "option strata must be an int >= 1, got 0"),
     ("ccs", {"score": "nope"}, "option score of strategy 'ccs': unknown strategy 'nope'; known: badge, "),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from winnow.strategies import StrategyInputs, compute_scores, select
-from winnow.strategies.pruning import auto_keep, kept_end
+from winnow.strategies.pruning import auto_keep, resolved_keep
 
 
 def test_el2n_is_the_mean_error_norm_over_the_runs():
@@ -59,14 +59,15 @@ def test_self_confidence_keeps_the_low_probability_of_the_given_label_first():
     ("self_confidence", dict(probs=np.full((2, 2), 0.5), labels=np.array([0, 1]))),
 ])
 def test_keep_option_is_checked(name, inputs):
-    with pytest.raises(ValueError, match="keep must be 'hard', 'easy' or 'auto', got 'middle'"):
+    with pytest.raises(ValueError, match="keep must be 'hard', 'easy', 'coverage' or 'auto', got 'middle'"):
         compute_scores(name, inputs, keep="middle")
 
 
 @pytest.mark.parametrize("kept, pool, classes, end", [
     (25_000, 50_000, 10, "hard"),  # all of CIFAR-10, keep half: 2 500 a class, where hard won by 1.65 points
     (4_750, 9_500, 10, "easy"),  # the small photo set, keep half: 475 a class, where hard lost 6.5 points
-    (15_000, 50_000, 10, "easy"),  # 1 500 a class but only 30 % kept
+    (15_000, 50_000, 10, "coverage"),  # 1 500 a class but only 30 % kept: the easy end lost 3.6 points there
+    (9_999, 50_000, 10, "easy"),
     (10_000, 10_000, 10, "hard"),  # keeping everything at 1 000 a class
     (2_000, 4_000, 2, "hard"), (1_998, 4_000, 2, "easy")])  # the two edges of the rule
 def test_auto_keep_chooses_the_end_by_what_is_kept(kept, pool, classes, end):
@@ -98,11 +99,34 @@ def test_the_easy_end_keeps_every_class_in_proportion_and_its_easiest_first(name
         assert np.bincount(labels[unlabelled], minlength=2)[1] < 160  # by events alone: class 0 dominates
 
 
-def test_kept_end_resolves_auto_and_names_no_end_for_other_strategies():
-    assert kept_end("self_confidence", {}, 25_000, 50_000, 10) == "hard"  # the default keep="auto"
-    assert kept_end("el2n", {"keep": "auto"}, 15_000, 50_000, 10) == "easy"
-    assert kept_end("forgetting", {"keep": "hard"}, 100, 50_000, 10) == "hard"  # given, not resolved
-    assert kept_end("random", {}, 100, 1000, 10) is None and kept_end("ccs", {}, 100, 1000, 10) is None
+@pytest.mark.parametrize("name", ["self_confidence", "el2n", "forgetting"])
+def test_keep_coverage_keeps_what_ccs_keeps_over_the_same_score(name):
+    """keep="coverage" is CCS over the score's own hardness: the same picks as the ccs strategy
+    with that score, for the same seed; keep="auto" chooses it for a large kept set under half
+    the pool (2 000 of 6 000, 2 classes), and every sample still gets a finite score."""
+    n, r = 6000, np.random.default_rng(4)
+    labels = np.arange(n) % 2
+    confidence = r.uniform(0.05, 0.95, n)
+    probs = np.stack([confidence, 1 - confidence], 1)
+    probs[labels == 1] = probs[labels == 1][:, ::-1]
+    inputs = StrategyInputs(probs=probs, labels=labels, early_probs=probs[None],
+                            correct_history=(r.uniform(size=(6, n)) < confidence).astype(np.int8))
+    for seed in (0, 3):
+        ccs = select("ccs", inputs, 2000, seed=seed, score=name)
+        np.testing.assert_array_equal(np.sort(select(name, inputs, 2000, seed=seed, keep="coverage")), np.sort(ccs))
+        np.testing.assert_array_equal(select(name, inputs, 2000, seed=seed), select(name, inputs, 2000, seed=seed,
+                                                                                      keep="coverage"))
+    assert np.isfinite(compute_scores(name, inputs, budget=2000, keep="coverage")).all()
+    with pytest.raises(ValueError, match="keep='coverage' needs how many samples are kept"):
+        compute_scores(name, inputs, keep="coverage")
+
+
+def test_resolved_keep_resolves_auto_and_names_no_end_for_other_strategies():
+    assert resolved_keep("self_confidence", {}, 25_000, 50_000, 10) == "hard"  # the default keep="auto"
+    assert resolved_keep("el2n", {"keep": "auto"}, 15_000, 50_000, 10) == "coverage"
+    assert resolved_keep("el2n", {"keep": "auto"}, 1_500, 5_000, 10) == "easy"
+    assert resolved_keep("forgetting", {"keep": "hard"}, 100, 50_000, 10) == "hard"  # given, not resolved
+    assert resolved_keep("random", {}, 100, 1000, 10) is None and resolved_keep("ccs", {}, 100, 1000, 10) is None
 
 
 @pytest.mark.parametrize("name", ["self_confidence", "el2n", "forgetting"])

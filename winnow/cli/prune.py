@@ -22,8 +22,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--strategies", default=["random", PRUNE_DEFAULT], type=name_list, metavar="NAME,NAME",
                        help=f"strategies to compare (include random for the paired differences): "
                             f"{', '.join(list_strategies())}; their options are --set strategy.NAME.KEY=VALUE "
-                            f"(default random,{PRUNE_DEFAULT}: {PRUNE_DEFAULT} keeps the hard or the easy end by how "
-                            "much is kept)")
+                            f"(default random,{PRUNE_DEFAULT}: {PRUNE_DEFAULT} keeps the hard end, an even coverage or "
+                            "the easy end by how much is kept)")
     group.add_argument("--seeds", default=[0, 1, 2], type=seed_list, metavar="N|S,S",
                        help="a count N (seeds 0..N-1) or a list of seeds, e.g. 0,1,2 (default 3)")
     group.add_argument("--class-balanced", action="store_true", help="keep equal numbers per class")

@@ -18,8 +18,8 @@ def add_arguments(parser) -> None:
     group = parser.add_argument_group("selection")
     group.add_argument("--strategy", metavar="NAME",
                        help=f"one of: {', '.join(list_strategies())}; its options are --set strategy.KEY=VALUE "
-                            f"(default with --labelled all: {PRUNE_DEFAULT}, which keeps the hard or the easy end "
-                            "by how much is kept; otherwise required)")
+                            f"(default with --labelled all: {PRUNE_DEFAULT}, which keeps the hard end, an even "
+                            "coverage or the easy end by how much is kept; otherwise required)")
     size = group.add_mutually_exclusive_group(required=True)
     size.add_argument("--budget", type=int, metavar="N", help="how many samples to select")
     size.add_argument("--fraction", type=float, metavar="F", help="the share of the pool to select, in (0, 1]")

@@ -43,7 +43,7 @@ import numpy as np
 from .. import data, runs, stats
 from ..distill import DistillOptions, Distillation, format_loss_spec, parse_loss_spec
 from ..strategies import get_strategy
-from ..strategies.pruning import kept_end
+from ..strategies.pruning import resolved_keep
 from ..table import Column, Table
 from .baseline import feature_inputs, plan_feature_inputs
 from .backend import Backend, CellOutput, Shared, Task, TaskContext, make_backend, state_dict
@@ -414,8 +414,8 @@ def summarize(run_dir: str | Path) -> dict:
 def _row(strategy, fraction, group, random_acc, full, pool) -> dict:
     accuracies = {c["seed"]: c["test_accuracy"] for c in group}
     seeds = sorted(accuracies)
-    ends = {kept_end(c["strategy"], c["options"], c["kept"], pool, len(c["kept_class_counts"]))
-            for c in group if strategy != FULL and pool}
+    keeps = {resolved_keep(c["strategy"], c["options"], c["kept"], pool, len(c["kept_class_counts"]))
+             for c in group if strategy != FULL and pool}
 
     def mean_of(key):
         return float(np.mean([c[key] for c in group])) if group else None
@@ -423,7 +423,7 @@ def _row(strategy, fraction, group, random_acc, full, pool) -> dict:
     return {
         "strategy": strategy, "fraction": fraction, "seeds": seeds,
         "kept": group[0]["kept"] if group else None,
-        "keep": "/".join(sorted(e for e in ends if e)) or None,  # the end kept first, keep="auto" resolved
+        "keep": "/".join(sorted(k for k in keeps if k)) or None,  # what was kept, keep="auto" resolved
         "test_accuracy": stats.summarize([accuracies[s] for s in seeds]).to_dict(),
         "per_seed": [accuracies[s] for s in seeds],
         "vs_random": None if random_acc is None else stats.paired_by_key(accuracies, random_acc),
@@ -440,7 +440,7 @@ def _row(strategy, fraction, group, random_acc, full, pool) -> dict:
 def results_table(results: dict) -> Table:
     """The results as one table: per fraction and strategy the test accuracy (mean ± std, in %),
     the paired differences to random and full data (points), and the times (seconds)."""
-    columns = [Column("fraction", kind="number"), Column("strategy"), Column("keep", "end kept"),
+    columns = [Column("fraction", kind="number"), Column("strategy"), Column("keep"),
                Column("kept", kind="int"),
                Column("seeds", kind="int"), Column("accuracy", "test accuracy % (mean ± std)", "summary"),
                Column("vs_random", "vs random (95 % CI)", "difference"),
@@ -459,7 +459,7 @@ def results_table(results: dict) -> Table:
     distill = results.get("config", {}).get("distill")
     return Table("Pruning: test accuracy (%) per kept fraction, mean ± std over seeds", columns, rows, notes=(
         "Differences are paired (the same seed for both), in points, with a 95 % t interval. Choosing = the "
-        "proxy's training (when the strategy needs it), its predictions and the selection. End kept: which end of "
-        "a hardness score was kept first (keep=\"auto\" resolved from the kept size)."
+        "proxy's training (when the strategy needs it), its predictions and the selection. Keep: what a hardness "
+        "score kept: its hard end, its easy end (per class) or an even coverage (keep=\"auto\" resolved)."
         + (f" '+ teacher': the same subset trained with the full-data model of its seed as teacher (loss {distill})."
            if distill else "")))
