@@ -351,7 +351,7 @@ def _taught_cell(context: TaskContext, *, dataset, fraction, seed, spec: Trainin
     return CellOutput({**{key: plain[key] for key in ("strategy", "fraction", "seed", "kept", "selection_seconds",
                                                       "scoring_seconds", "proxy_train_seconds", "records_seconds",
                                                       "kept_class_counts", "options")},
-                       **trained, "distill": distill})
+                       "keep": plain.get("keep"), **trained, "distill": distill})
 
 
 def _subset_cell(context: TaskContext, *, dataset, strategy, fraction, seed, spec: TrainingSpec, options,
@@ -377,6 +377,7 @@ def _subset_cell(context: TaskContext, *, dataset, strategy, fraction, seed, spe
         "records_seconds": made.records_seconds if "early_probs" in uses else 0.0,
         "kept_class_counts": np.bincount(dataset.labels.numpy()[kept], minlength=dataset.num_classes).tolist(),
         "options": options,
+        "keep": resolved_keep(strategy, options, len(kept), len(train_indices), dataset.num_classes),
     }
     return CellOutput(cell, arrays={"": kept})
 
@@ -397,25 +398,23 @@ def summarize(run_dir: str | Path) -> dict:
               for c in cells}
     rows = []
     full = {c["seed"]: c["test_accuracy"] for c in cells if c["strategy"] == FULL}
-    pool = next((c["kept"] for c in cells if c["strategy"] == FULL), None)
-    rows.append(_row(FULL, 1.0, [c for c in cells if c["strategy"] == FULL], None, full, pool))
+    rows.append(_row(FULL, 1.0, [c for c in cells if c["strategy"] == FULL], None, full))
     for fraction in config["fractions"]:
         random_acc = {seed: c["test_accuracy"] for (s, f, seed), c in by_key.items() if s == RANDOM and f == fraction}
         taught = [s + WITH_TEACHER for s in config["strategies"]] if config.get("distill") else []
         for strategy in [*config["strategies"], *taught]:
             group = [c for (s, f, _), c in by_key.items() if s == strategy and f == fraction]
-            rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full, pool))
+            rows.append(_row(strategy, fraction, group, None if strategy == RANDOM else random_acc, full))
     return {"config": {**{k: config[k] for k in ("data", "fractions", "strategies", "seeds", "model", "preset",
                                                  "scale_epochs", "class_balanced")}, "distill": config.get("distill"),
                        "features": config.get("features")},
             "rows": rows, "cells": cells}
 
 
-def _row(strategy, fraction, group, random_acc, full, pool) -> dict:
+def _row(strategy, fraction, group, random_acc, full) -> dict:
     accuracies = {c["seed"]: c["test_accuracy"] for c in group}
     seeds = sorted(accuracies)
-    keeps = {resolved_keep(c["strategy"], c["options"], c["kept"], pool, len(c["kept_class_counts"]))
-             for c in group if strategy != FULL and pool}
+    keeps = {c.get("keep") for c in group}  # recorded by the cell (older cells: not at all)
 
     def mean_of(key):
         return float(np.mean([c[key] for c in group])) if group else None
