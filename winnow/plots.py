@@ -409,7 +409,8 @@ def plot_prune_results(results: dict, path: str | Path | None = None) -> bytes:
                     axes.plot([100 * d["low"], 100 * d["high"]], [y, y], color=colour, linewidth=2.2,
                               solid_capstyle="round")
                 axes.plot([mean], [y], marker="o", color=colour, markersize=6)
-                labels.append(f"{row['strategy']} @ {100 * row['fraction']:g} %")
+                kept = f" ({row['keep']})" if row.get("keep") else ""  # what a pruning score kept; older runs: none
+                labels.append(f"{row['strategy']}{kept} @ {100 * row['fraction']:g} %")
             axes.axvline(0, color="#1d2330", linewidth=1)
             axes.set_yticks(range(len(labels)), labels)
             axes.invert_yaxis()
