@@ -79,7 +79,7 @@ def _kept(hardness: np.ndarray, keep: str, budget: int | None, num_classes: int 
     chosen = _coverage(hardness, budget, seed)
     rest = np.setdiff1d(np.arange(len(hardness)), chosen)
     order = np.concatenate([chosen, rest[np.argsort(hardness[rest], kind="stable")]])
-    return order_to_scores(order, len(hardness)).astype(np.float64)
+    return order_to_scores(order, len(hardness))
 
 
 def _easiest_per_class(hardness: np.ndarray, labels: np.ndarray) -> np.ndarray:
