@@ -74,14 +74,14 @@ AUTO = "auto"  # --method auto: chosen from the estimated noise (`choose_method`
 # `choose_method` then ranks by the noise posterior (BENCHMARKS.md, "Cleaning under class-to-class noise").
 CONCENTRATED = 0.5
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# The asymmetric noise of the CIFAR-10 literature (Patrini et al. 2017): a class is mistaken for a similar one.
+CIFAR10_ASYMMETRIC = {"truck": "automobile", "bird": "airplane", "deer": "horse", "cat": "dog", "dog": "cat"}
+
 
 def takes_filter(method: str) -> bool:
     """Whether `method` uses cleanlab's --filter-by: confident_learning, and auto, which may choose it."""
     return method in ("confident_learning", AUTO)
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-# The asymmetric noise of the CIFAR-10 literature (Patrini et al. 2017): a class is mistaken for a similar one.
-CIFAR10_ASYMMETRIC = {"truck": "automobile", "bird": "airplane", "deer": "horse", "cat": "dog", "dog": "cat"}
 
 
 def asymmetric_map(class_names: list[str]) -> dict[int, int]:

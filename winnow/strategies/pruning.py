@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import order_to_scores, rng
-from .registry import OptionError, list_strategies, register_strategy
+from .registry import OptionError, get_strategy, list_strategies, register_strategy
 
 DEFAULT = "self_confidence"
 AUTO_HARD_PER_CLASS = 1000  # keep="auto" keeps the easy end below this many kept samples per class ...
@@ -51,8 +51,6 @@ def resolved_keep(strategy: str, options: dict | None, kept: int, pool_size: int
     """What a strategy with a `keep` option keeps ("hard", "easy" or "coverage") under `options`
     when `kept` of `pool_size` samples are kept (keep="auto" resolved by `auto_keep`); None for
     a strategy without one. What a run records, so that its tables say what was kept."""
-    from .registry import get_strategy
-
     defaults = get_strategy(strategy).options
     if "keep" not in defaults:
         return None
@@ -175,8 +173,6 @@ def ccs(probs, labels, inputs, budget, seed, chunk_size, *, score="self_confiden
         raise OptionError(f"option strata must be an int >= 1, got {strata!r}")
     if beta != "auto" and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1):
         raise OptionError(f"option beta must be 'auto' or a share in [0, 1), got {beta!r}")
-    from .registry import get_strategy
-
     score_options = {**({"keep": "hard"} if "keep" in get_strategy(score).options else {}), **(score_options or {})}
     hardness = compute_scores(score, inputs, seed=seed, chunk_size=chunk_size, **score_options)
     return order_to_scores(_coverage(hardness, budget, seed, beta, strata), len(labels))
