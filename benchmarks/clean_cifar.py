@@ -8,7 +8,8 @@ auto, the cleaned set trained for as many steps as the others (--scale-epochs), 
 copies its results, with the machine and the issue's targets (symmetric noise: precision and
 recall of the flags >= 0.85, cleaned within 1.5 points of true labels; asymmetric: precision and
 recall >= 0.75), to benchmarks/results/clean-cifar10-<device>.json (other noise or --remove none:
-clean-cifar10-<kind><percent>[-flags]-<device>.json), with every cleanlab filter and the noise posterior,
+clean-cifar10-<kind><percent>[-flags]-<device>.json; with --set or other seeds, the run folder's
+name before <device>), with every cleanlab filter and the noise posterior,
 calibrated and raw, scored on the same out-of-fold probabilities (no training: flags only), and
 the noise each seed's probabilities imply (rate, concentration, what --method auto chooses, the
 most confused pairs). The run folder
@@ -18,6 +19,7 @@ it resumes.
     python benchmarks/clean_cifar.py                          # the issue's benchmark
     python benchmarks/clean_cifar.py --seeds 1 --cv-epochs 3  # one seed, shorter fold models
     python benchmarks/clean_cifar.py --noise-kind asymmetric --noise 0.1 --method auto --remove none
+    python benchmarks/clean_cifar.py --seeds 2, --set cv.epochs=12.6 --set cv.mixup=0.2  # seed 2, other folds
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from _data import missing  # noqa: E402
 from _record import write_result  # noqa: E402
 
 from winnow import cleaning, data, runs  # noqa: E402
+from winnow.cli.options import SettingParts, seed_list  # noqa: E402
 from winnow.experiments.clean import clean_run, read_out_of_fold  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
@@ -43,6 +46,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg.zip"
 TARGETS = {"symmetric": {"precision": 0.85, "recall": 0.85, "cleaned_within_true_points": 1.5},
            "asymmetric": {"precision": 0.75, "recall": 0.75}}
 POSTERIOR = "(method noise_posterior)"  # the count_rules row of the noise posterior, beside cleanlab's filters
+SETTINGS = SettingParts(cv=True, example="--set cv.epochs=12.6 --set cv.mixup=0.2")
 
 
 def main(argv=None) -> int:
@@ -56,30 +60,36 @@ def main(argv=None) -> int:
     parser.add_argument("--noise", type=float, default=0.2, help="share of training labels corrupted (default 0.2)")
     parser.add_argument("--noise-kind", default="symmetric", choices=("symmetric", "asymmetric"))
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2], metavar="N|S,S",
+                        help="a count N (seeds 0..N-1) or a list of seeds, e.g. 2, (default 3)")
     parser.add_argument("--remove", default="auto",
                         help="auto, a count, or none (the fold models and flags only: no retraining)")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--epochs", type=float, help="epochs of the retrained models (default: the preset's)")
     parser.add_argument("--cv-epochs", type=float, help="epochs of the fold models (default: as --epochs)")
+    SETTINGS.add_to(parser)
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-clean"))
     args = parser.parse_args(argv)
 
     if missing(args.data):
         return 2
+    try:
+        settings = SETTINGS.parse(args.settings)
+    except ValueError as error:
+        parser.error(str(error))
     remove = {"auto": "auto", "none": None}[args.remove] if args.remove in ("auto", "none") else int(args.remove)
     results = clean_run(
         f"folder:{args.data}", args.out, method=args.method, filter_by=args.filter_by,
         calibrate=not args.raw_probs, scale_epochs=not args.same_epochs, folds=args.folds,
-        seeds=list(range(args.seeds)),
+        seeds=args.seeds,
         inject_noise=args.noise, noise_kind=args.noise_kind, noise_seed=0, remove=remove, preset=args.preset,
-        recipe_overrides={} if args.epochs is None else {"epochs": args.epochs},
-        cv_overrides={} if args.cv_epochs is None else {"epochs": args.cv_epochs},
+        recipe_overrides=settings.recipe | ({} if args.epochs is None else {"epochs": args.epochs}),
+        cv_overrides=settings.cv | ({} if args.cv_epochs is None else {"epochs": args.cv_epochs}),
         on_cell=lambda cell: print(f"seed {cell['seed']} {cell['cell']} {cell.get('fold', '')}: "
                                    + (f"{cell['flagged']} flagged" if cell["cell"] == "flags" else
                                       f"{cell['train_seconds']:.0f} s"), flush=True))
     print((Path(args.out) / runs.RESULTS_MD).read_text(encoding="utf-8"))  # the tables the run wrote
-    rules = count_rules(f"folder:{args.data}", Path(args.out), list(range(args.seeds)), results["config"]["noise"])
+    rules = count_rules(f"folder:{args.data}", Path(args.out), args.seeds, results["config"]["noise"])
     print(count_rules_markdown(rules))
     flags, rows = results["flags"], {row["labels"]: row for row in results["rows"]}
     gap = rows["true"]["test_accuracy"]["mean"] - rows["cleaned"]["test_accuracy"]["mean"] if rows else None
@@ -90,6 +100,8 @@ def main(argv=None) -> int:
         met["cleaned_within_true_points"] = None if gap is None else 100 * gap <= targets["cleaned_within_true_points"]
     name = "clean-cifar10" if args.noise_kind == "symmetric" and args.noise == 0.2 and remove is not None else \
         f"clean-cifar10-{args.noise_kind}{100 * args.noise:g}" + ("-flags" if remove is None else "")
+    if args.settings or args.seeds != [0, 1, 2]:  # a variant of the benchmark: a file by its folder
+        name += f"-{Path(args.out).name}"
     path = write_result(name, {
         "arguments": vars(args),
         "targets": targets,

@@ -16,7 +16,7 @@ from winnow import metrics
 from winnow.data import from_arrays
 from winnow.models import create_model, list_models
 from winnow.train import (PRESETS, Progress, Recipe, _lr_factor, _train_size, check_no_seed, fit, get_preset, predict,
-                          preset_model)
+                          preset_model, tta_views)
 
 
 # Quick, CPU-only training on 16x16 images. flip=False: mirroring would move the bright quadrant.
@@ -546,6 +546,36 @@ def test_tta_averages_an_image_and_its_mirror(dataset, trained_mlp):
     # TTA applies only with flip: a recipe that never flips in training never mirrors at test time
     no_flip = predict(trained_mlp, dataset, indices, QUICK.replace(flip=False, tta=True))
     assert np.allclose(no_flip.logits, predict(trained_mlp, dataset, indices, plain).logits, atol=1e-5)
+
+
+def test_tta_views_shift_each_view_both_ways_by_reflection():
+    image = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # rows 1 2 3 / 4 5 6 / 7 8 9
+    views, weights = tta_views(image, Recipe(flip=False, tta=True, tta_translate=1))
+    down_right = [[5, 4, 5], [2, 1, 2], [5, 4, 5]]  # pixel (i, j) shows (i - 1, j - 1), row -1 reflects row 1
+    up_left = [[5, 6, 5], [8, 9, 8], [5, 6, 5]]
+    assert views[:, 0].tolist() == [image[0, 0].tolist(), down_right, up_left]
+    assert weights.tolist() == [0.5, 0.25, 0.25]
+    views, weights = tta_views(image, Recipe(flip=True, tta=True, tta_translate=1))
+    assert torch.equal(views[3], image[0].flip(-1)) and weights.tolist() == [0.25, 0.125, 0.125] * 2
+    assert len(tta_views(image, Recipe(flip=True, tta=False, tta_translate=1))[0]) == 1
+    with pytest.raises(ValueError, match=r"tta_translate=3 must be smaller than the images \(3x3 px\)"):
+        tta_views(image, Recipe(tta=True, tta_translate=3))
+
+
+def test_translate_tta_averages_the_shifted_views_of_image_and_mirror(dataset, trained_mlp):
+    indices = np.arange(12)
+    plain = QUICK.replace(flip=True, tta=False)
+    padded = np.pad(dataset.images[:12].numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
+    expected = 0
+    for source in (padded, padded[..., ::-1]):  # the image, its mirror (each then shifted)
+        for weight, (y, x) in ((0.5, (2, 2)), (0.25, (0, 0)), (0.25, (4, 4))):
+            view = torch.from_numpy(np.ascontiguousarray(source[:, :, y:y + 16, x:x + 16]))
+            logits = predict(trained_mlp, from_arrays(view, dataset.labels[:12], dataset.class_names), indices, plain)
+            expected = expected + weight / 2 * logits.logits
+    with_tta = predict(trained_mlp, dataset, indices, QUICK.replace(flip=True, tta=True, tta_translate=2))
+    assert np.allclose(with_tta.logits, expected, atol=1e-5)
+    flip_only = predict(trained_mlp, dataset, indices, QUICK.replace(flip=True, tta=True)).logits
+    assert not np.allclose(with_tta.logits, flip_only, atol=1e-3)
 
 
 def test_predict_restores_the_training_mode(dataset, trained_mlp):

@@ -88,6 +88,7 @@ class Recipe:
     resize_schedule: str = ""  # progressive resizing, "16:2,24:3" = 2 epochs at 16 px, 3 at 24, rest full size
     input_size: int = 0  # pixels: the full size, every batch resized to it (pretrained weights' 224); 0 = the data's
     tta: bool = True  # predict with the mean logits of each image and its mirror (only if flip)
+    tta_translate: int = 0  # pixels: with tta, also each view shifted this far diagonally both ways; 0 = off
     mixed_precision: bool = True  # bfloat16/float16 autocast on CUDA; ignored on CPU and MPS
     channels_last: bool = True
     compile: bool = False  # torch.compile the training forward pass (inductor); each image size compiles once
@@ -127,6 +128,7 @@ class Recipe:
             "ema": (0 <= self.ema < 1, "must be in [0, 1) (0 = off)"),
             "val_fraction": (0 <= self.val_fraction < 1, "must be in [0, 1)"),
             "translate": (self.translate >= 0, "must be >= 0"),
+            "tta_translate": (self.tta_translate >= 0, "must be >= 0 pixels (0 = off)"),
             "cutout": (self.cutout >= 0, "must be >= 0"),
             **{key: (getattr(self, key) >= 0, "must be >= 0 (0 = off)") for key in AUGMENTATION_STRENGTHS},
             "crop_scale": (0 <= self.crop_scale <= 1, "must be in (0, 1] (0 = off)"),
@@ -703,6 +705,27 @@ def fit(
                        else np.zeros((0, n), dtype=np.int8))
 
 
+def tta_views(images: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    """The views `predict` averages over and their weights: (V * B, C, H, W) stacked view by view,
+    and (V,) summing to 1. Without `recipe.tta` the images alone. With it, the images and (if
+    `recipe.flip`) their mirror images, equally weighted; with `recipe.tta_translate` = p each of
+    those also shifted by (p, p) and by (-p, -p) pixels, edges filled by reflection (as
+    `random_translate` does in training), weighted 1/4 each beside the unshifted view's 1/2."""
+    base = [images, images.flip(-1)] if recipe.tta and recipe.flip else [images]
+    pad = recipe.tta_translate if recipe.tta else 0
+    if not pad:
+        return torch.cat(base), torch.full((len(base),), 1 / len(base), device=images.device)
+    h, w = images.shape[-2:]
+    if pad >= min(h, w):
+        raise ValueError(f"recipe option tta_translate={pad} must be smaller than the images ({h}x{w} px)")
+    views = []
+    for view in base:
+        padded = F.pad(view, (pad, pad, pad, pad), mode="reflect")
+        views += [view, padded[..., :h, :w], padded[..., 2 * pad :, 2 * pad :]]  # as is, moved down-right, up-left
+    weights = torch.tensor([0.5, 0.25, 0.25] * len(base), device=images.device) / len(base)
+    return torch.cat(views), weights
+
+
 class WeightAverage:
     """An exponential moving average of a model's weights and buffers (`Recipe.ema`), kept in a
     copy of the model: after step t, average <- d average + (1 - d) weights with
@@ -891,8 +914,9 @@ def predict(
 ) -> Outputs:
     """Per-sample logits, probabilities and penultimate features for `dataset[indices]`.
 
-    Runs in batches of `recipe.eval_batch_size` on `recipe.device`; with `recipe.tta` and
-    `recipe.flip` the logits (and features) of each image and its mirror image are averaged.
+    Runs in batches of `recipe.eval_batch_size` on `recipe.device`; with `recipe.tta` the logits
+    (and features) of several views of each image are averaged (`tta_views`): the image and its
+    mirror image (if `recipe.flip`), and with `recipe.tta_translate` each of those shifted too.
 
     mc_passes : T > 0 also gives `mc_probs`, T Monte-Carlo dropout passes: dropout with
         probability `mc_dropout` on the penultimate features, then the head. The networks here
@@ -906,7 +930,6 @@ def predict(
     if not 0 <= mc_dropout < 1:
         raise ValueError(f"mc_dropout must be in [0, 1), got {mc_dropout!r}")
     recipe = recipe or Recipe()
-    tta = recipe.tta and recipe.flip
     indices = _check_indices(dataset, indices, "indices")
     device = next(model.parameters()).device if recipe.device == "auto" else resolve_device(recipe.device)
     # weights in the inputs' memory format, as `fit` leaves them (a model loaded from a file is contiguous)
@@ -920,13 +943,13 @@ def predict(
     for batch, start in enumerate(range(0, len(indices), recipe.eval_batch_size), 1):
         chunk = torch.from_numpy(indices[start : start + recipe.eval_batch_size])
         x = _resized(_to_float(dataset.images[chunk].to(device), recipe.channels_last), recipe.input_size or None)
+        views, weights = tta_views(x, recipe)
         with _autocast(device, recipe):
-            views = torch.cat([x, x.flip(-1)]) if tta else x
             features = model.forward_features(views).float()
             logits = (model.head(features) * head_scale).float()
-        if tta:
-            features = features.view(2, len(x), -1).mean(0)
-            logits = logits.view(2, len(x), -1).mean(0)
+        if len(weights) > 1:
+            features = torch.einsum("v,vbd->bd", weights, features.view(len(weights), len(x), -1))
+            logits = torch.einsum("v,vbk->bk", weights, logits.view(len(weights), len(x), -1))
         if mc_passes:
             keep = torch.rand((mc_passes, *features.shape), device=device, generator=generator) >= mc_dropout
             dropped = features * keep / (1 - mc_dropout)  # (T, B, D)
