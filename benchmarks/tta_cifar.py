@@ -7,26 +7,24 @@ difference is paired within a run; the prediction time of each is reported too.
 
     python benchmarks/tta_cifar.py runs/train6m-s0 runs/train6m-s1 runs/train6m-s2
 
-Prints a table and writes benchmarks/results/tta-<first run's data>.json (or --out).
+Prints a table and writes benchmarks/results/tta-<first run's folder name>-<device>.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from winnow import __version__, stats  # noqa: E402
+from _record import write_result  # noqa: E402
+
+from winnow import stats  # noqa: E402
 from winnow.experiments.evaluate import load_trained_run  # noqa: E402
 from winnow.train import predict  # noqa: E402
 
@@ -41,7 +39,6 @@ VIEWS = {  # name -> the recipe changes at prediction
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of `winnow train` (with weights)")
-    parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/tta-....json)")
     args = parser.parse_args(argv)
 
     rows = []
@@ -72,14 +69,9 @@ def main(argv=None) -> int:
         vs = difference.format() if name != "flip" else ""
         print(f"| {name} | {accuracy.format()} % | {vs} | {seconds:.1f} |")
 
-    results = {"benchmark": "tta", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-               "winnow_version": __version__, "torch_version": torch.__version__,
-               "runs": [str(r) for r in args.runs], "rows": rows, "summary": summary}
-    out = args.out or ROOT / "benchmarks" / "results" / f"tta-{args.runs[0].name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {out}")
+    path = write_result(f"tta-{args.runs[0].name}", {"runs": [str(r) for r in args.runs], "rows": rows,
+                                                     "summary": summary})
+    print(f"results written to {path}")
     return 0
 
 
