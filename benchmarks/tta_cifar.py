@@ -43,7 +43,10 @@ def main(argv=None) -> int:
 
     rows = []
     for run_dir in args.runs:
-        trained = load_trained_run(run_dir, what="to predict with")
+        try:
+            trained = load_trained_run(run_dir, what="to predict with")
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
         labels = trained.dataset.labels.numpy()[trained.dataset.test_indices]
         for name, changes in VIEWS.items():
             start = time.perf_counter()
