@@ -47,13 +47,12 @@ def main(argv=None) -> int:
             trained = load_trained_run(run_dir, what="to predict with")
         except (OSError, ValueError) as error:
             parser.error(str(error))
-        labels = trained.dataset.labels.numpy()[trained.dataset.test_indices]
         for name, changes in VIEWS.items():
             start = time.perf_counter()
             outputs = predict(trained.model, trained.dataset, trained.dataset.test_indices,
                               trained.recipe.replace(flip=True, **changes))
             seconds = time.perf_counter() - start
-            accuracy = float((outputs.logits.argmax(1) == labels).mean())
+            accuracy = outputs.accuracy
             rows.append({"run": str(run_dir), "seed": trained.recipe.seed, "views": name,
                          "test_accuracy": accuracy, "predict_seconds": seconds})
             print(f"  {run_dir} {name}: {100 * accuracy:.2f} % in {seconds:.1f} s", flush=True)

@@ -713,8 +713,9 @@ def tta_views(images: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch
     `random_translate` does in training), weighted 1/4 each beside the unshifted view's 1/2."""
     base = [images, images.flip(-1)] if recipe.tta and recipe.flip else [images]
     pad = recipe.tta_translate if recipe.tta else 0
-    if not pad:
-        return torch.cat(base), torch.full((len(base),), 1 / len(base), device=images.device)
+    if not pad:  # one view is the batch itself, not a copy of it
+        views = base[0] if len(base) == 1 else torch.cat(base)
+        return views, torch.full((len(base),), 1 / len(base), device=images.device)
     h, w = images.shape[-2:]
     if pad >= min(h, w):
         raise ValueError(f"recipe option tta_translate={pad} must be smaller than the images ({h}x{w} px)")
